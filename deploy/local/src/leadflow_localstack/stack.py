@@ -1,0 +1,202 @@
+"""`leadflow stack up|down|status`: start what is missing, wait until healthy, stop only what we started.
+
+A component whose address is given (LEADFLOW_PG_DSN, LEADFLOW_KAFKA_BOOTSTRAP,
+LEADFLOW_TEMPORAL_ADDRESS) is external: it is used, never started or stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from leadflow_localstack import procs
+from leadflow_localstack.components import Kafka, Postgres, StackError, Temporal
+from leadflow_localstack.paths import local_dir
+from leadflow_shared.kafka import ensure_topics
+
+console = Console(stderr=True)
+
+EXTERNAL_ENV = {
+    "postgres": "LEADFLOW_PG_DSN",
+    "kafka": "LEADFLOW_KAFKA_BOOTSTRAP",
+    "temporal": "LEADFLOW_TEMPORAL_ADDRESS",
+}
+DEFAULT_PORTS = {"postgres": 55432, "kafka": 59092, "kafka_controller": 59093, "temporal": 57233}
+START_TIMEOUT_S = {"postgres": 60, "kafka": 120, "temporal": 90}
+
+
+@dataclass
+class StackState:
+    """What `up` started and where: .local/stack.json."""
+
+    path: Path
+    components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> StackState:
+        path = path or local_dir() / "stack.json"
+        if path.exists():
+            raw = json.loads(path.read_text())
+            return cls(path, raw.get("components", {}), raw.get("services", {}))
+        return cls(path)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps({"components": self.components, "services": self.services}, indent=2))
+
+
+def _port(state: StackState, key: str, component: str, taken: list[int]) -> int:
+    known = state.components.get(component, {}).get("ports", {}).get(key)
+    port = known or procs.free_port(DEFAULT_PORTS[key], taken)
+    taken.append(port)
+    return port
+
+
+def build_components(state: StackState) -> dict[str, Postgres | Kafka | Temporal]:
+    root = local_dir()
+    taken: list[int] = []
+    return {
+        "postgres": Postgres(root / "postgres", _port(state, "postgres", "postgres", taken)),
+        "kafka": Kafka(
+            root / "kafka",
+            _port(state, "kafka", "kafka", taken),
+            _port(state, "kafka_controller", "kafka", taken),
+        ),
+        "temporal": Temporal(root / "temporal", _port(state, "temporal", "temporal", taken)),
+    }
+
+
+def _address(component: Postgres | Kafka | Temporal) -> str:
+    if isinstance(component, Postgres):
+        return component.dsn
+    if isinstance(component, Kafka):
+        return component.bootstrap
+    return component.address
+
+
+def _ports(component: Postgres | Kafka | Temporal) -> dict[str, int]:
+    if isinstance(component, Kafka):
+        return {"kafka": component.port, "kafka_controller": component.controller_port}
+    return {component.name: component.port}
+
+
+def stack_env(state: StackState | None = None) -> dict[str, str]:
+    """LEADFLOW_* addresses for services and tests: external ones as given, ours from the state."""
+    state = state or StackState.load()
+    env: dict[str, str] = {}
+    for name, var in EXTERNAL_ENV.items():
+        if os.environ.get(var):
+            env[var] = os.environ[var]
+        elif name in state.components:
+            env[var] = state.components[name]["address"]
+    return env
+
+
+def up(names: list[str] | None = None) -> dict[str, str]:
+    """Start the missing components, wait until each is healthy; safe to repeat."""
+    state = StackState.load()
+    components = build_components(state)
+    for name in names or list(components):
+        if os.environ.get(EXTERNAL_ENV[name]):
+            console.print(f"[cyan]{name}[/]: external at {os.environ[EXTERNAL_ENV[name]]}, not started")
+            continue
+        _up_one(state, components[name])
+    env = stack_env(state)
+    _write_env_file(env)
+    if "LEADFLOW_KAFKA_BOOTSTRAP" in env:
+        with console.status("creating Kafka topics"):
+            created = asyncio.run(
+                ensure_topics(
+                    env["LEADFLOW_KAFKA_BOOTSTRAP"],
+                    prefix=os.environ.get("LEADFLOW_KAFKA_TOPIC_PREFIX", ""),
+                    partitions=int(os.environ.get("LEADFLOW_KAFKA_TOPIC_PARTITIONS", "6")),
+                )
+            )
+        console.print(f"[green]✓[/] kafka topics: {len(created)} created, the rest already there")
+    return env
+
+
+def _up_one(state: StackState, component: Postgres | Kafka | Temporal) -> None:
+    known = state.components.get(component.name, {})
+    if procs.is_running(known.get("pid")) and component.healthy():
+        console.print(f"[green]✓[/] {component.name}: already running at {known['address']}")
+        return
+    started = time.monotonic()
+    with console.status(f"preparing {component.name}"):
+        component.prepare()
+    pid = component.start()
+    state.components[component.name] = {
+        "pid": pid, "address": _address(component), "ports": _ports(component), "log": str(component.log_file),
+    }
+    state.save()
+    _wait_healthy(component, pid, component.healthy)
+    if isinstance(component, Postgres):
+        component.bootstrap()
+    console.print(
+        f"[green]✓[/] {component.name}: healthy at {_address(component)} ({time.monotonic() - started:.1f}s)"
+    )
+
+
+def _wait_healthy(component: Postgres | Kafka | Temporal, pid: int, healthy: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S[component.name]
+    with console.status(f"waiting for {component.name} to be healthy"):
+        while time.monotonic() < deadline:
+            if not procs.is_running(pid):
+                break
+            if healthy():
+                return
+            time.sleep(0.5)
+    raise StackError(
+        f"{component.name} did not become healthy "
+        f"({'exited' if not procs.is_running(pid) else 'timed out'}); last lines of {component.log_file}:\n"
+        + procs.tail(component.log_file)
+    )
+
+
+def down(names: list[str] | None = None) -> None:
+    """Stop what `up` started (never an external component), newest first."""
+    state = StackState.load()
+    for name in reversed(names or list(EXTERNAL_ENV)):
+        info = state.components.get(name)
+        if not info:
+            continue
+        with console.status(f"stopping {name}"):
+            procs.stop(info.get("pid"), timeout_s=30)
+        console.print(f"[yellow]■[/] {name}: stopped")
+        info["pid"] = None
+    state.save()
+
+
+def status() -> list[dict[str, Any]]:
+    state = StackState.load()
+    rows = []
+    for name, var in EXTERNAL_ENV.items():
+        if os.environ.get(var):
+            rows.append({"name": name, "state": "external", "address": os.environ[var], "pid": None, "rss": 0})
+            continue
+        info = state.components.get(name, {})
+        pid = info.get("pid")
+        running = procs.is_running(pid)
+        rows.append({
+            "name": name, "state": "running" if running else "stopped", "address": info.get("address", "-"),
+            "pid": pid if running else None, "rss": procs.rss_bytes(pid) if running else 0,
+        })
+    return rows
+
+
+def _write_env_file(env: dict[str, str]) -> None:
+    """`.local/env`: `source .local/env` points a shell (or a service run by hand) at the stack."""
+    path = local_dir() / "env"
+    path.write_text("".join(f"export {k}={v}\n" for k, v in sorted(env.items())))
+
+
+__all__ = ["StackError", "StackState", "down", "stack_env", "status", "up"]

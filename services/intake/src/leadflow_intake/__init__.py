@@ -1,0 +1,1 @@
+"""intake: the partner-facing front door. A submission becomes a lead, recorded and published."""

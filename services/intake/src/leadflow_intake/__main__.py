@@ -1,0 +1,3 @@
+from leadflow_intake.app import main
+
+main()

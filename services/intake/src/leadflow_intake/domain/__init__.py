@@ -1,0 +1,1 @@
+"""intake's rules: pure, no I/O, no frameworks."""

@@ -1,0 +1,7 @@
+"""intake's settings (LEADFLOW_* variables)."""
+
+from leadflow_shared.settings import LeadflowSettings
+
+
+class IntakeSettings(LeadflowSettings):
+    pass

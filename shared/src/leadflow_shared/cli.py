@@ -1,0 +1,28 @@
+"""The `leadflow` command. Installed packages contribute sub-commands (entry points `leadflow.commands`)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import typer
+
+app = typer.Typer(
+    name="leadflow",
+    help="leadflow: lead management (线索管理) — run the platform, its services and tools.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def build() -> typer.Typer:
+    for ep in sorted(entry_points(group="leadflow.commands"), key=lambda e: e.name):
+        command = ep.load()
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=ep.name)
+        else:
+            app.command(ep.name)(command)
+    return app
+
+
+def main() -> None:
+    build()()

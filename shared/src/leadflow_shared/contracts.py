@@ -1,0 +1,217 @@
+"""Event contracts: one versioned topic per event type, its data model, and who produces it.
+
+A contract only grows compatibly (new optional fields) within a version; anything else is a new
+version (`leads.received.v2`) published beside the old one until every consumer has moved.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Channel(StrEnum):
+    """Where a lead came from (线索来源)."""
+
+    paid_ads = "paid_ads"
+    channel_partner = "channel_partner"
+    website = "website"
+    app = "app"
+    wechat_official_account = "wechat_official_account"
+    mini_program = "mini_program"
+    xiaohongshu = "xiaohongshu"
+    hotline_400 = "hotline_400"
+    sales_self_sourced = "sales_self_sourced"
+    referral = "referral"
+    business_cooperation = "business_cooperation"
+    offline_event = "offline_event"
+    other = "other"
+
+
+class LeadSnapshot(Contract):
+    """The lead as intake normalized it (contacts in their normal forms: E.164, lower-case e-mail)."""
+
+    name: str | None = None
+    mobile: str | None = Field(None, description="E.164, e.g. +8613800138000.")
+    wechat: str | None = None
+    email: str | None = None
+    company_name: str | None = None
+    company_credit_code: str | None = Field(None, description="统一社会信用代码.")
+    title: str | None = None
+    province: str | None = None
+    city: str | None = None
+    industry: str | None = None
+    source: Channel = Channel.other
+    campaign: str | None = None
+    referrer: str | None = None
+    product_interest: str | None = None
+    bant: dict[str, Any] | None = None
+    consent: dict[str, bool] | None = None
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+
+class LeadReceived(Contract):
+    """intake accepted a submission: a new lead (`created`) or one merged into an existing lead."""
+
+    lead_id: uuid.UUID
+    submission_id: uuid.UUID
+    outcome: str = Field(description="created | merged")
+    duplicate_of: uuid.UUID | None = None
+    company_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    account_owner_id: str | None = None
+    partner_id: str | None = None
+    lead: LeadSnapshot
+
+
+class DuplicateDetected(Contract):
+    """撞单提醒: a submission matched a lead someone already owns."""
+
+    lead_id: uuid.UUID
+    submission_id: uuid.UUID
+    matched_on: str = Field(description="mobile | wechat | email")
+    current_owner_id: str | None = None
+    partner_id: str | None = None
+
+
+class ScoreFactor(Contract):
+    rule: str
+    points: float
+    detail: str | None = None
+
+
+class LeadScored(Contract):
+    """scoring's current view of a lead: sent on every change of score, grade or stage."""
+
+    lead_id: uuid.UUID
+    score: float
+    grade: str = Field(description="A | B | C | D")
+    stage: str = Field(description="nurture | mql | disqualified")
+    probability: float | None = Field(None, ge=0, le=1)
+    explanation: list[ScoreFactor] = Field(default_factory=list)
+    rules_version: str
+    model_version: str | None = None
+    company_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    lead: LeadSnapshot | None = None
+
+
+class LeadAssigned(Contract):
+    """assignment routed a lead: to a rep (`owner_id`), a manual queue or a pool (`pool_id`)."""
+
+    lead_id: uuid.UUID
+    owner_id: str | None = None
+    pool_id: str | None = None
+    queue: str | None = None
+    rule: str = Field(description="The rule that decided, e.g. referral, account_owner, round_robin.")
+    reason: str | None = None
+    assigned_at: datetime
+
+
+class LeadRecycled(Contract):
+    """回收: a lead went back to a pool (follow-up deadline missed, released, or taken back)."""
+
+    lead_id: uuid.UUID
+    pool_id: str
+    previous_owner_id: str | None = None
+    reason: str = Field(description="follow_up_overdue | released | manager")
+    recycled_at: datetime
+
+
+class LeadActivity(Contract):
+    """Something a lead did or that was done with it (page view, demo request, call...)."""
+
+    activity_id: uuid.UUID
+    lead_id: uuid.UUID | None = None
+    mobile: str | None = None
+    wechat: str | None = None
+    email: str | None = None
+    type: str
+    url: str | None = None
+    occurred_at: datetime
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class LeadConverted(Contract):
+    """A qualified lead became customer + contact + opportunity (线索转化)."""
+
+    lead_id: uuid.UUID
+    customer_id: uuid.UUID
+    contact_id: uuid.UUID
+    opportunity_id: uuid.UUID
+    owner_id: str | None = None
+    merged_into_existing_customer: bool = False
+    converted_at: datetime
+
+
+class CustomerChanged(Contract):
+    """The customer master (客户) as opportunity keeps it; intake links new leads to it."""
+
+    customer_id: uuid.UUID
+    name: str
+    credit_code: str | None = None
+    owner_id: str | None = None
+    mobiles: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A versioned Kafka topic and the contract of its events."""
+
+    name: str
+    data_model: type[Contract]
+    producer: str
+    description: str
+
+    @property
+    def event_type(self) -> str:
+        return f"io.leadflow.{self.name}"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+
+LEADS_RECEIVED = Topic("leads.received.v1", LeadReceived, "intake", LeadReceived.__doc__ or "")
+LEADS_DUPLICATE_DETECTED = Topic(
+    "leads.duplicate_detected.v1", DuplicateDetected, "intake", DuplicateDetected.__doc__ or ""
+)
+LEADS_ACTIVITY = Topic("leads.activity.v1", LeadActivity, "any", LeadActivity.__doc__ or "")
+LEADS_SCORED = Topic("leads.scored.v1", LeadScored, "scoring", LeadScored.__doc__ or "")
+LEADS_ASSIGNED = Topic("leads.assigned.v1", LeadAssigned, "assignment", LeadAssigned.__doc__ or "")
+LEADS_RECYCLED = Topic("leads.recycled.v1", LeadRecycled, "pool", LeadRecycled.__doc__ or "")
+LEADS_CONVERTED = Topic("leads.converted.v1", LeadConverted, "opportunity", LeadConverted.__doc__ or "")
+CUSTOMERS = Topic("customers.v1", CustomerChanged, "opportunity", CustomerChanged.__doc__ or "")
+
+TOPICS: tuple[Topic, ...] = (
+    LEADS_RECEIVED,
+    LEADS_DUPLICATE_DETECTED,
+    LEADS_ACTIVITY,
+    LEADS_SCORED,
+    LEADS_ASSIGNED,
+    LEADS_RECYCLED,
+    LEADS_CONVERTED,
+    CUSTOMERS,
+)
+
+
+def topic_by_name(name: str) -> Topic:
+    for topic in TOPICS:
+        if topic.name == name:
+            return topic
+    raise KeyError(f"unknown topic {name!r}; known: {', '.join(t.name for t in TOPICS)}")
+
+
+def all_topic_names() -> list[str]:
+    """Every topic the platform uses, dead-letter twins included (what the stack creates)."""
+    return [name for topic in TOPICS for name in (topic.name, topic.dlq)]

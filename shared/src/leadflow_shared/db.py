@@ -1,0 +1,159 @@
+"""Postgres plumbing: the engine, the outbox and processed-event tables, and the unit of work.
+
+Each service owns one schema. Its state, the events it will publish (outbox) and the ids of events it
+has consumed (processed_events) are written in one transaction, so a crash can neither lose an event
+nor apply one twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from leadflow_shared.contracts import Topic
+from leadflow_shared.events import CloudEvent
+
+
+def service_metadata(schema: str) -> MetaData:
+    """A service's MetaData, in its own schema, with the outbox and processed-event tables in it."""
+    metadata = MetaData(schema=schema)
+    Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True)),
+        Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+    )
+    Table(
+        "processed_events",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return metadata
+
+
+def make_engine(dsn: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(dsn, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """One transaction of a service: its writes and the events they cause commit together.
+
+    Use as `async with uow_factory() as uow: ...; await uow.commit()`; leaving the block without
+    commit rolls back (cosmicpython's pattern).
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        metadata: MetaData,
+        source: str,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = metadata.tables[f"{metadata.schema}.outbox"]
+        self._processed = metadata.tables[f"{metadata.schema}.processed_events"]
+        self._source = source
+        self._on_commit = on_commit
+        self._published = 0
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self.session.rollback()  # a no-op after commit
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._published and self._on_commit:
+            self._on_commit()
+        self._published = 0
+
+    async def publish(self, topic: Topic, subject: str | uuid.UUID, data: BaseModel) -> CloudEvent[Any]:
+        """Stage an event in the outbox; it leaves for Kafka only if this transaction commits."""
+        if not isinstance(data, topic.data_model):
+            raise TypeError(f"{topic.name} carries {topic.data_model.__name__}, not {type(data).__name__}")
+        event = CloudEvent[type(data)](  # type: ignore[misc]
+            source=self._source, type=topic.event_type, subject=str(subject), data=data,
+            dataschema=f"urn:leadflow:schema:{topic.name}",
+        )
+        await self.session.execute(
+            insert(self._outbox).values(
+                event_id=event.id,
+                topic=topic.name,
+                key=event.subject,
+                payload=event.model_dump(mode="json"),
+                headers=event.kafka_headers(),
+            )
+        )
+        self._published += 1
+        return event
+
+    async def mark_processed(self, event_id: uuid.UUID, topic: str) -> bool:
+        """Record a consumed event; False when it was processed before (a redelivery)."""
+        result = await self.session.execute(
+            pg_insert(self._processed)
+            .values(event_id=event_id, topic=topic, processed_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self._processed.c.event_id)
+        )
+        return result.first() is not None
+
+
+class Database:
+    """A service's engine and its unit-of-work factory."""
+
+    def __init__(self, dsn: str, metadata: MetaData, source: str, *, pool_size: int = 10) -> None:
+        self.engine = make_engine(dsn, pool_size=pool_size)
+        self.metadata = metadata
+        self.source = source
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.outbox_written = asyncio.Event()
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.metadata, self.source, on_commit=self.outbox_written.set)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,66 @@
+"""The CloudEvents 1.0 envelope every leadflow message travels in (structured JSON mode).
+
+The Kafka key is the lead id (`subject`), so every event of one lead lands on one partition, in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+TYPE_PREFIX = "io.leadflow."
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """A CloudEvents 1.0 envelope; `type` is `io.leadflow.<topic>` and `subject` the lead id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique per event; consumers dedupe on it.")
+    source: str = Field(description="URI-reference of the producer, e.g. /leadflow/intake.")
+    type: str = Field(description="io.leadflow.<versioned topic>, e.g. io.leadflow.leads.received.v1.")
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    subject: str = Field(description="The lead id (or customer id on customers.v1); also the Kafka key.")
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = Field(None, description="URI of the data's JSON Schema.")
+    data: DataT
+
+    @property
+    def topic(self) -> str:
+        return self.type.removeprefix(TYPE_PREFIX)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def kafka_headers(self) -> dict[str, str]:
+        """CloudEvents Kafka binding headers, so brokers' tools can route without parsing the body."""
+        return {
+            "content-type": CONTENT_TYPE,
+            "ce_specversion": self.specversion,
+            "ce_id": str(self.id),
+            "ce_type": self.type,
+            "ce_source": self.source,
+            "ce_subject": self.subject,
+        }
+
+
+class MalformedEvent(ValueError):
+    """A message that is not a valid envelope of the topic's contract: it goes to the DLQ at once."""
+
+
+def parse_event(raw: bytes, data_model: type[DataT]) -> CloudEvent[DataT]:
+    try:
+        return CloudEvent[data_model].model_validate_json(raw)  # type: ignore[valid-type]
+    except Exception as exc:  # pydantic.ValidationError, or bytes that are not JSON at all
+        raise MalformedEvent(str(exc)) from exc
+
+
+def envelope_json_schema(data_model: type[BaseModel]) -> dict[str, Any]:
+    return CloudEvent[data_model].model_json_schema()  # type: ignore[valid-type]

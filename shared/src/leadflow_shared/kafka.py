@@ -1,0 +1,51 @@
+"""Kafka plumbing: the broker (idempotent producer, acks=all), topic names and topic creation."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from leadflow_shared.contracts import all_topic_names
+
+
+def make_broker(bootstrap: str, client_id: str, *, graceful_timeout: float = 15.0) -> KafkaBroker:
+    """A broker whose producer neither loses (acks=all) nor duplicates (idempotence) on retries."""
+    return KafkaBroker(
+        bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        graceful_timeout=graceful_timeout,
+        logger=logging.getLogger(f"leadflow.{client_id}.kafka"),
+        log_level=logging.DEBUG,
+    )
+
+
+def physical_topic(name: str, prefix: str = "") -> str:
+    """Topic name on the cluster: a prefix lets several leadflow installs share one cluster."""
+    return f"{prefix}{name}"
+
+
+async def ensure_topics(
+    bootstrap: str, *, prefix: str = "", partitions: int = 6, replication: int = 1
+) -> list[str]:
+    """Create every contract topic and its DLQ twin; existing ones are left as they are."""
+    names = [physical_topic(n, prefix) for n in all_topic_names()]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # a concurrent `up` won the race
+        return missing
+    finally:
+        await admin.close()

@@ -1,0 +1,238 @@
+"""A service, declared once: its schema, HTTP controllers, subscriptions and extra components.
+
+`Service(...)` in a service's app.py is all the wiring there is: from it come the litestar app with
+health and metrics, the Kafka consumers, the outbox relay, migrations, the process entry point and
+the service's `leadflow <name> …` commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+import typer
+import uvicorn
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from sqlalchemy import MetaData
+
+from leadflow_shared import migrations
+from leadflow_shared.consumers import EventProcessor, Subscription, dead_letter_headers, register_subscriptions
+from leadflow_shared.consumers import DeliveredMessage
+from leadflow_shared.db import Database
+from leadflow_shared.health import HealthController
+from leadflow_shared.kafka import make_broker, physical_topic
+from leadflow_shared.logging import configure_logging, get_logger
+from leadflow_shared.outbox import OutboxRelay
+from leadflow_shared.settings import LeadflowSettings
+
+log = get_logger(__name__)
+
+
+class Component(Protocol):
+    """Something a service runs beside HTTP and Kafka (a Temporal worker, a scheduler...)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def check(self) -> None:
+        """Raise when not ready."""
+
+
+@dataclass
+class Service:
+    name: str
+    http_port: int
+    metadata: MetaData
+    description: str = ""
+    controllers: Sequence[type] = ()
+    subscriptions: Sequence[Subscription] = ()
+    components: Sequence[Callable[[Runtime], Component]] = ()
+    commands: Sequence[Callable[..., Any]] = field(default_factory=tuple)
+    settings_class: type[LeadflowSettings] = LeadflowSettings
+
+    @property
+    def package(self) -> str:
+        return f"leadflow_{self.name}"
+
+    def settings(self) -> LeadflowSettings:
+        settings = self.settings_class()
+        if settings.http_port is None:
+            settings.http_port = self.http_port
+        return settings
+
+    def migrate(self, dsn: str) -> None:
+        migrations.upgrade(self.package, dsn)
+
+    def create_app(self, settings: LeadflowSettings | None = None) -> Litestar:
+        runtime = Runtime(self, settings or self.settings())
+        return Litestar(
+            route_handlers=[HealthController, PrometheusController, *self.controllers],
+            dependencies={
+                "runtime": Provide(lambda: runtime, sync_to_thread=False),
+                "db": Provide(lambda: runtime.db, sync_to_thread=False),
+            },
+            lifespan=[runtime.lifespan],
+            middleware=[
+                PrometheusConfig(app_name=f"leadflow_{self.name}", group_path=True,
+                                 exclude=["/metrics", "/health"]).middleware
+            ],
+            openapi_config=OpenAPIConfig(
+                title=f"leadflow {self.name}", version="1.0.0", description=self.description, path="/schema"
+            ),
+            state={"runtime": runtime},
+            logging_config=None,
+        )
+
+    def serve(self) -> None:
+        """The process entry point (`leadflow-<name>`): HTTP, consumers and relay until SIGTERM."""
+        settings = self.settings()
+        configure_logging(settings.log_level, json=settings.log_json, service=self.name)
+        uvicorn.run(
+            self.create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port or self.http_port,
+            log_config=None,
+            timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        )
+
+    def cli(self) -> typer.Typer:
+        app = typer.Typer(help=f"leadflow {self.name}: {self.description}", no_args_is_help=True)
+        app.command("serve", help="Run the service (HTTP API, Kafka consumers, outbox relay).")(self.serve)
+
+        @app.command("migrate", help="Apply this service's migrations to LEADFLOW_PG_DSN.")
+        def migrate() -> None:
+            self.migrate(self.settings().pg_dsn)
+            typer.echo(f"{self.name}: migrations applied")
+
+        for command in self.commands:
+            app.command()(command)
+        return app
+
+
+class Runtime:
+    """The live parts of one service process, started and stopped with the HTTP app."""
+
+    def __init__(self, service: Service, settings: LeadflowSettings) -> None:
+        self.service = service
+        self.settings = settings
+        self.db = Database(settings.pg_dsn, service.metadata, f"/leadflow/{service.name}",
+                           pool_size=settings.pg_pool_size)
+        self.broker = make_broker(settings.kafka_bootstrap, f"leadflow-{service.name}",
+                                  graceful_timeout=settings.shutdown_grace_s)
+        self.processor = EventProcessor(
+            service.name, self.db, self.dead_letter,
+            max_attempts=settings.consumer_max_attempts, backoff_s=settings.consumer_retry_backoff_s,
+        )
+        register_subscriptions(
+            self.broker, self.processor, list(service.subscriptions),
+            group_id=f"{settings.kafka_group_prefix}-{service.name}", topic_prefix=settings.kafka_topic_prefix,
+        )
+        self.relay = OutboxRelay(self.db, self.send, service=service.name,
+                                 batch_size=settings.outbox_batch_size,
+                                 poll_interval_s=settings.outbox_poll_interval_s)
+        self.components = [factory(self) for factory in service.components]
+        self.kafka_connected = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
+        if not self.kafka_connected.is_set():
+            raise ConnectionError("Kafka is not connected yet")
+        return await self.broker.publish(
+            value, physical_topic(topic, self.settings.kafka_topic_prefix), key=key, headers=headers,
+            no_confirm=True,
+        )
+
+    async def dead_letter(self, message: DeliveredMessage, topic: str, error: BaseException, attempts: int) -> None:
+        log.error("event dead-lettered", topic=topic, offset=message.offset, error=repr(error))
+        await self.broker.publish(
+            message.value, physical_topic(f"{topic}.dlq", self.settings.kafka_topic_prefix), key=message.key,
+            headers=dead_letter_headers(message, self.service.name, error, attempts),
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        if self.settings.migrate_on_start:
+            await asyncio.to_thread(self.service.migrate, self.settings.pg_dsn)
+        self._tasks = [
+            asyncio.create_task(self._connect_kafka(), name="kafka-connect"),
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+        ]
+        for component in self.components:
+            await component.start()
+        log.info("service started", port=self.settings.http_port)
+
+    async def _connect_kafka(self) -> None:
+        """Connect in the background, so HTTP (and the outbox) work while Kafka is away."""
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                self.kafka_connected.set()
+                log.info("kafka connected", bootstrap=self.settings.kafka_bootstrap)
+                return
+            except Exception as exc:
+                log.warning("kafka not reachable yet", error=repr(exc), retry_in_s=delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def stop(self) -> None:
+        """Stop consuming and let in-flight handlers finish, then flush the outbox once more."""
+        log.info("service stopping")
+        with contextlib.suppress(Exception):
+            await self.broker.stop()  # waits up to graceful_timeout for running handlers
+        await self.relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for component in reversed(self.components):
+            with contextlib.suppress(Exception):
+                await component.stop()
+        await self.db.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        checks["postgres"] = await _check(self.db.ping())
+        checks["kafka"] = await _check(self._check_kafka())
+        for component in self.components:
+            checks[component.name] = await _check(component.check())
+        return checks
+
+    async def _check_kafka(self) -> None:
+        if not self.kafka_connected.is_set():
+            raise ConnectionError("not connected")
+        if not await self.broker.ping(timeout=2):
+            raise ConnectionError("no answer")
+
+
+async def _check(probe: Any, timeout: float = 3.0) -> str:
+    try:
+        await asyncio.wait_for(probe, timeout)
+        return "ok"
+    except Exception as exc:
+        return f"failed: {exc!r}"[:300]
+
+
+def discover_services() -> dict[str, Service]:
+    """Every installed leadflow service, in platform order (entry point group `leadflow.services`)."""
+    order = ["intake", "scoring", "assignment", "pool", "opportunity"]
+    found = {ep.name: ep.load() for ep in entry_points(group="leadflow.services")}
+    return dict(sorted(found.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))

@@ -1,0 +1,34 @@
+"""Settings read from `LEADFLOW_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PG_DSN = "postgresql+asyncpg://leadflow:leadflow@127.0.0.1:5432/leadflow"
+
+
+class LeadflowSettings(BaseSettings):
+    """What every service needs to find its infrastructure and behave in production."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", env_file=".env", extra="ignore")
+
+    pg_dsn: str = Field(DEFAULT_PG_DSN, description="SQLAlchemy URL of PostgreSQL (asyncpg driver).")
+    pg_pool_size: int = Field(10, description="Connections kept open per service process.")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    kafka_topic_partitions: int = Field(6, description="Partitions of topics the local stack creates.")
+    kafka_topic_replication: int = Field(1, description="Replication factor of topics leadflow creates.")
+    kafka_topic_prefix: str = Field("", description="Prefix of every topic name, to share a cluster.")
+    kafka_group_prefix: str = Field("leadflow", description="Consumer groups are <prefix>-<service>.")
+    temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
+    temporal_namespace: str = Field("default")
+    http_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
+    http_port: int | None = Field(None, description="HTTP port; each service has its own default.")
+    log_level: str = Field("INFO")
+    log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
+    migrate_on_start: bool = Field(False, description="Apply the service's migrations at start-up.")
+    consumer_max_attempts: int = Field(3, ge=1, description="Tries of a failing handler before its DLQ.")
+    consumer_retry_backoff_s: float = Field(0.2, ge=0, description="First retry delay; doubles each try.")
+    outbox_batch_size: int = Field(500, ge=1)
+    outbox_poll_interval_s: float = Field(0.5, gt=0, description="Relay's idle poll; commits wake it sooner.")
+    shutdown_grace_s: float = Field(15.0, description="Time in-flight work gets to finish on SIGTERM.")
