@@ -27,6 +27,15 @@ def upgrade(package: str, dsn: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(package, dsn), revision)
 
 
+def revision(package: str, dsn: str, message: str) -> None:
+    import importlib.resources
+
+    config = alembic_config(package, dsn)
+    versions = importlib.resources.files(package) / "migrations" / "versions"
+    config.set_main_option("version_locations", str(versions))
+    command.revision(config, message=message, autogenerate=True)
+
+
 def run_migrations(metadata: MetaData) -> None:
     """Body of every service's env.py: online migrations over asyncpg, serialized by an advisory lock."""
     config = context.config

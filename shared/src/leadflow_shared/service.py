@@ -55,7 +55,8 @@ class Service:
     metadata: MetaData
     description: str = ""
     controllers: Sequence[type] = ()
-    subscriptions: Sequence[Subscription] = ()
+    # A list, or a factory given the runtime (for handlers that need settings or a component).
+    subscriptions: Sequence[Subscription] | Callable[[Runtime], Sequence[Subscription]] = ()
     components: Sequence[Callable[[Runtime], Component]] = ()
     commands: Sequence[Callable[..., Any]] = field(default_factory=tuple)
     settings_class: type[LeadflowSettings] = LeadflowSettings
@@ -114,6 +115,10 @@ class Service:
             self.migrate(self.settings().pg_dsn)
             typer.echo(f"{self.name}: migrations applied")
 
+        @app.command("revision", help="Autogenerate a migration from the tables in db.py (developers).")
+        def revision(message: str = typer.Option(..., "-m", "--message")) -> None:
+            migrations.revision(self.package, self.settings().pg_dsn, message)
+
         for command in self.commands:
             app.command()(command)
         return app
@@ -133,16 +138,20 @@ class Runtime:
             service.name, self.db, self.dead_letter,
             max_attempts=settings.consumer_max_attempts, backoff_s=settings.consumer_retry_backoff_s,
         )
+        self.components = [factory(self) for factory in service.components]
+        subscriptions = service.subscriptions(self) if callable(service.subscriptions) else service.subscriptions
         register_subscriptions(
-            self.broker, self.processor, list(service.subscriptions),
+            self.broker, self.processor, list(subscriptions),
             group_id=f"{settings.kafka_group_prefix}-{service.name}", topic_prefix=settings.kafka_topic_prefix,
         )
         self.relay = OutboxRelay(self.db, self.send, service=service.name,
                                  batch_size=settings.outbox_batch_size,
                                  poll_interval_s=settings.outbox_poll_interval_s)
-        self.components = [factory(self) for factory in service.components]
         self.kafka_connected = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def component(self, name: str) -> Component:
+        return next(c for c in self.components if c.name == name)
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
         if not self.kafka_connected.is_set():

@@ -1,0 +1,106 @@
+"""`leadflow demo` (what `make demo` runs): the platform up, one sample lead through all five services.
+
+Each service's view of the lead is printed as it sees it; the platform is left running afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from leadflow_localstack import services as services_mod
+from leadflow_localstack import stack as stack_mod
+from leadflow_localstack.components import StackError
+
+console = Console()
+
+SAMPLE_LEAD = {
+    "name": "張偉",
+    "mobile": "+86 138-0013-8000",
+    "email": "Zhang.Wei@Example.cn",
+    "company_name": "上海示例科技有限公司",
+    "title": "IT 总监",
+    "province": "上海",
+    "city": "上海",
+    "industry": "software",
+    "source": "channel_partner",
+    "campaign": "2026-q4-webinar",
+    "referrer": "rep-li-na",
+    "product_interest": "CRM 企业版",
+}
+
+# service → (path of its view of a lead, what must be true of that view for the journey to be done)
+JOURNEY: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
+    "intake": ("/v1/leads/{id}", lambda v: v.get("status") in ("assigned", "converted")),
+    "scoring": ("/v1/leads/{id}/score", lambda v: "grade" in v),
+    "assignment": ("/v1/leads/{id}/assignment", lambda v: "rule" in v),
+    "pool": ("/v1/leads/{id}", lambda v: v.get("workflow_id") is not None or v.get("status") == "in_pool"),
+    "opportunity": ("/v1/leads/{id}", lambda v: "status" in v),
+}
+
+
+def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the lead's journey.")) -> None:
+    """Start the platform, send a sample lead through it and print each service's view of it."""
+    try:
+        stack_mod.up()
+        services = services_mod.up()
+    except StackError as exc:
+        console.print(f"[red]✗ {exc}[/]")
+        raise typer.Exit(1) from exc
+    intake = services["intake"]
+    response = httpx.post(services_mod.service_url(intake, "/v1/leads"), json=SAMPLE_LEAD, timeout=10)
+    if response.status_code != 202:
+        console.print(f"[red]✗ intake refused the sample lead: {response.status_code} {response.text}[/]")
+        raise typer.Exit(1)
+    lead_id = response.json()["lead_id"]
+    console.print(Panel(json.dumps(response.json(), ensure_ascii=False, indent=2),
+                        title="POST /v1/leads → 202 (intake)"))
+    views = follow_journey(services, lead_id, timeout_s)
+    for name, view in views.items():
+        path = JOURNEY[name][0].format(id=lead_id)
+        console.print(Panel(json.dumps(view, ensure_ascii=False, indent=2, default=str),
+                            title=f"{name}: GET {path}"))
+    missing = [n for n in JOURNEY if not JOURNEY[n][1](views.get(n, {}))]
+    if missing:
+        console.print(f"[red]✗ the lead did not reach: {', '.join(missing)} (see .local/logs/)[/]")
+        raise typer.Exit(1)
+    print_urls(services)
+
+
+def follow_journey(services: dict[str, Any], lead_id: str, timeout_s: float) -> dict[str, dict[str, Any]]:
+    """Poll each service until its view of the lead shows it has done its part (or time runs out)."""
+    views: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout_s
+    with console.status("following the lead through the services"):
+        while time.monotonic() < deadline:
+            for name, (path, done) in JOURNEY.items():
+                if name in views and done(views[name]):
+                    continue
+                reply = httpx.get(services_mod.service_url(services[name], path.format(id=lead_id)), timeout=5)
+                if reply.status_code == 200:
+                    views[name] = reply.json()
+            if all(n in views and JOURNEY[n][1](views[n]) for n in JOURNEY):
+                break
+            time.sleep(0.3)
+    return views
+
+
+def print_urls(services: dict[str, Any]) -> None:
+    table = Table(title="leadflow is running (stop it with: .venv/bin/leadflow down)")
+    table.add_column("service")
+    table.add_column("url", no_wrap=True)
+    for name, service in services.items():
+        table.add_row(name, services_mod.service_url(service))
+    console.print(table)
+    console.print("Each serves /schema (OpenAPI), /health/live, /health/ready and /metrics.")
+    for key, value in sorted(stack_mod.stack_env().items()):
+        console.print(f"  {key}={value}")
+    console.print("Logs: .local/logs/   Addresses for your shell: source .local/env")

@@ -1,0 +1,3 @@
+from leadflow_assignment.app import main
+
+main()

@@ -1,0 +1,17 @@
+"""assignment, wired: leads.scored.v1 in, leads.assigned.v1 out (through the outbox)."""
+
+from leadflow_assignment import consumers, db, http
+from leadflow_assignment.settings import AssignmentSettings
+from leadflow_shared.service import Service
+
+service = Service(
+    name="assignment",
+    http_port=8003,
+    description="routes each lead to a rep, a queue or a pool",
+    metadata=db.metadata,
+    controllers=[http.AssignmentController],
+    subscriptions=consumers.make_subscriptions,
+    settings_class=AssignmentSettings,
+)
+main = service.serve
+cli = service.cli()

@@ -1,0 +1,1 @@
+"""assignment's rules: pure, no I/O, no frameworks."""

@@ -1,0 +1,35 @@
+"""assignment's HTTP API: where a lead was routed and why."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from litestar import Controller, get
+from litestar.exceptions import NotFoundException
+from pydantic import BaseModel
+
+from leadflow_assignment.db import AssignmentRepository
+from leadflow_shared.db import Database
+
+
+class AssignmentView(BaseModel):
+    lead_id: uuid.UUID
+    rule: str
+    owner_id: str | None
+    pool_id: str | None
+    reason: str | None
+    assigned_at: datetime
+
+
+class AssignmentController(Controller):
+    path = "/v1/leads"
+    tags = ["assignments"]
+
+    @get("/{lead_id:uuid}/assignment", summary="Where a lead was routed, by which rule")
+    async def show(self, lead_id: uuid.UUID, db: Database) -> AssignmentView:
+        async with db.uow() as uow:
+            row = await AssignmentRepository(uow.session).get(lead_id)
+        if row is None:
+            raise NotFoundException(f"lead {lead_id} has not been assigned")
+        return AssignmentView.model_validate(row)

@@ -1,0 +1,1 @@
+"""opportunity: converts qualified leads into customers and opportunities; reports the funnel."""

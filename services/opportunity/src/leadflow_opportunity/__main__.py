@@ -1,0 +1,3 @@
+from leadflow_opportunity.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""opportunity's rules: pure, no I/O, no frameworks."""

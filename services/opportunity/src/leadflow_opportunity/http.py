@@ -1,0 +1,33 @@
+"""opportunity's HTTP API: a lead's owner and conversion status."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from litestar import Controller, get
+from litestar.exceptions import NotFoundException
+from pydantic import BaseModel
+
+from leadflow_opportunity.db import LeadOwnerRepository
+from leadflow_shared.db import Database
+
+
+class LeadOwnerView(BaseModel):
+    lead_id: uuid.UUID
+    owner_id: str | None
+    status: str
+    updated_at: datetime
+
+
+class LeadOwnerController(Controller):
+    path = "/v1/leads"
+    tags = ["opportunities"]
+
+    @get("/{lead_id:uuid}", summary="Who works a lead and whether it has converted")
+    async def show(self, lead_id: uuid.UUID, db: Database) -> LeadOwnerView:
+        async with db.uow() as uow:
+            row = await LeadOwnerRepository(uow.session).get(lead_id)
+        if row is None:
+            raise NotFoundException(f"opportunity knows no lead {lead_id}")
+        return LeadOwnerView.model_validate(row)

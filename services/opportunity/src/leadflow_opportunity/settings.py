@@ -1,0 +1,7 @@
+"""opportunity's settings (LEADFLOW_* variables)."""
+
+from leadflow_shared.settings import LeadflowSettings
+
+
+class OpportunitySettings(LeadflowSettings):
+    pass

@@ -1,0 +1,3 @@
+from leadflow_pool.app import main
+
+main()

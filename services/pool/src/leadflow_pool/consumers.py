@@ -1,0 +1,49 @@
+"""pool takes assigned leads: an owned lead gets a follow-up deadline workflow, the rest wait in a pool."""
+
+from __future__ import annotations
+
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from leadflow_pool.db import PoolRepository
+from leadflow_pool.domain.model import PoolStatus, follow_up_deadline, workflow_id
+from leadflow_pool.settings import PoolSettings
+from leadflow_pool.temporal import TemporalWorker
+from leadflow_pool.workflows import FollowUpDeadlineWorkflow
+from leadflow_shared.consumers import Subscription
+from leadflow_shared.contracts import LEADS_ASSIGNED, LeadAssigned
+from leadflow_shared.db import UnitOfWork
+from leadflow_shared.events import CloudEvent
+from leadflow_shared.service import Runtime
+
+
+def make_subscriptions(runtime: Runtime) -> list[Subscription]:
+    settings = runtime.settings
+    assert isinstance(settings, PoolSettings)
+    temporal = runtime.component("temporal")
+    assert isinstance(temporal, TemporalWorker)
+
+    async def on_lead_assigned(event: CloudEvent[LeadAssigned], uow: UnitOfWork) -> None:
+        assigned = event.data
+        repo = PoolRepository(uow.session)
+        if not assigned.owner_id:
+            await repo.upsert(assigned.lead_id, pool_id=assigned.pool_id or settings.default_pool, owner_id=None,
+                              status=PoolStatus.in_pool)
+            return
+        deadline = follow_up_deadline(str(assigned.lead_id), assigned.owner_id, settings.default_pool,
+                                      assigned.assigned_at, settings.follow_up_business_days)
+        client = await temporal.connected_client()
+        try:
+            # The workflow id is the lead's, so a redelivered event cannot start a second clock.
+            await client.start_workflow(
+                FollowUpDeadlineWorkflow.run, deadline, id=workflow_id(deadline.lead_id),
+                task_queue=settings.pool_task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        await repo.upsert(assigned.lead_id, pool_id=settings.default_pool, owner_id=assigned.owner_id,
+                          status=PoolStatus.owned, deadline=deadline.deadline,
+                          workflow_id=workflow_id(deadline.lead_id))
+
+    return [Subscription(LEADS_ASSIGNED, on_lead_assigned)]

@@ -1,0 +1,1 @@
+"""pool's rules: pure, no I/O, no frameworks."""

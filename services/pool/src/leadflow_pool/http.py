@@ -1,0 +1,55 @@
+"""pool's HTTP API: a lead's place (owner or pool, deadline) and recording a follow-up."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from litestar import Controller, get, post
+from litestar.exceptions import NotFoundException
+from litestar.status_codes import HTTP_202_ACCEPTED
+from pydantic import BaseModel
+
+from leadflow_pool.db import PoolRepository
+from leadflow_pool.domain.model import PoolStatus
+from leadflow_pool.temporal import TemporalWorker
+from leadflow_pool.workflows import FollowUpDeadlineWorkflow
+from leadflow_shared.db import Database
+from leadflow_shared.service import Runtime
+
+
+class PoolLeadView(BaseModel):
+    lead_id: uuid.UUID
+    pool_id: str
+    owner_id: str | None
+    status: str
+    follow_up_deadline: datetime | None
+    workflow_id: str | None
+
+
+class PoolLeadController(Controller):
+    path = "/v1/leads"
+    tags = ["pool"]
+
+    @get("/{lead_id:uuid}", summary="Where a lead is: its owner and deadline, or its pool")
+    async def show(self, lead_id: uuid.UUID, db: Database) -> PoolLeadView:
+        async with db.uow() as uow:
+            row = await PoolRepository(uow.session).get(lead_id)
+        if row is None:
+            raise NotFoundException(f"pool has no lead {lead_id}")
+        return PoolLeadView.model_validate(row)
+
+    @post("/{lead_id:uuid}/follow-ups", status_code=HTTP_202_ACCEPTED, summary="The owner followed the lead up")
+    async def follow_up(self, lead_id: uuid.UUID, db: Database, runtime: Runtime) -> PoolLeadView:
+        async with db.uow() as uow:
+            repo = PoolRepository(uow.session)
+            row = await repo.get(lead_id, for_update=True)
+            if row is None or row["status"] != PoolStatus.owned:
+                raise NotFoundException(f"lead {lead_id} has no owner waiting on a follow-up")
+            await repo.set_status(lead_id, PoolStatus.followed_up)
+            await uow.commit()
+        worker = runtime.component("temporal")
+        assert isinstance(worker, TemporalWorker)
+        client = await worker.connected_client()
+        await client.get_workflow_handle(row["workflow_id"]).signal(FollowUpDeadlineWorkflow.record_follow_up)
+        return PoolLeadView.model_validate({**row, "status": PoolStatus.followed_up})

@@ -1,0 +1,73 @@
+"""pool's Temporal worker, run beside HTTP and Kafka in the service process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from leadflow_pool.activities import PoolActivities
+from leadflow_pool.settings import PoolSettings
+from leadflow_pool.workflows import FollowUpDeadlineWorkflow
+from leadflow_shared.logging import get_logger
+from leadflow_shared.service import Runtime
+
+log = get_logger(__name__)
+
+WORKFLOWS = [FollowUpDeadlineWorkflow]
+
+
+def activities_of(runtime_db: object) -> list[object]:
+    pool = PoolActivities(runtime_db)  # type: ignore[arg-type]
+    return [pool.recycle_overdue_lead]
+
+
+class TemporalWorker:
+    """Connects to Temporal (retrying while it is away) and runs pool's workflows and activities."""
+
+    name = "temporal"
+
+    def __init__(self, runtime: Runtime) -> None:
+        assert isinstance(runtime.settings, PoolSettings)
+        self.settings: PoolSettings = runtime.settings
+        self.runtime = runtime
+        self.client: Client | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="temporal-worker")
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while self.client is None:
+            try:
+                self.client = await Client.connect(self.settings.temporal_address,
+                                                   namespace=self.settings.temporal_namespace)
+            except Exception as exc:
+                log.warning("temporal not reachable yet", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        worker = Worker(
+            self.client, task_queue=self.settings.pool_task_queue, workflows=WORKFLOWS,
+            activities=activities_of(self.runtime.db),
+        )
+        log.info("temporal worker started", task_queue=self.settings.pool_task_queue)
+        await worker.run()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def check(self) -> None:
+        if self.client is None:
+            raise ConnectionError("not connected")
+        await self.client.service_client.check_health()
+
+    async def connected_client(self) -> Client:
+        while self.client is None:
+            await asyncio.sleep(0.2)
+        return self.client

@@ -1,0 +1,1 @@
+"""scoring: enriches, scores and qualifies leads; publishes leads.scored.v1."""

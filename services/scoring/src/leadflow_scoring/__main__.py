@@ -1,0 +1,3 @@
+from leadflow_scoring.app import main
+
+main()

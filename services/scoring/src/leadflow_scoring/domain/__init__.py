@@ -1,0 +1,1 @@
+"""scoring's rules: pure, no I/O, no frameworks."""
