@@ -216,6 +216,7 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await component.stop()
         await self.db.dispose()
+        log.info("service stopped")
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}

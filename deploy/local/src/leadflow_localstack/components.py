@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leadflow_localstack import procs
-from leadflow_localstack.paths import kafka_pom, logs_dir
+from leadflow_localstack.paths import kafka_pom, local_dir, logs_dir
 
 
 class StackError(RuntimeError):
@@ -135,6 +135,7 @@ class Kafka:
     controller_port: int
     name: str = "kafka"
     heap: str = "512m"
+    libs_dir: Path | None = None  # shared by every node; default .local/kafka-libs
 
     @property
     def bootstrap(self) -> str:
@@ -146,7 +147,7 @@ class Kafka:
 
     @property
     def libs(self) -> Path:
-        return self.root.parent / "kafka-libs"
+        return self.libs_dir or local_dir() / "kafka-libs"
 
     def prepare(self) -> None:
         self._resolve_jars()

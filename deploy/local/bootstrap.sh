@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the Python workspace need, only where it is missing:
+# uv (PyPI), PostgreSQL server, a Java runtime and Maven (Debian packages), then `uv sync`.
+# Kafka's jars are resolved by `leadflow stack up` with Maven; nothing downloads a binary at run time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+say() { printf '\033[1m» %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  say "installing PostgreSQL (Debian packages)"
+  apt_install postgresql postgresql-contrib
+fi
+if ! command -v java >/dev/null 2>&1; then
+  say "installing a Java runtime for Kafka"
+  apt_install openjdk-17-jre-headless
+fi
+if ! command -v mvn >/dev/null 2>&1; then
+  say "installing Maven to resolve Kafka's jars"
+  apt_install maven
+fi
+
+export PATH="$HOME/.local/bin:$PATH"
+if ! command -v uv >/dev/null 2>&1; then
+  say "installing uv"
+  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+fi
+
+# Never let uv fetch a Python build: use the machine's (3.11+).
+export UV_PYTHON_DOWNLOADS=never
+uv sync --frozen --quiet

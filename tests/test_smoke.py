@@ -1,0 +1,69 @@
+"""One lead through all five services, each a real process on real Postgres, Kafka and Temporal."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from leadflow_localstack.testing import ServiceProcesses
+from leadflow_shared.service import Service
+
+LEAD = {"name": "王芳", "mobile": "13800138000", "company_name": "杭州样例网络有限公司", "referrer": "rep-zhou",
+        "source": "website"}
+
+
+def _poll(url: str, ready: Any, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = httpx.get(url, timeout=5)
+        if response.status_code == 200:
+            last = response.json()
+            if ready(last):
+                return last
+        time.sleep(0.3)
+    raise AssertionError(f"{url} never showed the lead's progress; last view: {last}")
+
+
+def test_a_lead_passes_through_all_five_services(
+    service_processes: ServiceProcesses, migrated: dict[str, Service]
+) -> None:
+    running = {name: service_processes.start(service) for name, service in migrated.items()}
+    assert list(running) == ["intake", "scoring", "assignment", "pool", "opportunity"]
+    service_processes.wait_ready()
+
+    for r in running.values():
+        ready = httpx.get(f"{r.url}/health/ready").json()
+        expected = {"postgres", "kafka"} | ({"temporal"} if r.service.name == "pool" else set())
+        assert set(ready["checks"]) == expected and set(ready["checks"].values()) == {"ok"}, ready
+        assert httpx.get(f"{r.url}/health/live").json() == {"status": "ok"}
+
+    accepted = httpx.post(f"{running['intake'].url}/v1/leads", json=LEAD, timeout=10)
+    assert accepted.status_code == 202, accepted.text
+    lead_id = accepted.json()["lead_id"]
+
+    score = _poll(f"{running['scoring'].url}/v1/leads/{lead_id}/score", lambda v: "grade" in v)
+    assert score["stage"] == "nurture"
+    assignment = _poll(f"{running['assignment'].url}/v1/leads/{lead_id}/assignment", lambda v: True)
+    assert (assignment["rule"], assignment["owner_id"]) == ("referral", "rep-zhou")
+    pool = _poll(f"{running['pool'].url}/v1/leads/{lead_id}", lambda v: True)
+    assert pool["status"] == "owned" and pool["workflow_id"] == f"follow-up-{lead_id}"
+    assert pool["follow_up_deadline"] is not None
+    opportunity = _poll(f"{running['opportunity'].url}/v1/leads/{lead_id}", lambda v: True)
+    assert (opportunity["owner_id"], opportunity["status"]) == ("rep-zhou", "open")
+    intake = _poll(f"{running['intake'].url}/v1/leads/{lead_id}", lambda v: v["status"] == "assigned")
+    assert intake["fields"]["mobile"] == "13800138000"
+
+    metrics = httpx.get(f"{running['scoring'].url}/metrics").text
+    assert 'leadflow_events_consumed_total{outcome="processed",service="scoring",topic="leads.received.v1"}' in metrics
+    assert "leadflow_outbox_published_total" in metrics
+    assert httpx.get(f"{running['intake'].url}/schema/openapi.json").json()["info"]["title"] == "leadflow intake"
+
+    logs = {name: r.log_file for name, r in running.items()}
+    exit_codes = service_processes.stop_all()
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so -15 is a clean exit too
+    assert set(exit_codes.values()) <= {0, -15}, f"not a graceful shutdown: {exit_codes}"
+    for name, log_file in logs.items():
+        assert '"event": "service stopped"' in log_file.read_text(), f"{name} did not finish its shutdown"
