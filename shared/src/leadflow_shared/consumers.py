@@ -147,11 +147,17 @@ def _register(
         await processor.process(subscription, delivered)
 
     consume.__name__ = f"on_{subscription.topic.name.replace('.', '_')}"
+    # The body stays raw bytes whatever its content type: parsing (and refusing) is ours to do.
     broker.subscriber(
         physical_topic(subscription.topic.name, prefix),
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,  # only a failed dead letter escapes: redeliver it
+        decoder=_raw_body,
         title=f"{group_id}:{subscription.topic.name}",
         description=subscription.topic.description,
     )(consume)
+
+
+async def _raw_body(msg: Any) -> bytes:
+    return bytes(msg.body)

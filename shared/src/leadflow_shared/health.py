@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
@@ -18,7 +19,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready", summary="Readiness: every dependency answers")
-    async def ready(self, runtime: Any) -> Response[dict[str, Any]]:
+    async def ready(self, runtime: NamedDependency[Any]) -> Response[dict[str, Any]]:
         checks = await runtime.readiness()
         ok = all(v == "ok" for v in checks.values())
         return Response(

@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 
 from litestar import Controller, get
+from litestar.params import FromPath
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from pydantic import BaseModel
 
@@ -27,7 +29,7 @@ class AssignmentController(Controller):
     tags = ["assignments"]
 
     @get("/{lead_id:uuid}/assignment", summary="Where a lead was routed, by which rule")
-    async def show(self, lead_id: uuid.UUID, db: Database) -> AssignmentView:
+    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> AssignmentView:
         async with db.uow() as uow:
             row = await AssignmentRepository(uow.session).get(lead_id)
         if row is None:

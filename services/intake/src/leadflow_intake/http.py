@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 from litestar import Controller, get, post
+from litestar.params import FromPath, JSONBody
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.status_codes import HTTP_202_ACCEPTED
 from pydantic import BaseModel, Field
@@ -56,7 +58,7 @@ class LeadController(Controller):
     tags = ["leads"]
 
     @post("/", status_code=HTTP_202_ACCEPTED, summary="Submit one lead")
-    async def submit(self, data: LeadIn, db: Database) -> LeadAccepted:
+    async def submit(self, data: JSONBody[LeadIn], db: NamedDependency[Database]) -> LeadAccepted:
         fields = data.model_dump(mode="json", exclude_none=True)
         try:
             submission = new_submission(fields, partner_id=None)
@@ -76,7 +78,7 @@ class LeadController(Controller):
         return LeadAccepted(lead_id=submission.lead_id, submission_id=submission.submission_id, outcome="created")
 
     @get("/{lead_id:uuid}", summary="A lead and its status so far")
-    async def show(self, lead_id: uuid.UUID, db: Database) -> LeadView:
+    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> LeadView:
         async with db.uow() as uow:
             lead = await LeadRepository(uow.session).get(lead_id)
         if lead is None:

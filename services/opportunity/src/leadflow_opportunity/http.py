@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 
 from litestar import Controller, get
+from litestar.params import FromPath
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from pydantic import BaseModel
 
@@ -25,7 +27,7 @@ class LeadOwnerController(Controller):
     tags = ["opportunities"]
 
     @get("/{lead_id:uuid}", summary="Who works a lead and whether it has converted")
-    async def show(self, lead_id: uuid.UUID, db: Database) -> LeadOwnerView:
+    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> LeadOwnerView:
         async with db.uow() as uow:
             row = await LeadOwnerRepository(uow.session).get(lead_id)
         if row is None:

@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 
 from litestar import Controller, get, post
+from litestar.params import FromPath
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.status_codes import HTTP_202_ACCEPTED
 from pydantic import BaseModel
@@ -32,7 +34,7 @@ class PoolLeadController(Controller):
     tags = ["pool"]
 
     @get("/{lead_id:uuid}", summary="Where a lead is: its owner and deadline, or its pool")
-    async def show(self, lead_id: uuid.UUID, db: Database) -> PoolLeadView:
+    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> PoolLeadView:
         async with db.uow() as uow:
             row = await PoolRepository(uow.session).get(lead_id)
         if row is None:
@@ -40,7 +42,7 @@ class PoolLeadController(Controller):
         return PoolLeadView.model_validate(row)
 
     @post("/{lead_id:uuid}/follow-ups", status_code=HTTP_202_ACCEPTED, summary="The owner followed the lead up")
-    async def follow_up(self, lead_id: uuid.UUID, db: Database, runtime: Runtime) -> PoolLeadView:
+    async def follow_up(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database], runtime: NamedDependency[Runtime]) -> PoolLeadView:
         async with db.uow() as uow:
             repo = PoolRepository(uow.session)
             row = await repo.get(lead_id, for_update=True)

@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 from litestar import Controller, get
+from litestar.params import FromPath
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from pydantic import BaseModel
 
@@ -27,7 +29,7 @@ class ScoreController(Controller):
     tags = ["scores"]
 
     @get("/{lead_id:uuid}/score", summary="A lead's score, grade, stage and why")
-    async def show(self, lead_id: uuid.UUID, db: Database) -> ScoreView:
+    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> ScoreView:
         async with db.uow() as uow:
             row = await ScoreRepository(uow.session).get(lead_id)
         if row is None:
