@@ -29,7 +29,7 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 
 def mask_text(text: str) -> str:
-    """`alice@corp.cn` → `a***@corp.cn`; `+8613800138000` → `+861*******8000`."""
+    """`alice@corp.cn` → `a***@corp.cn`; `+8613800138000` → `+861******8000`."""
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
     return _PHONE.sub(_mask_phone, text)
 
