@@ -105,14 +105,15 @@ def up(names: list[str] | None = None) -> dict[str, str]:
     """Start the missing components, wait until each is healthy; safe to repeat."""
     state = StackState.load()
     components = build_components(state)
-    for name in names or list(components):
+    names = names or list(components)
+    for name in names:
         if os.environ.get(EXTERNAL_ENV[name]):
             console.print(f"[cyan]{name}[/]: external at {os.environ[EXTERNAL_ENV[name]]}, not started")
             continue
         _up_one(state, components[name])
     env = stack_env(state)
     _write_env_file(env)
-    if "LEADFLOW_KAFKA_BOOTSTRAP" in env:
+    if "kafka" in names and "LEADFLOW_KAFKA_BOOTSTRAP" in env:
         with console.status("creating Kafka topics"):
             created = asyncio.run(
                 ensure_topics(

@@ -1,0 +1,28 @@
+"""docker-compose.yml stays valid and in step with the contracts and services it deploys."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from leadflow_shared.contracts import TOPICS
+from leadflow_shared.service import discover_services
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_compose_runs_the_stack_and_every_service_on_its_port() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"kafka", "postgres", "temporal", "kafka-init"} <= set(services)
+    for name, service in discover_services().items():
+        assert services[name]["build"]["args"]["SERVICE"] == name
+        assert f"{service.http_port}:{service.http_port}" in [str(p) for p in services[name]["ports"]]
+
+
+def test_compose_creates_every_contract_topic() -> None:
+    script = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["kafka-init"]["command"][0]
+    listed = set(re.findall(r"^\s+([a-z_.0-9]+)(?: \\)?$", script, re.MULTILINE))
+    assert {t.name for t in TOPICS} <= listed
