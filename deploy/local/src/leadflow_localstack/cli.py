@@ -48,7 +48,7 @@ def stack_down(components: Components = None) -> None:
 
 @stack_app.command("status")
 def stack_status() -> None:
-    _table("stack", stack_mod.status(), ["name", "state", "address", "pid", "rss"])
+    _table("stack", stack_mod.status(), ["name", "state", "address", "pid", "memory"])
 
 
 @services_app.command("up")
@@ -67,7 +67,7 @@ def services_down(names: Services = None) -> None:
 
 @services_app.command("status")
 def services_status() -> None:
-    _table("services", services_mod.status(), ["name", "state", "url", "ready", "pid", "rss"])
+    _table("services", services_mod.status(), ["name", "state", "url", "ready", "pid", "memory"])
 
 
 def up() -> None:
@@ -92,6 +92,6 @@ def _table(title: str, rows: list[dict[str, object]], columns: list[str]) -> Non
     total = 0
     for row in rows:
         total += int(row.get("rss") or 0)
-        table.add_row(*[_mb(int(row["rss"] or 0)) if c == "rss" else str(row.get(c) or "-") for c in columns])
+        table.add_row(*[_mb(int(row["rss"] or 0)) if c == "memory" else str(row.get(c) or "-") for c in columns])
     console.print(table)
-    console.print(f"memory in use: {_mb(total)}")
+    console.print(f"memory in use (PSS): {_mb(total)}")

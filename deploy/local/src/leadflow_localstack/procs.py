@@ -92,13 +92,21 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _memory(proc: psutil.Process) -> int:
+    """Proportional set size where readable (shared pages split among their users), else RSS."""
+    try:
+        return int(proc.memory_full_info().pss)
+    except (psutil.AccessDenied, AttributeError):
+        return int(proc.memory_info().rss)
+
+
 def rss_bytes(pid: int | None) -> int:
-    """Resident memory of a process and its children."""
+    """Memory of a process and its children (PSS, so Postgres' shared buffers count once)."""
     if not is_running(pid):
         return 0
     proc = psutil.Process(pid)
-    total = proc.memory_info().rss
+    total = _memory(proc)
     for child in proc.children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
-            total += child.memory_info().rss
+            total += _memory(child)
     return total
