@@ -74,3 +74,74 @@ def _migrate(conn: Connection, metadata: MetaData) -> None:
     with context.begin_transaction():
         context.run_migrations()
     conn.commit()
+
+
+def create_plumbing_tables_v1(schema: str) -> None:
+    """In a service's first migration: its outbox and processed-event tables.
+
+    Frozen: migrations that ran must mean the same forever, so a change to these tables is a new
+    function (and a new migration), never an edit here.
+    """
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects import postgresql
+
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+        schema=schema,
+    )
+    op.create_index("ix_outbox_unsent", "outbox", ["id"], unique=False, schema=schema,
+                    postgresql_where=sa.text("sent_at IS NULL"))
+    op.create_table(
+        "processed_events",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+        schema=schema,
+    )
+
+
+def drop_plumbing_tables_v1(schema: str) -> None:
+    from alembic import op
+
+    op.drop_table("processed_events", schema=schema)
+    op.drop_index("ix_outbox_unsent", table_name="outbox", schema=schema)
+    op.drop_table("outbox", schema=schema)
+
+
+def downgrade(package: str, dsn: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(package, dsn), revision)
+
+
+def pending_model_changes(metadata: MetaData, dsn: str) -> list[object]:
+    """What autogenerate would still write: tables in db.py that no migration creates (or vice versa)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    def compare(conn: Connection) -> list[object]:
+        ctx = MigrationContext.configure(conn, opts={
+            "include_schemas": True, "version_table_schema": metadata.schema,
+            "include_name": lambda name, type_, _: type_ != "schema" or name == metadata.schema,
+        })
+        return list(compare_metadata(ctx, metadata))
+
+    async def run() -> list[object]:
+        engine = create_async_engine(dsn)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(compare)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
