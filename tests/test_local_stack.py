@@ -34,3 +34,23 @@ async def test_up_is_repeatable_and_down_stops_only_what_up_started(
     stack.down()
     assert not procs.is_running(pid)
     assert {r["name"]: r for r in stack.status()}["postgres"]["state"] == "stopped"
+
+
+def test_down_never_signals_a_process_that_merely_reuses_a_recorded_pid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    monkeypatch.setenv("LEADFLOW_LOCAL_DIR", str(tmp_path / "local"))
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        state = stack.StackState.load()
+        # the state file says "our postgres has this pid", but it started at another time
+        state.components["postgres"] = {"pid": stranger.pid, "started": 1.0, "address": "-", "ports": {}}
+        state.save()
+        assert {r["name"]: r for r in stack.status()}["postgres"]["state"] == "stopped"
+        stack.down()
+        assert stranger.poll() is None, "down killed a process it did not start"
+    finally:
+        stranger.kill()
+        stranger.wait()

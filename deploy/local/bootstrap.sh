@@ -26,10 +26,14 @@ if ! command -v mvn >/dev/null 2>&1; then
   apt_install maven
 fi
 
-export PATH="$HOME/.local/bin:$PATH"
+# uv from PyPI: into the user's pip where allowed, else into a venv of our own (PEP 668 systems).
+export PATH="$HOME/.local/bin:$PWD/.local/uv/bin:$PATH"
 if ! command -v uv >/dev/null 2>&1; then
   say "installing uv"
-  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  if ! python3 -m pip install --quiet --user uv 2>/dev/null; then
+    python3 -m venv .local/uv 2>/dev/null || { apt_install python3-venv; python3 -m venv .local/uv; }
+    .local/uv/bin/pip install --quiet uv
+  fi
 fi
 
 # Never let uv fetch a Python build: use the machine's (3.11+).

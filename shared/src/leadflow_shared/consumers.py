@@ -3,7 +3,9 @@
 A handler is `async def handler(event: CloudEvent[Model], uow: UnitOfWork) -> None`. The event's id is
 recorded in the same transaction as the handler's effects, so a redelivery changes nothing. A handler
 that keeps failing sends the message, with its error, to `<topic>.dlq`; a malformed message goes there
-at once. The offset is committed only after the transaction (or the dead letter) is done.
+at once. An outage (Postgres, Temporal away) is no fault of the event: it is retried until it passes,
+holding its partition, rather than dead-lettered. The offset is committed only after the transaction
+(or the dead letter) is done.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from leadflow_shared.contracts import Topic
 from leadflow_shared.db import Database, UnitOfWork
+from leadflow_shared.errors import is_transient
 from leadflow_shared.events import CloudEvent, MalformedEvent, parse_event
 from leadflow_shared.kafka import physical_topic
 from leadflow_shared.logging import get_logger
@@ -29,6 +32,8 @@ from leadflow_shared.metrics import EVENTS_CONSUMED, HANDLER_FAILURES, HANDLER_S
 Handler = Callable[[CloudEvent[Any], UnitOfWork], Awaitable[None]]
 
 log = get_logger(__name__)
+
+MAX_BACKOFF_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,10 @@ class EventProcessor:
         except MalformedEvent as exc:
             await self._dead_letter(message, topic, exc, 0)
             return self._count(topic, "dead_lettered")
-        for attempt in range(1, self._max_attempts + 1):
+        attempt = 0  # tries that failed through the event's fault
+        tries = 0
+        while True:
+            tries += 1
             started = time.perf_counter()
             try:
                 fresh = await self._apply(subscription, event)
@@ -84,14 +92,14 @@ class EventProcessor:
                 return self._count(topic, "processed" if fresh else "duplicate")
             except Exception as exc:
                 HANDLER_FAILURES.labels(self._service, topic).inc()
-                log.warning(
-                    "event handler failed", topic=topic, event_id=str(event.id), attempt=attempt, error=repr(exc)
-                )
-                if attempt == self._max_attempts:
+                transient = is_transient(exc)
+                attempt += 0 if transient else 1
+                log.warning("event handler failed", topic=topic, event_id=str(event.id), attempt=attempt,
+                            transient=transient, error=repr(exc))
+                if attempt >= self._max_attempts:
                     await self._dead_letter(message, topic, exc, attempt)
                     return self._count(topic, "dead_lettered")
-                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+                await asyncio.sleep(min(self._backoff_s * 2 ** (tries - 1), MAX_BACKOFF_S))
 
     async def _apply(self, subscription: Subscription, event: CloudEvent[Any]) -> bool:
         async with self._db.uow() as uow:

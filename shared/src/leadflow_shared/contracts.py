@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Contract(BaseModel):
@@ -114,7 +113,7 @@ class LeadAssigned(Contract):
     queue: str | None = None
     rule: str = Field(description="The rule that decided, e.g. referral, account_owner, round_robin.")
     reason: str | None = None
-    assigned_at: datetime
+    assigned_at: AwareDatetime
 
 
 class LeadRecycled(Contract):
@@ -124,7 +123,7 @@ class LeadRecycled(Contract):
     pool_id: str
     previous_owner_id: str | None = None
     reason: str = Field(description="follow_up_overdue | released | manager")
-    recycled_at: datetime
+    recycled_at: AwareDatetime
 
 
 class LeadActivity(Contract):
@@ -137,7 +136,7 @@ class LeadActivity(Contract):
     email: str | None = None
     type: str
     url: str | None = None
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -150,7 +149,7 @@ class LeadConverted(Contract):
     opportunity_id: uuid.UUID
     owner_id: str | None = None
     merged_into_existing_customer: bool = False
-    converted_at: datetime
+    converted_at: AwareDatetime
 
 
 class CustomerChanged(Contract):

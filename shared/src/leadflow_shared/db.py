@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     Uuid,
     func,
     insert,
@@ -50,7 +51,9 @@ def service_metadata(schema: str) -> MetaData:
         Column("headers", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True)),
-        Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+        Column("failed_at", DateTime(timezone=True)),
+        Column("error", Text),
+        Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL AND failed_at IS NULL")),
     )
     Table(
         "processed_events",

@@ -18,6 +18,7 @@ def make_broker(bootstrap: str, client_id: str, *, graceful_timeout: float = 15.
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
+        allow_auto_create_topics=False,  # topics are made by ensure_topics, with the right partitions
         graceful_timeout=graceful_timeout,
         logger=logging.getLogger(f"leadflow.{client_id}.kafka"),
         log_level=logging.DEBUG,
@@ -40,12 +41,14 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            try:
-                await admin.create_topics(
-                    [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in missing]
-                )
-            except TopicAlreadyExistsError:
-                pass  # a concurrent `up` won the race
+            response = await admin.create_topics(
+                [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in missing]
+            )
+            # Errors come back per topic, not raised; "already exists" means a concurrent start won.
+            failures = [(t[0], t[1], t[2] if len(t) > 2 else "") for t in response.topic_errors
+                        if t[1] not in (0, TopicAlreadyExistsError.errno)]
+            if failures:
+                raise RuntimeError(f"could not create Kafka topics: {failures}")
         return missing
     finally:
         await admin.close()

@@ -17,6 +17,10 @@ OUTBOX_PUBLISHED = Counter(
     "leadflow_outbox_published_total", "Events the outbox relay delivered to Kafka.", ["service", "topic"]
 )
 OUTBOX_PENDING = Gauge("leadflow_outbox_pending", "Outbox events not yet delivered to Kafka.", ["service"])
+OUTBOX_PARKED = Counter(
+    "leadflow_outbox_parked_total", "Outbox events Kafka refused for good (too large...), kept with their error.",
+    ["service", "topic"],
+)
 OUTBOX_FAILURES = Counter(
     "leadflow_outbox_relay_failures_total", "Relay rounds that failed (Kafka or Postgres away).", ["service"]
 )

@@ -96,12 +96,14 @@ def create_plumbing_tables_v1(schema: str) -> None:
         sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("event_id"),
         schema=schema,
     )
     op.create_index("ix_outbox_unsent", "outbox", ["id"], unique=False, schema=schema,
-                    postgresql_where=sa.text("sent_at IS NULL"))
+                    postgresql_where=sa.text("sent_at IS NULL AND failed_at IS NULL"))
     op.create_table(
         "processed_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),

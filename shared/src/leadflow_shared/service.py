@@ -27,7 +27,7 @@ from leadflow_shared.consumers import EventProcessor, Subscription, dead_letter_
 from leadflow_shared.consumers import DeliveredMessage
 from leadflow_shared.db import Database
 from leadflow_shared.health import HealthController
-from leadflow_shared.kafka import make_broker, physical_topic
+from leadflow_shared.kafka import ensure_topics, make_broker, physical_topic
 from leadflow_shared.logging import configure_logging, get_logger
 from leadflow_shared.outbox import OutboxRelay
 from leadflow_shared.settings import LeadflowSettings
@@ -148,7 +148,8 @@ class Runtime:
                                  batch_size=settings.outbox_batch_size,
                                  poll_interval_s=settings.outbox_poll_interval_s)
         self.kafka_connected = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._connect_task: asyncio.Task[None] | None = None
+        self._relay_task: asyncio.Task[None] | None = None
 
     def component(self, name: str) -> Component:
         return next(c for c in self.components if c.name == name)
@@ -162,11 +163,19 @@ class Runtime:
         )
 
     async def dead_letter(self, message: DeliveredMessage, topic: str, error: BaseException, attempts: int) -> None:
+        """Publish to `<topic>.dlq`; retried until Kafka takes it (the offset waits for it)."""
         log.error("event dead-lettered", topic=topic, offset=message.offset, error=repr(error))
-        await self.broker.publish(
-            message.value, physical_topic(f"{topic}.dlq", self.settings.kafka_topic_prefix), key=message.key,
-            headers=dead_letter_headers(message, self.service.name, error, attempts),
-        )
+        headers = dead_letter_headers(message, self.service.name, error, attempts)
+        delay = 0.2
+        while True:
+            try:
+                await self.broker.publish(message.value, physical_topic(f"{topic}.dlq", self.settings.kafka_topic_prefix),
+                                          key=message.key, headers=headers)
+                return
+            except Exception as exc:
+                log.warning("dead letter not published yet", topic=topic, error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
@@ -179,10 +188,8 @@ class Runtime:
     async def start(self) -> None:
         if self.settings.migrate_on_start:
             await asyncio.to_thread(self.service.migrate, self.settings.pg_dsn)
-        self._tasks = [
-            asyncio.create_task(self._connect_kafka(), name="kafka-connect"),
-            asyncio.create_task(self.relay.run(), name="outbox-relay"),
-        ]
+        self._connect_task = asyncio.create_task(self._connect_kafka(), name="kafka-connect")
+        self._relay_task = asyncio.create_task(_supervised("outbox relay", self.relay.run), name="outbox-relay")
         for component in self.components:
             await component.start()
         log.info("service started", port=self.settings.http_port)
@@ -190,8 +197,12 @@ class Runtime:
     async def _connect_kafka(self) -> None:
         """Connect in the background, so HTTP (and the outbox) work while Kafka is away."""
         delay = 0.5
+        settings = self.settings
         while True:
             try:
+                await ensure_topics(settings.kafka_bootstrap, prefix=settings.kafka_topic_prefix,
+                                    partitions=settings.kafka_topic_partitions,
+                                    replication=settings.kafka_topic_replication)
                 await self.broker.start()
                 self.kafka_connected.set()
                 log.info("kafka connected", bootstrap=self.settings.kafka_bootstrap)
@@ -204,17 +215,30 @@ class Runtime:
                 delay = min(delay * 2, 10)
 
     async def stop(self) -> None:
-        """Stop consuming and let in-flight handlers finish, then flush the outbox once more."""
+        """Stop consuming, let in-flight handlers finish, publish what they wrote, then close."""
         log.info("service stopping")
-        with contextlib.suppress(Exception):
-            await self.broker.stop()  # waits up to graceful_timeout for running handlers
+        grace = self.settings.shutdown_grace_s
+        if self._connect_task and not self._connect_task.done():
+            self._connect_task.cancel()
+            await asyncio.gather(self._connect_task, return_exceptions=True)
+        # Subscribers first: each waits (up to graceful_timeout) for the message it is handling.
+        await asyncio.gather(*(sub.stop() for sub in self.broker.subscribers), return_exceptions=True)
         await self.relay.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._relay_task:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._relay_task), grace)
+            except TimeoutError:
+                self._relay_task.cancel()
+                await asyncio.gather(self._relay_task, return_exceptions=True)
+        if self.kafka_connected.is_set():
+            await self.relay.drain(timeout_s=grace)
+        try:
+            await asyncio.wait_for(self.broker.stop(), timeout=grace)  # flushes the producer
+        except Exception as exc:
+            log.warning("kafka producer not closed cleanly", error=repr(exc))
         for component in reversed(self.components):
             with contextlib.suppress(Exception):
-                await component.stop()
+                await asyncio.wait_for(component.stop(), timeout=grace)
         await self.db.dispose()
         log.info("service stopped")
 
@@ -222,6 +246,7 @@ class Runtime:
         checks: dict[str, str] = {}
         checks["postgres"] = await _check(self.db.ping())
         checks["kafka"] = await _check(self._check_kafka())
+        checks["outbox"] = "ok" if self._relay_task and not self._relay_task.done() else "failed: relay not running"
         for component in self.components:
             checks[component.name] = await _check(component.check())
         return checks
@@ -231,6 +256,19 @@ class Runtime:
             raise ConnectionError("not connected")
         if not await self.broker.ping(timeout=2):
             raise ConnectionError("no answer")
+
+
+async def _supervised(name: str, run: Callable[[], Any]) -> None:
+    """Run a background loop; if it ever dies of an unexpected error, log it and start it again."""
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error(f"{name} crashed; restarting", error=repr(exc))
+            await asyncio.sleep(1.0)
 
 
 async def _check(probe: Any, timeout: float = 3.0) -> str:

@@ -12,7 +12,7 @@ from leadflow_localstack import services as services_mod
 from leadflow_localstack import stack as stack_mod
 from leadflow_localstack.components import StackError
 
-console = Console()
+console = Console(soft_wrap=True)
 stack_app = typer.Typer(help="Postgres, Kafka and Temporal as local processes (no Docker).", no_args_is_help=True)
 services_app = typer.Typer(help="The five leadflow services as local processes.", no_args_is_help=True)
 

@@ -119,11 +119,13 @@ class Postgres:
 
 
 def _make_traversable(path: Path) -> None:
-    """The `postgres` user must reach its data dir: give o+x to ancestors that lack it (not r or w)."""
+    """The `postgres` user must reach its data dir: give o+x to ancestors that lack it (not r or w),
+    and say so, since these are the user's own directories."""
     for parent in [path, *path.parents]:
         mode = parent.stat().st_mode
         if not mode & 0o001:
             parent.chmod(mode | 0o001)
+            print(f"note: added o+x to {parent} so the postgres user can reach {path}", file=sys.stderr)
 
 
 @dataclass

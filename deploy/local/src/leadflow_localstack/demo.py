@@ -20,7 +20,7 @@ from leadflow_localstack import services as services_mod
 from leadflow_localstack import stack as stack_mod
 from leadflow_localstack.components import StackError
 
-console = Console()
+console = Console(soft_wrap=True)
 
 SAMPLE_LEAD = {
     "name": "張偉",

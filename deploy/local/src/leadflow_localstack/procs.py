@@ -54,26 +54,42 @@ def spawn(argv: Sequence[str], log_file: Path, *, env: dict[str, str] | None = N
     return proc.pid
 
 
-def is_running(pid: int | None) -> bool:
+def is_running(pid: int | None, started: float | None = None) -> bool:
+    """Is `pid` alive, and (given its start time) still the process we started, not a reused pid?"""
     if not pid:
         return False
     try:
         proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(proc.create_time() - started) < 1.0
     except psutil.NoSuchProcess:
         return False
 
 
-def stop(pid: int | None, *, timeout_s: float = 20.0) -> None:
-    """SIGTERM the process group, wait, then SIGKILL what is left."""
-    if not is_running(pid):
+def start_time(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return None
+
+
+def alive(info: dict[str, object]) -> bool:
+    """A state-file entry ({pid, started}) that still names a live process of ours."""
+    pid, started = info.get("pid"), info.get("started")
+    return is_running(pid if isinstance(pid, int) else None, started if isinstance(started, float) else None)
+
+
+def stop(pid: int | None, *, timeout_s: float = 20.0, sig: int = signal.SIGTERM, started: float | None = None) -> None:
+    """Signal the process group (SIGTERM unless told), wait, then SIGKILL what is left."""
+    if not is_running(pid, started):
         return
     assert pid is not None
     try:
-        os.killpg(os.getpgid(pid), signal.SIGTERM)
+        os.killpg(os.getpgid(pid), sig)
     except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, sig)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and is_running(pid):
         time.sleep(0.1)

@@ -20,7 +20,7 @@ from leadflow_localstack.paths import logs_dir
 from leadflow_localstack.stack import StackState, stack_env
 from leadflow_shared.service import Service, discover_services
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 READY_TIMEOUT_S = 90
 
 
@@ -55,14 +55,18 @@ def _select(names: list[str] | None) -> dict[str, Service]:
 
 def _start(state: StackState, service: Service, env: dict[str, str]) -> None:
     known = state.services.get(service.name, {})
-    if procs.is_running(known.get("pid")):
+    if procs.alive(known):
         console.print(f"[green]✓[/] {service.name}: already running (pid {known['pid']})")
         return
+    if not procs.port_is_free(service.http_port):
+        raise StackError(f"{service.name}: port {service.http_port} is taken by another program "
+                         f"(stop it, or run this service alone with LEADFLOW_HTTP_PORT)")
     log_file = logs_dir() / f"{service.name}.log"
     script = Path(sys.executable).parent / f"leadflow-{service.name}"
     argv = [str(script)] if script.exists() else [sys.executable, "-m", f"leadflow_{service.name}"]
     pid = procs.spawn(argv, log_file, env={**env, "LEADFLOW_HTTP_PORT": str(service.http_port)})
-    state.services[service.name] = {"pid": pid, "url": service_url(service), "log": str(log_file)}
+    state.services[service.name] = {"pid": pid, "started": procs.start_time(pid), "url": service_url(service),
+                                    "log": str(log_file)}
     state.save()
 
 
@@ -71,7 +75,7 @@ def _wait_ready(state: StackState, service: Service) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     last = ""
     with console.status(f"waiting for {service.name} to be ready"):
-        while time.monotonic() < deadline and procs.is_running(info["pid"]):
+        while time.monotonic() < deadline and procs.alive(info):
             try:
                 response = httpx.get(service_url(service, "/health/ready"), timeout=5)
                 if response.status_code == 200:
@@ -90,10 +94,10 @@ def _wait_ready(state: StackState, service: Service) -> None:
 def down(names: list[str] | None = None) -> None:
     state = StackState.load()
     for name, info in state.services.items():
-        if names and name not in names or not procs.is_running(info.get("pid")):
+        if names and name not in names or not procs.alive(info):
             continue
         with console.status(f"stopping {name}"):
-            procs.stop(info["pid"], timeout_s=30)
+            procs.stop(info["pid"], timeout_s=30, started=info.get("started"))
         console.print(f"[yellow]■[/] {name}: stopped")
         info["pid"] = None
     state.save()
@@ -105,14 +109,15 @@ def status() -> list[dict[str, Any]]:
     for name, service in discover_services().items():
         info = state.services.get(name, {})
         pid = info.get("pid")
+        running = procs.alive(info)
         ready = "-"
-        if procs.is_running(pid):
+        if running:
             try:
                 ready = str(httpx.get(service_url(service, "/health/ready"), timeout=3).status_code)
             except httpx.HTTPError:
                 ready = "no answer"
         rows.append({
-            "name": name, "state": "running" if procs.is_running(pid) else "stopped", "url": service_url(service),
-            "ready": ready, "pid": pid if procs.is_running(pid) else None, "rss": procs.rss_bytes(pid),
+            "name": name, "state": "running" if running else "stopped", "url": service_url(service),
+            "ready": ready, "pid": pid if running else None, "rss": procs.rss_bytes(pid) if running else 0,
         })
     return rows

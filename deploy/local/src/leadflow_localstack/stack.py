@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from leadflow_localstack.components import Kafka, Postgres, StackError, Temporal
 from leadflow_localstack.paths import local_dir
 from leadflow_shared.kafka import ensure_topics
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 EXTERNAL_ENV = {
     "postgres": "LEADFLOW_PG_DSN",
@@ -55,7 +56,11 @@ class StackState:
 
 
 def _port(state: StackState, key: str, component: str, taken: list[int]) -> int:
-    known = state.components.get(component, {}).get("ports", {}).get(key)
+    """The port the component had (while it runs, or when still free), else a free one."""
+    info = state.components.get(component, {})
+    known = info.get("ports", {}).get(key)
+    if known and not procs.alive(info) and not procs.port_is_free(known):
+        known = None  # something else took it while we were down
     port = known or procs.free_port(DEFAULT_PORTS[key], taken)
     taken.append(port)
     return port
@@ -101,8 +106,11 @@ def stack_env(state: StackState | None = None) -> dict[str, str]:
     return env
 
 
-def up(names: list[str] | None = None) -> dict[str, str]:
-    """Start the missing components, wait until each is healthy; safe to repeat."""
+def up(names: list[str] | None = None, started: list[str] | None = None) -> dict[str, str]:
+    """Start the missing components, wait until each is healthy; safe to repeat.
+
+    The names of the components this call started are appended to `started`.
+    """
     state = StackState.load()
     components = build_components(state)
     names = names or list(components)
@@ -110,7 +118,8 @@ def up(names: list[str] | None = None) -> dict[str, str]:
         if os.environ.get(EXTERNAL_ENV[name]):
             console.print(f"[cyan]{name}[/]: external at {os.environ[EXTERNAL_ENV[name]]}, not started")
             continue
-        _up_one(state, components[name])
+        if _up_one(state, components[name]) and started is not None:
+            started.append(name)
     env = stack_env(state)
     _write_env_file(env)
     if "kafka" in names and "LEADFLOW_KAFKA_BOOTSTRAP" in env:
@@ -126,17 +135,21 @@ def up(names: list[str] | None = None) -> dict[str, str]:
     return env
 
 
-def _up_one(state: StackState, component: Postgres | Kafka | Temporal) -> None:
+def _up_one(state: StackState, component: Postgres | Kafka | Temporal) -> bool:
+    """Start the component unless ours is running; True when this call started it."""
     known = state.components.get(component.name, {})
-    if procs.is_running(known.get("pid")) and component.healthy():
+    if procs.alive(known):
+        # ours, maybe still starting: wait for it rather than start a second copy on the same data
+        _wait_healthy(component, known["pid"], component.healthy)
         console.print(f"[green]✓[/] {component.name}: already running at {known['address']}")
-        return
+        return False
     started = time.monotonic()
     with console.status(f"preparing {component.name}"):
         component.prepare()
     pid = component.start()
     state.components[component.name] = {
-        "pid": pid, "address": _address(component), "ports": _ports(component), "log": str(component.log_file),
+        "pid": pid, "started": procs.start_time(pid), "address": _address(component), "ports": _ports(component),
+        "log": str(component.log_file),
     }
     state.save()
     _wait_healthy(component, pid, component.healthy)
@@ -145,6 +158,7 @@ def _up_one(state: StackState, component: Postgres | Kafka | Temporal) -> None:
     console.print(
         f"[green]✓[/] {component.name}: healthy at {_address(component)} ({time.monotonic() - started:.1f}s)"
     )
+    return True
 
 
 def _wait_healthy(component: Postgres | Kafka | Temporal, pid: int, healthy: Callable[[], bool]) -> None:
@@ -170,8 +184,12 @@ def down(names: list[str] | None = None) -> None:
         info = state.components.get(name)
         if not info:
             continue
+        if not procs.alive(info):
+            continue
         with console.status(f"stopping {name}"):
-            procs.stop(info.get("pid"), timeout_s=30)
+            # Postgres' SIGTERM waits for every client to leave; SIGINT is its fast shutdown.
+            sig = signal.SIGINT if name == "postgres" else signal.SIGTERM
+            procs.stop(info.get("pid"), timeout_s=30, sig=sig, started=info.get("started"))
         console.print(f"[yellow]■[/] {name}: stopped")
         info["pid"] = None
     state.save()
@@ -186,7 +204,7 @@ def status() -> list[dict[str, Any]]:
             continue
         info = state.components.get(name, {})
         pid = info.get("pid")
-        running = procs.is_running(pid)
+        running = procs.alive(info)
         rows.append({
             "name": name, "state": "running" if running else "stopped", "address": info.get("address", "-"),
             "pid": pid if running else None, "rss": procs.rss_bytes(pid) if running else 0,

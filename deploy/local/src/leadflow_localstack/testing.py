@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,14 +49,22 @@ def docker_available() -> bool:
         return False
 
 
-def _local_infra() -> Infra:
+@contextmanager
+def _local_infra() -> Iterator[Infra]:
+    """The local stack; what this session had to start, it stops again (a running demo is left be)."""
     from leadflow_localstack import stack
 
+    started: list[str] = []
     try:
-        env = stack.up()
+        env = stack.up(started=started)
     except Exception as exc:  # a loud failure, never a skip
+        stack.down(started)
         pytest.fail(f"could not start the local stack (Postgres, Kafka, Temporal): {exc}", pytrace=False)
-    return Infra(env["LEADFLOW_PG_DSN"], env["LEADFLOW_KAFKA_BOOTSTRAP"], env["LEADFLOW_TEMPORAL_ADDRESS"], "local")
+    try:
+        yield Infra(env["LEADFLOW_PG_DSN"], env["LEADFLOW_KAFKA_BOOTSTRAP"], env["LEADFLOW_TEMPORAL_ADDRESS"], "local")
+    finally:
+        if started and not os.environ.get("LEADFLOW_TEST_KEEP_STACK"):
+            stack.down(started)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +76,8 @@ def infra() -> Iterator[Infra]:
         with container_infra() as found:
             yield found
         return
-    yield _local_infra()
+    with _local_infra() as found:
+        yield found
 
 
 def _plain(dsn: str) -> str:

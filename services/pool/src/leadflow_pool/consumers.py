@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError
 
 from leadflow_pool.db import PoolRepository
 from leadflow_pool.domain.model import PoolStatus, follow_up_deadline, workflow_id
@@ -13,6 +13,7 @@ from leadflow_pool.workflows import FollowUpDeadlineWorkflow
 from leadflow_shared.consumers import Subscription
 from leadflow_shared.contracts import LEADS_ASSIGNED, LeadAssigned
 from leadflow_shared.db import UnitOfWork
+from leadflow_shared.errors import TransientError
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.service import Runtime
 
@@ -34,14 +35,15 @@ def make_subscriptions(runtime: Runtime) -> list[Subscription]:
                                       assigned.assigned_at, settings.follow_up_business_days)
         client = await temporal.connected_client()
         try:
-            # The workflow id is the lead's, so a redelivered event cannot start a second clock.
+            # One clock per lead: a new owner's assignment replaces the previous owner's clock.
             await client.start_workflow(
                 FollowUpDeadlineWorkflow.run, deadline, id=workflow_id(deadline.lead_id),
                 task_queue=settings.pool_task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
             )
-        except WorkflowAlreadyStartedError:
-            pass
+        except RPCError as exc:
+            raise TransientError(f"temporal refused the follow-up workflow: {exc}") from exc
         await repo.upsert(assigned.lead_id, pool_id=settings.default_pool, owner_id=assigned.owner_id,
                           status=PoolStatus.owned, deadline=deadline.deadline,
                           workflow_id=workflow_id(deadline.lead_id))

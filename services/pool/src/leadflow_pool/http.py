@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 
@@ -17,7 +18,10 @@ from leadflow_pool.domain.model import PoolStatus
 from leadflow_pool.temporal import TemporalWorker
 from leadflow_pool.workflows import FollowUpDeadlineWorkflow
 from leadflow_shared.db import Database
+from leadflow_shared.logging import get_logger
 from leadflow_shared.service import Runtime
+
+log = get_logger(__name__)
 
 
 class PoolLeadView(BaseModel):
@@ -50,8 +54,19 @@ class PoolLeadController(Controller):
                 raise NotFoundException(f"lead {lead_id} has no owner waiting on a follow-up")
             await repo.set_status(lead_id, PoolStatus.followed_up)
             await uow.commit()
-        worker = runtime.component("temporal")
-        assert isinstance(worker, TemporalWorker)
-        client = await worker.connected_client()
-        await client.get_workflow_handle(row["workflow_id"]).signal(FollowUpDeadlineWorkflow.record_follow_up)
+        await _stop_the_clock(runtime, row["workflow_id"])
         return PoolLeadView.model_validate({**row, "status": PoolStatus.followed_up})
+
+
+async def _stop_the_clock(runtime: Runtime, workflow_id: str) -> None:
+    """Best effort: the follow-up is already recorded, and a clock that fires anyway finds the lead
+    followed up and keeps it with its owner (the recycle activity checks)."""
+    worker = runtime.component("temporal")
+    assert isinstance(worker, TemporalWorker)
+    try:
+        client = await worker.connected_client(timeout_s=3)
+        await asyncio.wait_for(
+            client.get_workflow_handle(workflow_id).signal(FollowUpDeadlineWorkflow.record_follow_up), 5
+        )
+    except Exception as exc:  # completed already, or Temporal away
+        log.info("follow-up not signalled to its workflow", workflow_id=workflow_id, error=repr(exc))

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from leadflow_pool.activities import PoolActivities
 from leadflow_pool.settings import PoolSettings
 from leadflow_pool.workflows import FollowUpDeadlineWorkflow
+from leadflow_shared.errors import TransientError
 from leadflow_shared.logging import get_logger
 from leadflow_shared.service import Runtime
 
@@ -35,26 +36,35 @@ class TemporalWorker:
         self.runtime = runtime
         self.client: Client | None = None
         self._task: asyncio.Task[None] | None = None
+        self._worker_running = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="temporal-worker")
 
     async def _run(self) -> None:
+        """Connect (retrying while Temporal is away) and run the worker; restart it if it dies."""
         delay = 0.5
-        while self.client is None:
+        while True:
             try:
-                self.client = await Client.connect(self.settings.temporal_address,
-                                                   namespace=self.settings.temporal_namespace)
+                if self.client is None:
+                    self.client = await Client.connect(self.settings.temporal_address,
+                                                       namespace=self.settings.temporal_namespace)
+                worker = Worker(
+                    self.client, task_queue=self.settings.pool_task_queue, workflows=WORKFLOWS,
+                    activities=activities_of(self.runtime.db),
+                )
+                log.info("temporal worker started", task_queue=self.settings.pool_task_queue)
+                self._worker_running = True
+                await worker.run()
+                return
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
-                log.warning("temporal not reachable yet", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
-        worker = Worker(
-            self.client, task_queue=self.settings.pool_task_queue, workflows=WORKFLOWS,
-            activities=activities_of(self.runtime.db),
-        )
-        log.info("temporal worker started", task_queue=self.settings.pool_task_queue)
-        await worker.run()
+                log.warning("temporal worker not running; retrying", error=repr(exc), retry_in_s=delay)
+            finally:
+                self._worker_running = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
 
     async def stop(self) -> None:
         if self._task:
@@ -65,9 +75,16 @@ class TemporalWorker:
     async def check(self) -> None:
         if self.client is None:
             raise ConnectionError("not connected")
-        await self.client.service_client.check_health()
+        if not self._worker_running:
+            raise ConnectionError("worker not running")
+        if not await self.client.service_client.check_health():
+            raise ConnectionError("temporal is not serving")
 
-    async def connected_client(self) -> Client:
+    async def connected_client(self, timeout_s: float = 10.0) -> Client:
+        """The client, once connected; TransientError if Temporal stays away (the caller retries)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
         while self.client is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TransientError("temporal is not reachable")
             await asyncio.sleep(0.2)
         return self.client

@@ -28,13 +28,14 @@ class FollowUpDeadlineWorkflow:
             return "followed_up"
         except asyncio.TimeoutError:
             pass
-        await workflow.execute_activity_method(
+        recycled = await workflow.execute_activity_method(
             PoolActivities.recycle_overdue_lead,
             RecycleRequest(deadline.lead_id, deadline.owner_id, deadline.pool_id),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
         )
-        return "recycled"
+        # False: followed up, released or reassigned after the timer fired but before the activity ran
+        return "recycled" if recycled else "kept"
 
     @workflow.signal
     def record_follow_up(self) -> None:

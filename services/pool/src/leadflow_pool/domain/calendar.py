@@ -7,8 +7,11 @@ chinese-calendar carries the State Council's published schedule; for a year it d
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def is_business_day(day: date) -> bool:
@@ -19,11 +22,14 @@ def is_business_day(day: date) -> bool:
 
 
 def add_business_days(start: datetime, days: int) -> datetime:
-    """The same time of day, `days` business days after `start` (a day off in between does not count)."""
-    current = start
+    """The same time of day, `days` business days after `start`, counted on the China calendar date
+    (a lead assigned at 07:00 in Beijing is on that Beijing day, whatever the UTC date says)."""
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    current = start.astimezone(CHINA)
     remaining = days
     while remaining > 0:
         current += timedelta(days=1)
         if is_business_day(current.date()):
             remaining -= 1
-    return current
+    return current.astimezone(start.tzinfo)
