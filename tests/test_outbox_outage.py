@@ -51,14 +51,14 @@ async def _pending(dsn: str) -> int:
 
 
 async def test_events_written_while_kafka_is_down_arrive_exactly_once(
-    private_kafka: Kafka, service_processes: ServiceProcesses
+    private_kafka: Kafka, service_processes: ServiceProcesses, partner: tuple[str, str]
 ) -> None:
     await ensure_topics(private_kafka.bootstrap, partitions=1)
     service_processes.env.update(LEADFLOW_KAFKA_BOOTSTRAP=private_kafka.bootstrap, LEADFLOW_KAFKA_TOPIC_PREFIX="")
     dsn = service_processes.env["LEADFLOW_PG_DSN"]
     url = service_processes.start(intake).url
     service_processes.wait_ready()
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers={"Authorization": f"Bearer {partner[1]}"}) as client:
         first = await client.post("/v1/leads", json=LEAD)
         assert first.status_code == 202
         assert await eventually(lambda: _subjects(private_kafka, first.json()["lead_id"]), timeout_s=30)

@@ -14,11 +14,11 @@ LEAD = {"name": "王芳", "mobile": "13800138000", "company_name": "杭州样例
         "source": "website"}
 
 
-def _poll(url: str, ready: Any, timeout_s: float = 60) -> dict[str, Any]:
+def _poll(url: str, ready: Any, timeout_s: float = 60, headers: dict[str, str] | None = None) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        response = httpx.get(url, timeout=5)
+        response = httpx.get(url, timeout=5, headers=headers)
         if response.status_code == 200:
             last = response.json()
             if ready(last):
@@ -28,8 +28,9 @@ def _poll(url: str, ready: Any, timeout_s: float = 60) -> dict[str, Any]:
 
 
 def test_a_lead_passes_through_all_five_services(
-    service_processes: ServiceProcesses, migrated: dict[str, Service]
+    service_processes: ServiceProcesses, migrated: dict[str, Service], partner: tuple[str, str]
 ) -> None:
+    auth = {"Authorization": f"Bearer {partner[1]}"}
     running = {name: service_processes.start(service) for name, service in migrated.items()}
     assert list(running) == ["intake", "scoring", "assignment", "pool", "opportunity"]
     service_processes.wait_ready()
@@ -40,7 +41,7 @@ def test_a_lead_passes_through_all_five_services(
         assert set(ready["checks"]) == expected and set(ready["checks"].values()) == {"ok"}, ready
         assert httpx.get(f"{r.url}/health/live").json() == {"status": "ok"}
 
-    accepted = httpx.post(f"{running['intake'].url}/v1/leads", json=LEAD, timeout=10)
+    accepted = httpx.post(f"{running['intake'].url}/v1/leads", json=LEAD, timeout=10, headers=auth)
     assert accepted.status_code == 202, accepted.text
     lead_id = accepted.json()["lead_id"]
 
@@ -53,8 +54,8 @@ def test_a_lead_passes_through_all_five_services(
     assert pool["follow_up_deadline"] is not None
     opportunity = _poll(f"{running['opportunity'].url}/v1/leads/{lead_id}", lambda v: True)
     assert (opportunity["owner_id"], opportunity["status"]) == ("rep-zhou", "open")
-    intake = _poll(f"{running['intake'].url}/v1/leads/{lead_id}", lambda v: v["status"] == "assigned")
-    assert intake["fields"]["mobile"] == "13800138000"
+    intake = _poll(f"{running['intake'].url}/v1/leads/{lead_id}", lambda v: v["status"] == "assigned", headers=auth)
+    assert intake["submissions"][0]["fields"]["mobile"] == "13800138000"
 
     metrics = httpx.get(f"{running['scoring'].url}/metrics").text
     assert 'leadflow_events_consumed_total{outcome="processed",service="scoring",topic="leads.received.v1"}' in metrics

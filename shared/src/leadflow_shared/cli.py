@@ -21,6 +21,13 @@ def build() -> typer.Typer:
             app.add_typer(command, name=ep.name)
         else:
             app.command(ep.name)(command)
+    benches = sorted(entry_points(group="leadflow.bench"), key=lambda e: e.name)
+    if benches:
+        bench = typer.Typer(help="Benchmarks that print figures beside the raw ceiling of the same run.",
+                            no_args_is_help=True)
+        for ep in benches:
+            bench.command(ep.name)(ep.load())
+        app.add_typer(bench, name="bench")
     return app
 
 

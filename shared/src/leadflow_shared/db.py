@@ -112,23 +112,27 @@ class UnitOfWork:
 
     async def publish(self, topic: Topic, subject: str | uuid.UUID, data: BaseModel) -> CloudEvent[Any]:
         """Stage an event in the outbox; it leaves for Kafka only if this transaction commits."""
+        return (await self.publish_many([(topic, subject, data)]))[0]
+
+    async def publish_many(self, events: list[tuple[Topic, str | uuid.UUID, BaseModel]]) -> list[CloudEvent[Any]]:
+        """Stage several events with one statement, in the order given."""
+        envelopes = [self._envelope(topic, subject, data) for topic, subject, data in events]
+        if envelopes:
+            await self.session.execute(insert(self._outbox).values([
+                {"event_id": e.id, "topic": e.topic, "key": e.subject, "payload": e.model_dump(mode="json"),
+                 "headers": e.kafka_headers()}
+                for e in envelopes
+            ]))
+            self._published += len(envelopes)
+        return envelopes
+
+    def _envelope(self, topic: Topic, subject: str | uuid.UUID, data: BaseModel) -> CloudEvent[Any]:
         if not isinstance(data, topic.data_model):
             raise TypeError(f"{topic.name} carries {topic.data_model.__name__}, not {type(data).__name__}")
-        event = CloudEvent[type(data)](  # type: ignore[misc]
+        return CloudEvent[type(data)](  # type: ignore[misc]
             source=self._source, type=topic.event_type, subject=str(subject), data=data,
             dataschema=f"urn:leadflow:schema:{topic.name}",
         )
-        await self.session.execute(
-            insert(self._outbox).values(
-                event_id=event.id,
-                topic=topic.name,
-                key=event.subject,
-                payload=event.model_dump(mode="json"),
-                headers=event.kafka_headers(),
-            )
-        )
-        self._published += 1
-        return event
 
     async def mark_processed(self, event_id: uuid.UUID, topic: str) -> bool:
         """Record a consumed event; False when it was processed before (a redelivery)."""

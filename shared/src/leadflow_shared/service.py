@@ -60,6 +60,9 @@ class Service:
     components: Sequence[Callable[[Runtime], Component]] = ()
     commands: Sequence[Callable[..., Any]] = field(default_factory=tuple)
     settings_class: type[LeadflowSettings] = LeadflowSettings
+    # Builds the service's own long-lived objects into runtime.state (rules, caches, limiters).
+    setup: Callable[[Runtime], None] | None = None
+    exception_handlers: dict[type[Exception], Callable[..., Any]] = field(default_factory=dict)
 
     @property
     def package(self) -> str:
@@ -91,6 +94,8 @@ class Service:
                 title=f"leadflow {self.name}", version="1.0.0", description=self.description, path="/schema"
             ),
             state={"runtime": runtime},
+            exception_handlers=dict(self.exception_handlers),
+            after_exception=[_log_exception],
             logging_config=None,
         )
 
@@ -138,6 +143,9 @@ class Runtime:
             service.name, self.db, self.dead_letter,
             max_attempts=settings.consumer_max_attempts, backoff_s=settings.consumer_retry_backoff_s,
         )
+        self.state: dict[str, Any] = {}
+        if service.setup:
+            service.setup(self)
         self.components = [factory(self) for factory in service.components]
         subscriptions = service.subscriptions(self) if callable(service.subscriptions) else service.subscriptions
         register_subscriptions(
@@ -256,6 +264,15 @@ class Runtime:
             raise ConnectionError("not connected")
         if not await self.broker.ping(timeout=2):
             raise ConnectionError("no answer")
+
+
+async def _log_exception(exc: Exception, scope: Any) -> None:
+    """litestar answers 500 without logging: an unexpected error must leave a trace."""
+    from litestar.exceptions import HTTPException
+
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return
+    log.error("request failed", path=scope.get("path"), method=scope.get("method"), exc_info=exc)
 
 
 async def _supervised(name: str, run: Callable[[], Any]) -> None:

@@ -6,7 +6,11 @@ Each service's view of the lead is printed as it sees it; the platform is left r
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +43,7 @@ SAMPLE_LEAD = {
 
 # service → (path of its view of a lead, what must be true of that view for the journey to be done)
 JOURNEY: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
-    "intake": ("/v1/leads/{id}", lambda v: v.get("status") in ("assigned", "converted")),
+    "intake": ("/v1/leads/{id}", lambda v: v.get("status") in ("assigned", "converted")),  # as the partner sees it
     "scoring": ("/v1/leads/{id}/score", lambda v: "grade" in v),
     "assignment": ("/v1/leads/{id}/assignment", lambda v: "rule" in v),
     "pool": ("/v1/leads/{id}", lambda v: v.get("workflow_id") is not None or v.get("status") == "in_pool"),
@@ -56,14 +60,16 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
         console.print(f"[red]✗ {exc}[/]")
         raise typer.Exit(1) from exc
     intake = services["intake"]
-    response = httpx.post(services_mod.service_url(intake, "/v1/leads"), json=SAMPLE_LEAD, timeout=10)
+    key = _demo_partner_key()
+    response = httpx.post(services_mod.service_url(intake, "/v1/leads"), json=SAMPLE_LEAD, timeout=10,
+                          headers={"Authorization": f"Bearer {key}"})
     if response.status_code != 202:
         console.print(f"[red]✗ intake refused the sample lead: {response.status_code} {response.text}[/]")
         raise typer.Exit(1)
     lead_id = response.json()["lead_id"]
     console.print(Panel(json.dumps(response.json(), ensure_ascii=False, indent=2),
                         title="POST /v1/leads → 202 (intake)"))
-    views = follow_journey(services, lead_id, timeout_s)
+    views = follow_journey(services, lead_id, timeout_s, key)
     for name, view in views.items():
         path = JOURNEY[name][0].format(id=lead_id)
         console.print(Panel(json.dumps(view, ensure_ascii=False, indent=2, default=str),
@@ -75,7 +81,18 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
     print_urls(services)
 
 
-def follow_journey(services: dict[str, Any], lead_id: str, timeout_s: float) -> dict[str, dict[str, Any]]:
+def _demo_partner_key() -> str:
+    """A channel partner for the demo, made the way an operator would: `leadflow partners create`."""
+    env = {**os.environ, **stack_mod.stack_env()}
+    made = subprocess.run([str(Path(sys.executable).parent / "leadflow"), "partners", "create", "demo partner"],
+                          capture_output=True, text=True, env=env)
+    if made.returncode != 0:
+        console.print(f"[red]✗ could not create the demo partner: {made.stderr or made.stdout}[/]")
+        raise typer.Exit(1)
+    return made.stdout.strip().splitlines()[-1]
+
+
+def follow_journey(services: dict[str, Any], lead_id: str, timeout_s: float, key: str) -> dict[str, dict[str, Any]]:
     """Poll each service until its view of the lead shows it has done its part (or time runs out)."""
     views: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout_s
@@ -84,7 +101,8 @@ def follow_journey(services: dict[str, Any], lead_id: str, timeout_s: float) -> 
             for name, (path, done) in JOURNEY.items():
                 if name in views and done(views[name]):
                     continue
-                reply = httpx.get(services_mod.service_url(services[name], path.format(id=lead_id)), timeout=5)
+                reply = httpx.get(services_mod.service_url(services[name], path.format(id=lead_id)), timeout=5,
+                                  headers={"Authorization": f"Bearer {key}"})
                 if reply.status_code == 200:
                     views[name] = reply.json()
             if all(n in views and JOURNEY[n][1](views[n]) for n in JOURNEY):

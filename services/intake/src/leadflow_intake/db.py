@@ -1,65 +1,334 @@
-"""intake's tables (schema `intake`) and repository."""
+"""intake's tables (schema `intake`) and the queries its submission pipeline runs, set-wise.
+
+Every lookup is index-backed: contact keys and credit codes by unique index, company cores by btree,
+one-typo variants by GIN over an array, Latin names by pg_trgm; submissions by (visitor, time).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, String, Table, Uuid, func, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow_intake.domain.model import LeadStatus, Submission
+from leadflow_intake.domain.matching import CompanyCandidate
+from leadflow_intake.domain.model import LeadStatus
 from leadflow_shared.db import service_metadata
 
 metadata = service_metadata("intake")
 
+partners = Table(
+    "partners", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(16), nullable=False),
+    Column("rate_per_s", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
 leads = Table(
-    "leads",
-    metadata,
+    "leads", metadata,
     Column("id", Uuid, primary_key=True),
     Column("fields", JSONB, nullable=False),
     Column("status", String(20), nullable=False),
+    Column("company_id", Uuid),
+    Column("customer_id", Uuid),
+    Column("account_owner_id", String(100)),
+    Column("owner_id", String(100)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_leads_company_id", "company_id"),
+)
+
+lead_contacts = Table(
+    "lead_contacts", metadata,
+    Column("key", String(300), primary_key=True),  # mobile:+86…, wechat:…, email:…
+    Column("lead_id", Uuid, nullable=False, index=True),
+)
+
+companies = Table(
+    "companies", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("core", String(300), nullable=False),
+    Column("region", String(50)),
+    Column("city", String(100)),
+    Column("credit_code", String(18), unique=True),
+    Column("variants", ARRAY(Text), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_companies_core", "core"),
+    Index("ix_companies_variants", "variants", postgresql_using="gin"),
+    Index("ix_companies_core_trgm", "core", postgresql_using="gin", postgresql_ops={"core": "gin_trgm_ops"}),
 )
 
 submissions = Table(
-    "submissions",
-    metadata,
+    "submissions", metadata,
     Column("id", Uuid, primary_key=True),
-    Column("lead_id", Uuid, ForeignKey(leads.c.id), nullable=False, index=True),
-    Column("partner_id", String(100)),
+    Column("lead_id", Uuid, nullable=False, index=True),
+    Column("partner_id", String(40)),
     Column("outcome", String(20), nullable=False),
+    Column("duplicate_of", Uuid),
+    Column("risk_reasons", ARRAY(Text), nullable=False, server_default="{}"),
     Column("fields", JSONB, nullable=False),
+    Column("client_ip", INET),
+    Column("device_id", String(200)),
+    Column("import_id", Uuid),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_submissions_partner_time", "partner_id", "received_at"),
+    Index("ix_submissions_ip_time", "client_ip", "received_at", postgresql_where=text("client_ip IS NOT NULL")),
+    Index("ix_submissions_device_time", "device_id", "received_at", postgresql_where=text("device_id IS NOT NULL")),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("partner_id", String(40), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("response", JSONB),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("partner_id", "key"),
+)
+
+imports = Table(
+    "imports", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("partner_id", String(40), nullable=False),
+    Column("filename", String(300), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("mapping", JSONB, nullable=False),
+    Column("status", String(20), nullable=False),  # queued, running, done, failed
+    Column("total", Integer),
+    Column("processed", Integer, nullable=False, server_default="0"),
+    Column("created", Integer, nullable=False, server_default="0"),
+    Column("merged", Integer, nullable=False, server_default="0"),
+    Column("flagged", Integer, nullable=False, server_default="0"),
+    Column("rejected", Integer, nullable=False, server_default="0"),
+    Column("rejected_rows", JSONB, nullable=False, server_default="[]"),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_imports_unfinished", "created_at", postgresql_where=text("status IN ('queued', 'running')")),
+)
+
+blocklist = Table(
+    "blocklist", metadata,
+    Column("kind", String(20), nullable=False),  # mobile, wechat, email, email_domain, ip_range
+    Column("value", String(300), nullable=False),
+    Column("note", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("kind", "value"),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("core", String(300)),
+    Column("region", String(50)),
+    Column("credit_code", String(18), index=True),
+    Column("owner_id", String(100)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_customers_core", "core"),
+)
+
+customer_contacts = Table(
+    "customer_contacts", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("customer_id", Uuid, nullable=False),
 )
 
 
-class LeadRepository:
+class IntakeRepository:
+    """The queries of the submission pipeline: a batch at a time, a handful of round trips."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, submission: Submission, outcome: str) -> None:
-        await self.session.execute(
-            leads.insert().values(id=submission.lead_id, fields=submission.fields, status=LeadStatus.received)
-        )
-        await self.session.execute(
-            submissions.insert().values(
-                id=submission.submission_id, lead_id=submission.lead_id, partner_id=submission.partner_id,
-                outcome=outcome, fields=submission.fields,
+    async def lock(self, keys: Iterable[str]) -> None:
+        """Serialize submissions that could be the same person or company (in hash order: no deadlock)."""
+        unique = sorted(set(keys))
+        if unique:
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
+                     "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS locks"),
+                {"keys": unique},
             )
-        )
 
-    async def get(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(select(leads).where(leads.c.id == lead_id))).mappings().first()
-        return dict(row) if row else None
+    async def contact_owners(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
+        if not keys:
+            return {}
+        rows = await self.session.execute(select(lead_contacts).where(lead_contacts.c.key.in_(list(set(keys)))))
+        return {row.key: row.lead_id for row in rows}
+
+    async def leads_for_update(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        ids = list(set(ids))
+        if not ids:
+            return {}
+        rows = (await self.session.execute(select(leads).where(leads.c.id.in_(ids)).with_for_update())).mappings()
+        return {row["id"]: dict(row) for row in rows}
+
+    async def company_candidates(
+        self, credit_codes: Sequence[str], cores: Sequence[str], variants: Sequence[str], latin_cores: Sequence[str]
+    ) -> list[CompanyCandidate]:
+        c = companies.c
+        found: dict[uuid.UUID, CompanyCandidate] = {}
+        clauses = []
+        if credit_codes:
+            clauses.append(c.credit_code.in_(list(set(credit_codes))))
+        if cores:
+            clauses.append(c.core.in_(list(set(cores))))
+        if variants:
+            clauses.append(c.variants.overlap(bindparam("variants", list(set(variants)), type_=ARRAY(Text))))
+        if clauses:
+            rows = await self.session.execute(select(c.id, c.core, c.region, c.credit_code, c.city).where(or_(*clauses)))
+            for row in rows:
+                found[row.id] = CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city)
+        if latin_cores:
+            rows = await self.session.execute(
+                text("SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:q AS text[])) AS q(core) "
+                     "CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core % q.core "
+                     "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"),
+                {"q": list(set(latin_cores))},
+            )
+            for row in rows:
+                found[row.id] = CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city)
+        return list(found.values())
+
+    async def customer_matches(
+        self, credit_codes: Sequence[str], cores: Sequence[str], contact_keys: Sequence[str]
+    ) -> tuple[dict[str, tuple[uuid.UUID, str | None]], dict[str, tuple[uuid.UUID, str | None]],
+               dict[str, tuple[uuid.UUID, str | None]]]:
+        """Customers by credit code, by company core, by contact key: → (customer id, owner)."""
+        by_code: dict[str, tuple[uuid.UUID, str | None]] = {}
+        by_core: dict[str, tuple[uuid.UUID, str | None]] = {}
+        by_contact: dict[str, tuple[uuid.UUID, str | None]] = {}
+        c = customers.c
+        if credit_codes or cores:
+            rows = await self.session.execute(
+                select(c.id, c.core, c.credit_code, c.owner_id).where(
+                    or_(c.credit_code.in_(list(set(credit_codes))), c.core.in_(list(set(cores))))
+                )
+            )
+            for row in rows:
+                if row.credit_code:
+                    by_code[row.credit_code] = (row.id, row.owner_id)
+                if row.core:
+                    by_core.setdefault(row.core, (row.id, row.owner_id))
+        if contact_keys:
+            rows = await self.session.execute(
+                select(customer_contacts.c.key, c.id, c.owner_id)
+                .join(customers, customers.c.id == customer_contacts.c.customer_id)
+                .where(customer_contacts.c.key.in_(list(set(contact_keys))))
+            )
+            for row in rows:
+                by_contact[row.key] = (row.id, row.owner_id)
+        return by_code, by_core, by_contact
+
+    async def blocked(self, keys: Sequence[str], domains: Sequence[str], ips: Sequence[str]) -> set[str]:
+        """Which of these contact keys, e-mail domains and IPs the blocklist names ("kind:value")."""
+        wanted = [k for k in keys] + [f"email_domain:{d}" for d in domains]
+        hits: set[str] = set()
+        if wanted:
+            rows = await self.session.execute(
+                select(blocklist.c.kind, blocklist.c.value).where(
+                    (blocklist.c.kind + ":" + blocklist.c.value).in_(list(set(wanted)))
+                )
+            )
+            hits |= {f"{r.kind}:{r.value}" for r in rows}
+        if ips:
+            rows = await self.session.execute(
+                text("SELECT ip FROM unnest(CAST(:ips AS inet[])) AS ip WHERE EXISTS (SELECT 1 FROM intake.blocklist "
+                     "WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip)"),
+                {"ips": list(set(ips))},
+            )
+            hits |= {f"ip_range:{r.ip}" for r in rows}
+        return hits
+
+    async def recent_counts(self, column: str, values: Sequence[str], since: datetime) -> dict[str, int]:
+        if not values:
+            return {}
+        col = submissions.c[column]
+        rows = await self.session.execute(
+            select(col, func.count()).where(col.in_(list(set(values))), submissions.c.received_at >= since)
+            .group_by(col)
+        )
+        return {str(value): count for value, count in rows}
+
+    async def insert_many(self, table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
+        if not rows:
+            return
+        statement = insert(table).values(rows)
+        if ignore_conflicts:
+            statement = statement.on_conflict_do_nothing()
+        await self.session.execute(statement)
+
+    async def update_leads(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            lead_id = row.pop("id")
+            await self.session.execute(update(leads).where(leads.c.id == lead_id).values(**row, updated_at=func.now()))
+
+    # ---- status, as the other services report it --------------------------------------------
 
     async def status_for_update(self, lead_id: uuid.UUID) -> LeadStatus | None:
         status = await self.session.scalar(select(leads.c.status).where(leads.c.id == lead_id).with_for_update())
         return LeadStatus(status) if status else None
 
-    async def set_status(self, lead_id: uuid.UUID, status: LeadStatus) -> None:
+    async def set_status(self, lead_id: uuid.UUID, status: LeadStatus, **values: Any) -> None:
         await self.session.execute(
-            update(leads).where(leads.c.id == lead_id).values(status=status, updated_at=func.now())
+            update(leads).where(leads.c.id == lead_id).values(status=status, updated_at=func.now(), **values)
         )
+
+    async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None) -> None:
+        await self.session.execute(update(leads).where(leads.c.id == lead_id).values(owner_id=owner_id))
+
+
+class PartnerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_key_hash(self, key_hash: str) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(partners).where(partners.c.key_hash == key_hash))).mappings().first()
+        return dict(row) if row else None
+
+    async def add(self, partner_id: str, name: str, key_hash: str, key_prefix: str, rate_per_s: float) -> None:
+        await self.session.execute(partners.insert().values(id=partner_id, name=name, key_hash=key_hash,
+                                                            key_prefix=key_prefix, rate_per_s=rate_per_s))
+
+    async def all(self) -> list[dict[str, Any]]:
+        rows = (await self.session.execute(select(partners).order_by(partners.c.created_at))).mappings()
+        return [dict(r) for r in rows]
+
+    async def revoke(self, partner_id: str) -> bool:
+        result = await self.session.execute(
+            update(partners).where(partners.c.id == partner_id, partners.c.revoked_at.is_(None))
+            .values(revoked_at=func.now()).returning(partners.c.id)
+        )
+        return result.first() is not None
+

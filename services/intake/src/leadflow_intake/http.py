@@ -1,86 +1,285 @@
-"""intake's HTTP API: partners post leads; a lead's status is readable by id."""
+"""intake's HTTP API for channel partners: leads one by one or in batches, imports, status, settlement."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
-from litestar.params import FromPath, JSONBody
-from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
-from litestar.status_codes import HTTP_202_ACCEPTED
-from pydantic import BaseModel, Field
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.openapi import ResponseSpec
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
+from litestar.params import Body, FromPath, Parameter
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 
-from leadflow_intake.db import LeadRepository
-from leadflow_intake.domain.model import MissingContact, new_submission
-from leadflow_shared.contracts import LEADS_RECEIVED, Channel, LeadReceived, LeadSnapshot
-from leadflow_shared.db import Database
+from leadflow_intake import imports as imports_mod
+from leadflow_intake.db import PartnerRepository, idempotency_keys, leads, submissions
+from leadflow_intake.domain.errors import FieldError, preferred_language
+from leadflow_intake.domain.lead import clean
+from leadflow_intake.schemas import BatchIn, LeadIn, ProblemOut, validate_lead
+from leadflow_intake.handlers import Accepted, SubmissionPipeline
+from leadflow_intake.partners import Partner, PartnerRateLimiter, hash_key
+from leadflow_shared.db import Database, UnitOfWork
+from leadflow_shared.service import Runtime
 
+PROBLEM = ResponseSpec(data_container=ProblemOut, description="Invalid input: every problem as {field, code, message}")
+UNAUTHORIZED = ResponseSpec(data_container=None, description="No API key, or a revoked one")
+TOO_MANY = ResponseSpec(data_container=None, description="Over the partner's rate; see Retry-After")
 
-class LeadIn(BaseModel):
-    """A lead as a partner posts it."""
-
-    name: str | None = Field(None, examples=["张伟"])
-    mobile: str | None = Field(None, examples=["+86 138-0013-8000"])
-    wechat: str | None = None
-    email: str | None = Field(None, examples=["zhang.wei@example.cn"])
-    company_name: str | None = Field(None, examples=["上海示例科技有限公司"])
-    company_credit_code: str | None = None
-    title: str | None = None
-    province: str | None = None
-    city: str | None = None
-    industry: str | None = None
-    source: Channel = Channel.other
-    campaign: str | None = None
-    referrer: str | None = Field(None, description="The rep or customer who referred the lead.")
-    product_interest: str | None = None
-    custom: dict[str, Any] = Field(default_factory=dict)
+# ---- partner authentication and rate -------------------------------------------------------
 
 
-class LeadAccepted(BaseModel):
-    lead_id: uuid.UUID
-    submission_id: uuid.UUID
-    outcome: str
-    duplicate_of: uuid.UUID | None = None
-    company_id: uuid.UUID | None = None
-    customer_id: uuid.UUID | None = None
+async def provide_partner(
+    request: Request[Any, Any, Any], db: NamedDependency[Database], runtime: NamedDependency[Runtime]
+) -> Partner:
+    """`Authorization: Bearer <key>` → the partner; 401 without a live key, 429 over its rate."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise NotAuthorizedException("an API key is needed: Authorization: Bearer <key>")
+    async with db.uow() as uow:
+        row = await PartnerRepository(uow.session).by_key_hash(hash_key(key.strip()))
+    if row is None or row["revoked_at"] is not None:
+        raise NotAuthorizedException("unknown or revoked API key")
+    partner = Partner(row["id"], row["name"], row["rate_per_s"])
+    limiter: PartnerRateLimiter = runtime.state["rate_limiter"]
+    wait = await limiter.retry_after(partner)
+    if wait is not None:
+        raise HTTPException(status_code=429, detail=f"over {partner.rate_per_s:g} requests/s",
+                            headers={"Retry-After": str(wait)})
+    return partner
 
 
-class LeadView(BaseModel):
-    lead_id: uuid.UUID
-    status: str
-    fields: dict[str, Any]
+def _problem(errors: list[FieldError], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    language = preferred_language(request.headers.get("accept-language"))
+    return Response({"errors": [e.as_dict(language) for e in errors]}, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+_LITESTAR_CODES = (("Extra inputs", "unknown_field"), ("Field required", "missing"), ("at most", "too_long"))
+
+
+def validation_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    """litestar's own body validation (types, unknown fields) in the same 422 shape as ours."""
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        message = str(item.get("message", "")) if isinstance(item, dict) else str(item)
+        code = next((c for text, c in _LITESTAR_CODES if text in message), "invalid_value")
+        field = str(item.get("key") or "body") if isinstance(item, dict) else "body"
+        errors.append(FieldError(field, code, message))
+    return _problem(errors or [FieldError("body", "invalid_value", str(exc.detail))], request)
+
+
+# ---- idempotency -----------------------------------------------------------------------------
+
+
+class KeyReused(Exception):
+    pass
+
+
+async def _claim_key(uow: UnitOfWork, partner: Partner, key: str, request_hash: str) -> dict[str, Any] | None:
+    """Claim the Idempotency-Key in this transaction; the stored answer when it was used before.
+
+    A concurrent request with the same key waits on the insert until the first commits.
+    """
+    claimed = await uow.session.execute(
+        insert(idempotency_keys).values(partner_id=partner.id, key=key, request_hash=request_hash)
+        .on_conflict_do_nothing().returning(idempotency_keys.c.key)
+    )
+    if claimed.first() is not None:
+        return None
+    row = (await uow.session.execute(select(idempotency_keys).where(
+        idempotency_keys.c.partner_id == partner.id, idempotency_keys.c.key == key))).mappings().one()
+    if row["request_hash"] != request_hash:
+        raise KeyReused
+    return dict(row)
+
+
+async def _remember(uow: UnitOfWork, partner: Partner, key: str, status: int, body: Any) -> None:
+    await uow.session.execute(update(idempotency_keys).where(
+        idempotency_keys.c.partner_id == partner.id, idempotency_keys.c.key == key,
+    ).values(status_code=status, response=body))
+
+
+def _request_hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 class LeadController(Controller):
-    path = "/v1/leads"
+    path = "/v1"
     tags = ["leads"]
+    dependencies = {"partner": Provide(provide_partner)}
 
-    @post("/", status_code=HTTP_202_ACCEPTED, summary="Submit one lead")
-    async def submit(self, data: JSONBody[LeadIn], db: NamedDependency[Database]) -> LeadAccepted:
-        fields = data.model_dump(mode="json", exclude_none=True)
+    @post("/leads", status_code=HTTP_202_ACCEPTED, summary="Submit one lead",
+          description="202 with the outcome: created, merged into an existing lead (duplicate_of), or flagged "
+                      "(stored, held back as suspicious). 422 lists every problem as {field, code, message}, "
+                      "in Chinese or English by Accept-Language. Idempotency-Key makes retries safe.",
+          responses={422: PROBLEM, 401: UNAUTHORIZED, 429: TOO_MANY})
+    async def submit(
+        self, request: Request[Any, Any, Any], data: LeadIn,
+        partner: NamedDependency[Partner], db: NamedDependency[Database], runtime: NamedDependency[Runtime],
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=200)] = None,
+    ) -> Response[Any]:
+        lead = clean(data.model_dump(mode="json", exclude_none=True))
+        if isinstance(lead, list):
+            return _problem(lead, request)
+
+        async def accept(uow: UnitOfWork) -> tuple[int, Any]:
+            accepted = await pipeline(runtime).submit(uow, [lead], partner_id=partner.id)
+            return HTTP_202_ACCEPTED, accepted[0].as_dict()
+
+        return await _idempotent(request, db, partner, idempotency_key, data.model_dump(mode="json"), accept)
+
+    @post("/leads/batch", status_code=HTTP_202_ACCEPTED, summary="Submit up to 1,000 leads",
+          responses={422: PROBLEM, 401: UNAUTHORIZED, 429: TOO_MANY},
+          description="Results come back in order, one per lead: accepted ones as POST /v1/leads answers, "
+                      "refused ones with their errors. A bad lead never sinks the others.")
+    async def submit_batch(
+        self, request: Request[Any, Any, Any], data: BatchIn, partner: NamedDependency[Partner],
+        db: NamedDependency[Database], runtime: NamedDependency[Runtime],
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=200)] = None,
+    ) -> Response[Any]:
+        limit = runtime.settings.intake_batch_max  # type: ignore[attr-defined]
+        if len(data.leads) > limit:
+            return _problem([FieldError("leads", "too_many_leads")], request)
+        language = preferred_language(request.headers.get("accept-language"))
+        checked = [validate_lead(raw) for raw in data.leads]
+        valid = [lead for lead in checked if not isinstance(lead, list)]
+
+        async def accept(uow: UnitOfWork) -> tuple[int, Any]:
+            accepted = iter(await pipeline(runtime).submit(uow, valid, partner_id=partner.id))
+            results = [
+                {"index": i, "status": "rejected", "errors": [e.as_dict(language) for e in lead]}
+                if isinstance(lead, list) else {"index": i, "status": "accepted", **next(accepted).as_dict()}
+                for i, lead in enumerate(checked)
+            ]
+            counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "rejected")}
+            return HTTP_202_ACCEPTED, {"results": results, **counts}
+
+        return await _idempotent(request, db, partner, idempotency_key, data.model_dump(mode="json"), accept)
+
+    @get("/leads/{lead_id:uuid}", summary="One of your leads and its status so far")
+    async def show(self, lead_id: FromPath[uuid.UUID], partner: NamedDependency[Partner],
+                   db: NamedDependency[Database]) -> dict[str, Any]:
+        async with db.uow() as uow:
+            rows = (await uow.session.execute(
+                select(submissions.c.id, submissions.c.outcome, submissions.c.received_at, submissions.c.fields,
+                       leads.c.status).join(leads, leads.c.id == submissions.c.lead_id)
+                .where(submissions.c.lead_id == lead_id, submissions.c.partner_id == partner.id)
+                .order_by(submissions.c.received_at)
+            )).all()
+        if not rows:
+            raise NotFoundException(f"you have submitted no lead {lead_id}")  # never another partner's
+        return {
+            "lead_id": str(lead_id), "status": rows[0].status,
+            "submissions": [{"submission_id": str(r.id), "outcome": r.outcome, "received_at": r.received_at.isoformat(),
+                             "fields": r.fields} for r in rows],
+        }
+
+    @get("/submissions", summary="Your submissions and their outcomes, for settlement")
+    async def list_submissions(
+        self, partner: NamedDependency[Partner], db: NamedDependency[Database],
+        since: Annotated[datetime | None, Parameter(query="since", description="ISO time; oldest first from it")] = None,
+        after: Annotated[str | None, Parameter(query="after", description="`next` of the previous page")] = None,
+        limit: Annotated[int, Parameter(query="limit", ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        s = submissions.c
+        query = select(s.id, s.lead_id, s.outcome, s.duplicate_of, s.received_at, leads.c.status).join(
+            leads, leads.c.id == s.lead_id).where(s.partner_id == partner.id)
+        if since:
+            query = query.where(s.received_at >= since)
+        if after:
+            at, _, last_id = after.partition("|")
+            try:
+                cursor_time, cursor_id = datetime.fromisoformat(at), uuid.UUID(last_id)
+            except ValueError as exc:
+                raise ValidationException("`after` is not a cursor this API gave") from exc
+            query = query.where(or_(s.received_at > cursor_time, and_(s.received_at == cursor_time, s.id > cursor_id)))
+        async with db.uow() as uow:
+            rows = (await uow.session.execute(query.order_by(s.received_at, s.id).limit(limit))).all()
+        items = [{"submission_id": str(r.id), "lead_id": str(r.lead_id), "outcome": r.outcome,
+                  "duplicate_of": str(r.duplicate_of) if r.duplicate_of else None,
+                  "received_at": r.received_at.isoformat(), "lead_status": r.status} for r in rows]
+        return {"submissions": items,
+                "next": f"{rows[-1].received_at.isoformat()}|{rows[-1].id}" if len(rows) == limit else None}
+
+
+def pipeline(runtime: Runtime) -> SubmissionPipeline:
+    return runtime.state["pipeline"]  # type: ignore[no-any-return]
+
+
+async def _idempotent(request: Request[Any, Any, Any], db: Database, partner: Partner, key: str | None,
+                      body: Any, action: Any) -> Response[Any]:
+    async with db.uow() as uow:
+        if key:
+            try:
+                earlier = await _claim_key(uow, partner, key, _request_hash(body))
+            except KeyReused:
+                return _problem([FieldError("Idempotency-Key", "idempotency_key_reused")], request)
+            if earlier is not None:
+                return Response(earlier["response"], status_code=earlier["status_code"],
+                                headers={"Idempotent-Replayed": "true"})
+        status, answer = await action(uow)
+        if key:
+            await _remember(uow, partner, key, status, answer)
+        await uow.commit()
+    return Response(answer, status_code=status)
+
+
+class ImportController(Controller):
+    path = "/v1/imports"
+    tags = ["imports"]
+    dependencies = {"partner": Provide(provide_partner)}
+
+    @post("/", status_code=HTTP_202_ACCEPTED, summary="Bulk import (批量导入) a CSV or XLSX file",
+          description="Multipart form: `file`, and optionally `mapping`, a JSON object from your column headers "
+                      "to lead fields. Chinese headers (姓名, 手机, 微信, 邮箱, 公司名称, …) are understood.")
+    async def create(
+        self, request: Request[Any, Any, Any],
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+        partner: NamedDependency[Partner], db: NamedDependency[Database], runtime: NamedDependency[Runtime],
+    ) -> Response[Any]:
+        upload = data.get("file")
+        if not isinstance(upload, UploadFile):
+            return _problem([FieldError("file", "missing")], request)
+        content = await upload.read()
+        if len(content) > runtime.settings.intake_import_max_bytes:  # type: ignore[attr-defined]
+            return _problem([FieldError("file", "too_long")], request)
         try:
-            submission = new_submission(fields, partner_id=None)
-        except MissingContact as exc:
-            raise ValidationException(str(exc)) from exc
-        async with db.uow() as uow:
-            await LeadRepository(uow.session).add(submission, outcome="created")
-            await uow.publish(
-                LEADS_RECEIVED,
-                submission.lead_id,
-                LeadReceived(
-                    lead_id=submission.lead_id, submission_id=submission.submission_id, outcome="created",
-                    lead=LeadSnapshot.model_validate(fields),
-                ),
-            )
-            await uow.commit()
-        return LeadAccepted(lead_id=submission.lead_id, submission_id=submission.submission_id, outcome="created")
+            mapping = json.loads(data["mapping"]) if data.get("mapping") else {}
+            if not isinstance(mapping, dict):
+                raise ValueError
+        except ValueError:
+            return _problem([FieldError("mapping", "invalid_value", "a JSON object {column: field}")], request)
+        try:
+            total = imports_mod.count_rows(upload.filename or "", content)
+        except imports_mod.UnreadableFile as exc:
+            return _problem([FieldError("file", "unreadable_file", str(exc))], request)
+        mapping["__language__"] = preferred_language(request.headers.get("accept-language"))  # for the report
+        import_id = await imports_mod.enqueue(db, partner.id, upload.filename or "upload", content, mapping, total)
+        runtime.state["import_wakeup"].set()
+        return Response({"import_id": str(import_id), "status": "queued", "total": total,
+                         "progress_url": f"/v1/imports/{import_id}"}, status_code=HTTP_202_ACCEPTED)
 
-    @get("/{lead_id:uuid}", summary="A lead and its status so far")
-    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> LeadView:
-        async with db.uow() as uow:
-            lead = await LeadRepository(uow.session).get(lead_id)
-        if lead is None:
-            raise NotFoundException(f"no lead {lead_id}")
-        return LeadView(lead_id=lead["id"], status=lead["status"], fields=lead["fields"])
+    @get("/{import_id:uuid}", summary="An import's progress and counts")
+    async def show(self, import_id: FromPath[uuid.UUID], partner: NamedDependency[Partner],
+                   db: NamedDependency[Database]) -> dict[str, Any]:
+        found = await imports_mod.progress(db, import_id, partner.id)
+        if found is None:
+            raise NotFoundException(f"you have no import {import_id}")
+        return found
+
+    @get("/{import_id:uuid}/rejected.csv", summary="The rejected rows, with their reasons", media_type="text/csv")
+    async def rejected(self, import_id: FromPath[uuid.UUID], partner: NamedDependency[Partner],
+                       db: NamedDependency[Database]) -> Response[bytes]:
+        report = await imports_mod.rejected_csv(db, import_id, partner.id)
+        if report is None:
+            raise NotFoundException(f"you have no import {import_id}")
+        return Response(report, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="import-{import_id}-rejected.csv"'})

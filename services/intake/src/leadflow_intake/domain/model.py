@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class LeadStatus(StrEnum):
+    flagged = "flagged"  # held back as suspicious (风控), not routed
     received = "received"
     scored = "scored"
     assigned = "assigned"
@@ -22,29 +20,8 @@ _PROGRESSION = [LeadStatus.received, LeadStatus.scored, LeadStatus.assigned, Lea
 
 def advance(current: LeadStatus, reported: LeadStatus) -> LeadStatus:
     """The status after another service reports `reported`; `lost` and `converted` are final."""
-    if current in (LeadStatus.converted, LeadStatus.lost):
+    if current in (LeadStatus.converted, LeadStatus.lost, LeadStatus.flagged):
         return current
     if reported == LeadStatus.lost:
         return reported
     return max(current, reported, key=_PROGRESSION.index)
-
-
-class MissingContact(ValueError):
-    """线索有效性: a lead needs a way to reach its person."""
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One posting of a lead by a partner or channel (every one is kept, for settlement)."""
-
-    lead_id: uuid.UUID
-    submission_id: uuid.UUID
-    partner_id: str | None
-    fields: dict[str, Any] = field(default_factory=dict)
-
-
-def new_submission(fields: dict[str, Any], partner_id: str | None) -> Submission:
-    """A fresh lead's first submission; refuses one that nobody could contact."""
-    if not any(fields.get(k) for k in ("mobile", "wechat", "email")):
-        raise MissingContact("a lead needs at least one of mobile, wechat or email")
-    return Submission(lead_id=uuid.uuid4(), submission_id=uuid.uuid4(), partner_id=partner_id, fields=fields)

@@ -1,0 +1,187 @@
+"""intake's commands: `leadflow partners …`, `leadflow import FILE`, `leadflow intake blocklist …`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+
+from leadflow_intake.db import PartnerRepository, blocklist, metadata
+from leadflow_intake.partners import hash_key, new_key, new_partner_id
+from leadflow_intake.settings import IntakeSettings
+from leadflow_shared.db import Database
+
+console = Console(soft_wrap=True)
+partners_app = typer.Typer(help="Channel partners and their API keys.", no_args_is_help=True)
+blocklist_app = typer.Typer(help="Numbers, e-mails, domains and IP ranges whose leads are flagged (风控).",
+                            no_args_is_help=True)
+BLOCK_KINDS = ("mobile", "wechat", "email", "email_domain", "ip_range")
+
+
+def _db(dsn: str | None = None) -> Database:
+    return Database(dsn or IntakeSettings().pg_dsn, metadata, "/leadflow/intake-cli", pool_size=2)
+
+
+def _run(work, dsn: str | None = None):  # type: ignore[no-untyped-def]
+    async def go():  # type: ignore[no-untyped-def]
+        db = _db(dsn)
+        try:
+            async with db.uow() as uow:
+                result = await work(uow)
+                await uow.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def _rate(text: str) -> float:
+    value = text.removesuffix("/s")
+    try:
+        rate = float(value)
+    except ValueError:
+        raise typer.BadParameter("a rate is requests per second, e.g. 50/s") from None
+    if rate <= 0:
+        raise typer.BadParameter("a rate must be positive")
+    return rate
+
+
+@partners_app.command("create")
+def create_partner(
+    name: str,
+    rate: Annotated[str | None, typer.Option(help="requests per second, e.g. 50/s")] = None,
+) -> None:
+    """Create a partner; its API key is printed once, alone on the last line (only a hash is kept)."""
+    per_s = _rate(rate) if rate else IntakeSettings().intake_default_partner_rate
+    partner_id, key = add_partner(name, per_s)
+    console.print(f"partner {partner_id} ({name}), {per_s:g} requests/s. Its API key, shown only now:")
+    print(key)
+
+
+def add_partner(name: str, rate_per_s: float, dsn: str | None = None) -> tuple[str, str]:
+    """A new partner and its API key (the key exists only in what this returns)."""
+    key, partner_id = new_key(), new_partner_id()
+    _run(lambda uow: PartnerRepository(uow.session).add(partner_id, name, hash_key(key), key[:8], rate_per_s), dsn)
+    return partner_id, key
+
+
+@partners_app.command("list")
+def list_partners() -> None:
+    rows = _run(lambda uow: PartnerRepository(uow.session).all())
+    table = Table("id", "name", "key", "rate/s", "created", "revoked")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["key_prefix"] + "…", f"{row['rate_per_s']:g}",
+                      row["created_at"].strftime("%Y-%m-%d %H:%M"),
+                      row["revoked_at"].strftime("%Y-%m-%d %H:%M") if row["revoked_at"] else "")
+    console.print(table)
+
+
+@partners_app.command("revoke")
+def revoke_partner(partner_id: str) -> None:
+    """Revoke the partner's key: its next request gets 401."""
+    if not _run(lambda uow: PartnerRepository(uow.session).revoke(partner_id)):
+        console.print(f"[red]no active partner {partner_id}[/]")
+        raise typer.Exit(1)
+    console.print(f"revoked {partner_id}")
+
+
+@blocklist_app.command("add")
+def block(kind: Annotated[str, typer.Argument(help=", ".join(BLOCK_KINDS))], value: str,
+          note: Annotated[str | None, typer.Option()] = None) -> None:
+    """Flag leads with this mobile (E.164), WeChat id, e-mail, e-mail domain or IP range (CIDR)."""
+    if kind not in BLOCK_KINDS:
+        raise typer.BadParameter(f"kind is one of {', '.join(BLOCK_KINDS)}")
+    value = _normal_block_value(kind, value)
+    _run(lambda uow: uow.session.execute(insert(blocklist).values(kind=kind, value=value, note=note)
+                                          .on_conflict_do_nothing()))
+    console.print(f"blocked {kind} {value}")
+
+
+@blocklist_app.command("remove")
+def unblock(kind: str, value: str) -> None:
+    value = _normal_block_value(kind, value)
+    _run(lambda uow: uow.session.execute(delete(blocklist).where(blocklist.c.kind == kind, blocklist.c.value == value)))
+    console.print(f"unblocked {kind} {value}")
+
+
+@blocklist_app.command("list")
+def list_blocked() -> None:
+    rows = _run(lambda uow: _all_blocked(uow))
+    table = Table("kind", "value", "note")
+    for row in rows:
+        table.add_row(row.kind, row.value, row.note or "")
+    console.print(table)
+
+
+async def _all_blocked(uow):  # type: ignore[no-untyped-def]
+    return (await uow.session.execute(select(blocklist).order_by(blocklist.c.kind, blocklist.c.value))).all()
+
+
+def _normal_block_value(kind: str, value: str) -> str:
+    import ipaddress
+
+    from leadflow_intake.domain import normalize
+
+    if kind == "mobile":
+        return normalize.phone(value)
+    if kind == "email":
+        return normalize.email(value)
+    if kind == "wechat":
+        return normalize.wechat(value)
+    if kind == "email_domain":
+        return value.strip().lower().lstrip("@")
+    if kind == "ip_range":
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    return value
+
+
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or XLSX")],
+    key: Annotated[str, typer.Option(envvar="LEADFLOW_API_KEY", help="your partner API key")],
+    url: Annotated[str, typer.Option(envvar="LEADFLOW_INTAKE_URL")] = "http://127.0.0.1:8001",
+    mapping: Annotated[str | None, typer.Option(help='JSON {"column": "field"} for unusual headers')] = None,
+    report: Annotated[Path | None, typer.Option(help="where to save the rejected rows (CSV)")] = None,
+) -> None:
+    """Bulk-import a CSV or XLSX through intake's API, with a progress bar, like POST /v1/imports."""
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        response = client.post("/v1/imports", files={"file": (file.name, file.read_bytes())},
+                               data={"mapping": mapping} if mapping else {})
+        if response.status_code != 202:
+            console.print(f"[red]refused: {response.status_code} {response.text}[/]")
+            raise typer.Exit(1)
+        started = response.json()
+        state = _follow_import(client, started["import_id"], started["total"])
+        console.print(f"{state['status']}: {state['created']} created, {state['merged']} merged, "
+                      f"{state['flagged']} flagged, {state['rejected']} rejected")
+        if state["rejected"]:
+            target = report or file.with_name(f"{file.stem}.rejected.csv")
+            target.write_bytes(client.get(state["rejected_report_url"]).content)
+            console.print(f"rejected rows and reasons: {target}")
+        if state["status"] != "done":
+            raise typer.Exit(1)
+
+
+def _follow_import(client: httpx.Client, import_id: str, total: int) -> dict:  # type: ignore[type-arg]
+    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("rows", total=total)
+        while True:
+            state = client.get(f"/v1/imports/{import_id}").json()
+            progress.update(task, completed=state["processed"], total=state["total"] or total)
+            if state["status"] in ("done", "failed"):
+                return state  # type: ignore[no-any-return]
+            time.sleep(0.5)
+
+
+__all__ = ["blocklist_app", "import_file", "partners_app"]

@@ -1,0 +1,251 @@
+"""The submission pipeline (what POST /v1/leads, the batch API and imports all run).
+
+One transaction per batch, set-wise: lock the batch's people and companies, look everything up in a
+few indexed queries, decide lead by lead in memory (a batch may hold the same person twice), then
+write leads, contacts, companies, submissions and outgoing events with one statement each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from leadflow_intake.db import (
+    IntakeRepository,
+    companies,
+    lead_contacts,
+    leads,
+    submissions,
+)
+from leadflow_intake.domain.lead import CleanLead, fill_blanks
+from leadflow_intake.domain.matching import CompanyCandidate, link_company
+from leadflow_intake.domain.model import LeadStatus
+from leadflow_intake.domain.normalize import _LATIN_CORE, deletion_variants
+from leadflow_intake.domain.risk import RecentTraffic, RiskPolicy, assess
+from leadflow_shared.contracts import (
+    LEADS_DUPLICATE_DETECTED,
+    LEADS_RECEIVED,
+    DuplicateDetected,
+    LeadReceived,
+    LeadSnapshot,
+)
+from leadflow_shared.db import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a partner is told about one accepted lead."""
+
+    lead_id: uuid.UUID
+    submission_id: uuid.UUID
+    outcome: str  # created | merged | flagged
+    duplicate_of: uuid.UUID | None = None
+    company_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class _Batch:
+    """What the batch found in the database, and what it has decided so far."""
+
+    contact_owner: dict[str, uuid.UUID]
+    leads: dict[uuid.UUID, dict[str, Any]]
+    companies: list[CompanyCandidate]
+    customers_by_code: dict[str, tuple[uuid.UUID, str | None]]
+    customers_by_core: dict[str, tuple[uuid.UUID, str | None]]
+    customers_by_contact: dict[str, tuple[uuid.UUID, str | None]]
+    blocked: set[str]
+    by_ip: dict[str, int]
+    by_device: dict[str, int]
+    new_leads: list[dict[str, Any]] = field(default_factory=list)
+    new_lead_ids: set[uuid.UUID] = field(default_factory=set)
+    changed_leads: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    new_contacts: list[dict[str, Any]] = field(default_factory=list)
+    new_companies: list[dict[str, Any]] = field(default_factory=list)
+    new_submissions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[Any, uuid.UUID, Any]] = field(default_factory=list)
+
+
+class SubmissionPipeline:
+    def __init__(self, policy: RiskPolicy) -> None:
+        self.policy = policy
+
+    async def submit(
+        self, uow: UnitOfWork, items: list[CleanLead], *, partner_id: str | None, import_id: uuid.UUID | None = None
+    ) -> list[Accepted]:
+        repo = IntakeRepository(uow.session)
+        await repo.lock([k for lead in items for k in _lock_keys(lead)])
+        batch = await self._look_up(repo, items)
+        results = [self._decide(batch, lead, partner_id, import_id) for lead in items]
+        await self._write(repo, uow, batch)
+        return results
+
+    async def _look_up(self, repo: IntakeRepository, items: list[CleanLead]) -> _Batch:
+        keys = [k for lead in items for k in lead.contact_keys()]
+        contact_owner = await repo.contact_owners(keys)
+        found_leads = await repo.leads_for_update(contact_owner.values())
+        names = [lead.company for lead in items if lead.company]
+        codes = [lead.credit_code for lead in items if lead.credit_code]
+        candidates = await repo.company_candidates(
+            codes,
+            [n.core for n in names],
+            [v for n in names for v in deletion_variants(n.core)],
+            [n.core for n in names if _LATIN_CORE.match(n.core)],
+        )
+        by_code, by_core, by_contact = await repo.customer_matches(codes, [n.core for n in names], keys)
+        since = datetime.now(UTC) - timedelta(seconds=self.policy.burst_window_s)
+        ips = [lead.client_ip for lead in items if lead.client_ip]
+        devices = [lead.device_id for lead in items if lead.device_id]
+        return _Batch(
+            contact_owner=contact_owner, leads=found_leads, companies=candidates,
+            customers_by_code=by_code, customers_by_core=by_core, customers_by_contact=by_contact,
+            blocked=await repo.blocked(keys, [d for lead in items if (d := lead.email_domain)], ips),
+            by_ip=await repo.recent_counts("client_ip", ips, since),
+            by_device=await repo.recent_counts("device_id", devices, since),
+        )
+
+    def _decide(self, batch: _Batch, lead: CleanLead, partner_id: str | None, import_id: uuid.UUID | None) -> Accepted:
+        submission_id = uuid.uuid4()
+        reasons = self._risk(batch, lead)
+        matched_key, existing_id = _person_match(batch, lead)
+        company_id = self._company(batch, lead)
+        customer_id, account_owner = _customer(batch, lead)
+        now = datetime.now(UTC)
+
+        if existing_id is None:
+            lead_id, outcome = uuid.uuid4(), ("flagged" if reasons else "created")
+            record = {"id": lead_id, "fields": lead.snapshot(), "company_id": company_id, "customer_id": customer_id,
+                      "account_owner_id": account_owner, "owner_id": None,
+                      "status": LeadStatus.flagged if reasons else LeadStatus.received,
+                      "created_at": now, "updated_at": now}
+            batch.new_leads.append(record)
+            batch.new_lead_ids.add(lead_id)
+            batch.leads[lead_id] = record
+            duplicate_of = None
+        else:
+            lead_id, duplicate_of = existing_id, existing_id
+            record = batch.leads[existing_id]
+            outcome = "flagged" if reasons else "merged"
+            if not reasons:  # a suspicious submission never edits a real lead
+                self._merge(batch, record, lead, company_id, customer_id, account_owner)
+        for key in lead.contact_keys():
+            if key not in batch.contact_owner and not (reasons and existing_id):
+                batch.contact_owner[key] = lead_id
+                batch.new_contacts.append({"key": key, "lead_id": lead_id})
+        batch.new_submissions.append({
+            "id": submission_id, "lead_id": lead_id, "partner_id": partner_id, "outcome": outcome,
+            "duplicate_of": duplicate_of, "risk_reasons": reasons, "fields": lead.fields,
+            "client_ip": lead.client_ip, "device_id": lead.device_id, "import_id": import_id, "received_at": now,
+        })
+        self._count_traffic(batch, lead)
+        if outcome != "flagged":
+            self._announce(batch, record, lead_id, submission_id, outcome, duplicate_of, partner_id, matched_key)
+        return Accepted(lead_id, submission_id, outcome, duplicate_of, record.get("company_id"),
+                        record.get("customer_id"))
+
+    def _merge(self, batch: _Batch, record: dict[str, Any], lead: CleanLead, company_id: uuid.UUID | None,
+               customer_id: uuid.UUID | None, account_owner: str | None) -> None:
+        """Fill the existing lead's blanks; keep its owner and history. A held-back lead is released."""
+        record["fields"] = fill_blanks(record["fields"], lead.snapshot())
+        record["company_id"] = record.get("company_id") or company_id
+        record["customer_id"] = record.get("customer_id") or customer_id
+        record["account_owner_id"] = record.get("account_owner_id") or account_owner
+        if record["status"] == LeadStatus.flagged:
+            record["status"] = LeadStatus.received
+        if record["id"] not in batch.new_lead_ids:
+            batch.changed_leads[record["id"]] = record
+
+    def _risk(self, batch: _Batch, lead: CleanLead) -> list[str]:
+        blocked = [key.split(":", 1)[0] for key in lead.contact_keys() if key in batch.blocked]
+        if lead.email_domain and f"email_domain:{lead.email_domain}" in batch.blocked:
+            blocked.append("email_domain")
+        if lead.client_ip and f"ip_range:{lead.client_ip}" in batch.blocked:
+            blocked.append("ip")
+        recent = RecentTraffic(by_ip=batch.by_ip.get(lead.client_ip or "", 0),
+                               by_device=batch.by_device.get(lead.device_id or "", 0))
+        return assess(lead, self.policy, recent, blocked)
+
+    @staticmethod
+    def _count_traffic(batch: _Batch, lead: CleanLead) -> None:
+        if lead.client_ip:
+            batch.by_ip[lead.client_ip] = batch.by_ip.get(lead.client_ip, 0) + 1
+        if lead.device_id:
+            batch.by_device[lead.device_id] = batch.by_device.get(lead.device_id, 0) + 1
+
+    def _company(self, batch: _Batch, lead: CleanLead) -> uuid.UUID | None:
+        if not lead.company and not lead.credit_code:
+            return None
+        link = link_company(lead.company, lead.credit_code, lead.fields.get("city"), batch.companies)
+        if link:
+            return link.company_id
+        if not lead.company:
+            return None  # a credit code alone names no company we could show
+        company_id = uuid.uuid4()
+        row = {"id": company_id, "name": lead.fields["company_name"], "core": lead.company.core,
+               "region": lead.company.region, "city": lead.fields.get("city"), "credit_code": lead.credit_code,
+               "variants": deletion_variants(lead.company.core)}
+        batch.new_companies.append(row)
+        batch.companies.append(CompanyCandidate(company_id, lead.company.core, lead.company.region, lead.credit_code,
+                                                lead.fields.get("city")))
+        return company_id
+
+    @staticmethod
+    def _announce(batch: _Batch, record: dict[str, Any], lead_id: uuid.UUID, submission_id: uuid.UUID,
+                  outcome: str, duplicate_of: uuid.UUID | None, partner_id: str | None, matched_key: str | None) -> None:
+        batch.events.append((LEADS_RECEIVED, lead_id, LeadReceived(
+            lead_id=lead_id, submission_id=submission_id, outcome=outcome, duplicate_of=duplicate_of,
+            company_id=record.get("company_id"), customer_id=record.get("customer_id"),
+            account_owner_id=record.get("account_owner_id"), partner_id=partner_id,
+            lead=LeadSnapshot.model_validate(record["fields"]),
+        )))
+        if outcome == "merged" and matched_key:
+            batch.events.append((LEADS_DUPLICATE_DETECTED, lead_id, DuplicateDetected(
+                lead_id=lead_id, submission_id=submission_id, matched_on=matched_key.split(":", 1)[0],
+                current_owner_id=record.get("owner_id") or record.get("account_owner_id"), partner_id=partner_id,
+            )))
+
+    @staticmethod
+    async def _write(repo: IntakeRepository, uow: UnitOfWork, batch: _Batch) -> None:
+        await repo.insert_many(companies, batch.new_companies)
+        await repo.insert_many(leads, batch.new_leads)
+        await repo.update_leads([
+            {"id": r["id"], "fields": r["fields"], "status": r["status"], "company_id": r["company_id"],
+             "customer_id": r["customer_id"], "account_owner_id": r["account_owner_id"]}
+            for r in batch.changed_leads.values()
+        ])
+        await repo.insert_many(lead_contacts, batch.new_contacts, ignore_conflicts=True)
+        await repo.insert_many(submissions, batch.new_submissions)
+        await uow.publish_many(batch.events)
+
+
+def _lock_keys(lead: CleanLead) -> list[str]:
+    keys = lead.contact_keys()
+    if lead.credit_code:
+        keys.append(f"company-code:{lead.credit_code}")
+    if lead.company:
+        keys.append(f"company:{lead.company.core}")
+    return keys
+
+
+def _person_match(batch: _Batch, lead: CleanLead) -> tuple[str | None, uuid.UUID | None]:
+    """The existing lead of the same person: first by mobile, then WeChat, then e-mail (oldest wins)."""
+    for key in lead.contact_keys():
+        if key in batch.contact_owner:
+            return key, batch.contact_owner[key]
+    return None, None
+
+
+def _customer(batch: _Batch, lead: CleanLead) -> tuple[uuid.UUID | None, str | None]:
+    if lead.credit_code and lead.credit_code in batch.customers_by_code:
+        return batch.customers_by_code[lead.credit_code]
+    for key in lead.contact_keys():
+        if key in batch.customers_by_contact:
+            return batch.customers_by_contact[key]
+    if lead.company and lead.company.core in batch.customers_by_core:
+        return batch.customers_by_core[lead.company.core]
+    return None, None

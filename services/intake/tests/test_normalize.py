@@ -1,0 +1,108 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadflow_intake.domain import normalize
+from leadflow_intake.domain.normalize import InvalidContact, company_name, deletion_variants
+
+
+@pytest.mark.parametrize(
+    "written", ["+86 138-0013-8000", "0086 13800138000", "13800138000", "１３８００１３８０００", "138 0013 8000",
+                "+86 (138) 0013 8000", "＋８６　１３８００１３８０００"],
+)
+def test_every_writing_of_a_mobile_agrees(written: str) -> None:
+    assert normalize.phone(written) == "+8613800138000"
+
+
+@pytest.mark.parametrize("bad", ["12345", "138001380001234", "not a phone", "+86 000"])
+def test_impossible_numbers_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidContact) as refused:
+        normalize.phone(bad)
+    assert refused.value.code == "invalid_phone"
+
+
+def test_emails_match_whatever_their_case_and_width() -> None:
+    assert normalize.email("  Zhang.Wei@Example.CN ") == normalize.email("ｚｈａｎｇ.ｗｅｉ@example.cn") == "zhang.wei@example.cn"
+    with pytest.raises(InvalidContact):
+        normalize.email("zhang.wei@")
+
+
+def test_a_phone_given_as_wechat_is_the_phone() -> None:
+    assert normalize.wechat("Zhang_Wei88") == "zhang_wei88"
+    assert normalize.wechat("138 0013 8000") == "+8613800138000"
+    with pytest.raises(InvalidContact):
+        normalize.wechat("1")
+
+
+def test_credit_codes_are_checked_by_their_checksum() -> None:
+    assert normalize.credit_code("9144030071526726XG") == "9144030071526726XG"
+    assert normalize.credit_code("９１４４０３００７１５２６７２６ｘｇ") == "9144030071526726XG"
+    with pytest.raises(InvalidContact):
+        normalize.credit_code("91110108MA01KHUX4X")
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["上海示例科技有限公司", "示例科技(上海)有限公司", "示例科技（上海）有限公司", "上海市示例科技有限公司",
+     "上海示例科技有限責任公司", "上海 示例科技 有限公司"],
+)
+def test_legal_forms_regions_scripts_and_widths_fold_into_one_name(written: str) -> None:
+    name = company_name(written)
+    assert (name.core, name.region) == ("示例科技", "上海")
+
+
+def test_traditional_and_simplified_company_names_agree() -> None:
+    assert company_name("華為技術有限公司") == company_name("华为技术有限公司")
+    assert company_name("阿里巴巴(中國)網絡技術有限公司").core == company_name("阿里巴巴网络技术有限公司").core
+
+
+def test_group_and_joint_stock_forms_fold() -> None:
+    assert company_name("中国平安保险(集团)股份有限公司").core == company_name("中国平安保险股份有限公司").core
+
+
+def test_english_legal_forms_fold() -> None:
+    a = company_name("Tencent Technology (Shenzhen) Co., Ltd.")
+    b = company_name("TENCENT TECHNOLOGY SHENZHEN COMPANY LIMITED")
+    assert a.core == b.core == "tencenttechnologyshenzhen"
+
+
+def test_a_region_alone_does_not_make_a_name_generic() -> None:
+    assert company_name("上海银行").core == "上海银行"  # not 银行
+
+
+def test_one_typo_apart_names_share_a_deletion_variant() -> None:
+    assert set(deletion_variants("腾讯计算机系统")) & set(deletion_variants("腾讯计算机系通"))
+    assert not set(deletion_variants("腾讯计算机系统")) & set(deletion_variants("百度在线网络技术"))
+
+
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@given(text)
+def test_folding_is_idempotent(value: str) -> None:
+    once = normalize.fold(value)
+    assert normalize.fold(once) == once
+
+
+@given(text)
+def test_company_names_are_idempotent(value: str) -> None:
+    canonical = company_name(value).canonical
+    assert company_name(canonical).canonical == canonical
+
+
+@given(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True))
+def test_phone_normal_forms_are_idempotent(mobile: str) -> None:
+    try:
+        once = normalize.phone(mobile)
+    except InvalidContact:
+        return
+    assert normalize.phone(once) == once
+
+
+@given(st.emails())
+def test_email_normal_forms_are_idempotent(address: str) -> None:
+    try:
+        once = normalize.email(address)
+    except InvalidContact:
+        return
+    assert normalize.email(once) == once
