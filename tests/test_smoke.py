@@ -37,7 +37,8 @@ def test_a_lead_passes_through_all_five_services(
 
     for r in running.values():
         ready = httpx.get(f"{r.url}/health/ready").json()
-        expected = {"postgres", "kafka", "outbox"} | ({"temporal"} if r.service.name == "pool" else set())
+        expected = {"postgres", "kafka", "outbox"} | {c for n, c in (("pool", "temporal"), ("intake", "imports"))
+                                                      if r.service.name == n}
         assert set(ready["checks"]) == expected and set(ready["checks"].values()) == {"ok"}, ready
         assert httpx.get(f"{r.url}/health/live").json() == {"status": "ok"}
 

@@ -106,3 +106,18 @@ def test_email_normal_forms_are_idempotent(address: str) -> None:
     except InvalidContact:
         return
     assert normalize.email(once) == once
+
+
+chinese_company = st.builds(
+    lambda region, brand, legal, paren: (f"({region}){brand}{legal}" if paren else f"{region}{brand}{legal}"),
+    st.sampled_from(["", "上海", "北京市", "深圳", "中国", "香港特别行政区"]),
+    st.text(alphabet=st.sampled_from("示例科技華為網絡信息集团股份有限公司ABC（）() 　·"), min_size=1, max_size=12),
+    st.sampled_from(["", "有限公司", "有限责任公司", "股份有限公司", "(集团)有限公司", " Co., Ltd.", "集团"]),
+    st.booleans(),
+)
+
+
+@given(chinese_company)
+def test_chinese_company_names_are_idempotent(value: str) -> None:
+    canonical = company_name(value).canonical
+    assert company_name(canonical).canonical == canonical

@@ -35,9 +35,15 @@ def simplified(text: str) -> str:
 _SPACE_AND_PUNCT = re.compile(r"[\s\u3000·・.,，。、;；:：'\"“”‘’`~!！?？@#$%^&*_+=|\\/<>《》\-—–()（）\[\]【】{}]+")
 
 
+def _lowered(text: str) -> str:
+    """NFKC, simplified, lower-case, and NFKC again (lower-casing can undo composition)."""
+    return fold_width(simplified(fold_width(text)).lower())
+
+
 def fold(text: str) -> str:
     """NFKC, simplified Chinese, lower-case, without spaces or punctuation: the matching form."""
-    return _SPACE_AND_PUNCT.sub("", simplified(fold_width(text)).lower())
+    # NFKC once more: dropping punctuation can leave a combining mark beside a new base letter
+    return fold_width(_SPACE_AND_PUNCT.sub("", _lowered(text)))
 
 
 def person_name(text: str) -> str:
@@ -100,7 +106,7 @@ def credit_code(text: str) -> str:
 # ---- companies ------------------------------------------------------------------------------
 
 # Longest first, so 股份有限公司 is not read as 有限公司 plus leftovers.
-_LEGAL_FORMS_ZH = ["股份有限公司", "有限责任公司", "有限公司", "公司", "集团"]
+_LEGAL_FORMS_ZH = ["股份有限公司", "有限责任公司", "有限公司", "公司", "集团", "股份", "有限"]
 _LEGAL_FORMS_EN = [
     "company limited", "co ltd", "co limited", "limited", "ltd", "incorporated", "inc", "corporation", "corp",
     "company", "co", "llc", "plc", "gmbh", "group",
@@ -137,38 +143,44 @@ class CompanyName:
     def canonical(self) -> str:
         """One spelling for every writing of the same name: core, then (region), then legal form."""
         region = f"({self.region})" if self.region else ""
-        return f"{self.core}{region}{self.legal_form or ''}"
+        legal = f" {self.legal_form}" if self.legal_form and self.legal_form.isascii() else self.legal_form or ""
+        return f"{self.core}{region}{legal}"
 
 
 def company_name(text: str) -> CompanyName:
-    value = simplified(fold_width(text)).strip().lower()
-    value = _GROUP_IN_PARENS.sub("集团", value)
+    value = _GROUP_IN_PARENS.sub("集团", _lowered(text).strip())
     region = None
     if match := _REGION_IN_PARENS.search(value):
         region = match.group(1)
         value = value[: match.start()] + value[match.end():]
-    value, legal_form = _strip_legal_form(value)
+    value, legal_en = _strip_english_legal_form(value)  # needs its spaces: "co., ltd."
+    value, legal_zh = _strip_chinese_legal_form(fold(value))
     if match := _REGION_PREFIX.match(value):
         stripped = value[match.end():]
-        if len(fold(stripped)) >= 3:  # 上海银行 stays whole: 银行 alone names no company
+        if len(stripped) >= 3:  # 上海银行 stays whole: 银行 alone names no company
             region = region or match.group(1)
             value = stripped
-    core = fold(value)
-    return CompanyName(core=core or fold(text), region=region, legal_form=legal_form)
+    legal_form = legal_zh or legal_en
+    core = value
+    if not core:  # nothing but a region and/or a legal form: the name is what there is
+        core = fold(region or "") or fold(legal_form or "")
+        region, legal_form = (None, legal_form) if region else (None, None)
+    return CompanyName(core=core, region=region, legal_form=legal_form)
 
 
-def _strip_legal_form(value: str) -> tuple[str, str | None]:
-    # English legal forms, possibly several (", co., ltd."), at the end.
-    latin = re.sub(r"[,.]", " ", value)
+def _strip_english_legal_form(value: str) -> tuple[str, str | None]:
+    latin = re.sub(r"\s+", " ", re.sub(r"[,.]", " ", value))
     found: str | None = None
     while True:
         match = _EN_LEGAL.search(latin.rstrip())
         if not match or not latin[: match.start()].strip():
             break
-        found = found or "ltd"
+        found = "ltd"
         latin = latin[: match.start()]
-    if found:
-        return latin, found
+    return (latin, found) if found else (value, None)
+
+
+def _strip_chinese_legal_form(value: str) -> tuple[str, str | None]:
     forms: list[str] = []
     stripped = True
     while stripped:  # 保险集团股份有限公司: 股份有限公司, then 集团
@@ -176,14 +188,13 @@ def _strip_legal_form(value: str) -> tuple[str, str | None]:
         for form in _LEGAL_FORMS_ZH:
             if value.endswith(form) and len(value) > len(form):
                 forms.append(form)
-                value = value[: -len(form)].rstrip()
+                value = value[: -len(form)]
                 stripped = True
                 break
     if not forms:
         return value, None
-    joined = "".join(reversed(forms))
-    canonical = "股份有限公司" if "股份" in joined else "有限公司" if "有限" in joined else "公司"
-    return value, canonical
+    joined = "".join(forms)
+    return value, "股份有限公司" if "股份" in joined else "有限公司" if "有限" in joined else "公司"
 
 
 _LATIN_CORE = re.compile(r"^[a-z0-9]{6,}$")

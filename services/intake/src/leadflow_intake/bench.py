@@ -1,0 +1,275 @@
+"""`leadflow bench intake`: intake's throughput and latency against a large dedupe base, beside the raw
+Postgres ceiling measured in the same run (figures, not a pass/fail test)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from leadflow_intake.cli import add_partner
+from leadflow_intake.db import IntakeRepository, metadata
+from leadflow_intake.domain.normalize import company_name, deletion_variants
+from leadflow_shared.db import Database
+
+console = Console(soft_wrap=True)
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+BRANDS = ["华信", "东方", "星辰", "云海", "博远", "启明", "天宇", "恒通", "瑞达", "新创", "金桥", "万象", "卓越", "鼎盛"]
+TRADES = ["科技", "网络技术", "信息技术", "软件", "电子商务", "智能制造", "医疗器械", "教育科技", "物流", "咨询"]
+CITIES = ["上海", "北京", "深圳", "杭州", "广州", "成都", "南京", "武汉"]
+
+
+def _company(i: int) -> str:
+    return f"{CITIES[i % 8]}{BRANDS[i % 14]}{BRANDS[(i // 14) % 14]}{i:06d}{TRADES[i % 10]}有限公司"
+
+
+def _mobile(i: int) -> str:
+    return f"+86139{i:08d}"
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
+def bench(
+    existing: Annotated[int, typer.Option(help="leads already in the dedupe base")] = 1_000_000,
+    batches: Annotated[int, typer.Option(help="batches of 1,000 posted to /v1/leads/batch")] = 30,
+    rps: Annotated[int, typer.Option(help="single-lead POSTs per second for the latency run")] = 200,
+    seconds: Annotated[int, typer.Option(help="length of the latency run")] = 20,
+) -> None:
+    """Seed a dedupe base, then measure the batch API, single-POST latency and the dedupe lookup."""
+    env = _stack_env()
+    asyncio.run(_bench(env, existing, batches, rps, seconds))
+
+
+def _stack_env() -> dict[str, str]:
+    try:
+        from leadflow_localstack import stack
+    except ImportError:  # deployed without the local stack: use LEADFLOW_* as given
+        return {k: v for k, v in os.environ.items() if k.startswith("LEADFLOW_")}
+    return {**stack.up(), **{k: v for k, v in os.environ.items() if k.startswith("LEADFLOW_")}}
+
+
+async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, seconds: int) -> None:
+    from leadflow_intake.app import service
+
+    admin = env["LEADFLOW_PG_DSN"]
+    name = "leadflow_bench"
+    conn = await asyncpg.connect(admin.replace("postgresql+asyncpg", "postgresql"))
+    await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await conn.execute(f"CREATE DATABASE {name}")
+    await conn.close()
+    dsn = admin.rpartition("/")[0] + f"/{name}"
+    await asyncio.to_thread(service.migrate, dsn)
+    plain = dsn.replace("postgresql+asyncpg", "postgresql")
+
+    seeded = await _seed(plain, existing)
+    ceiling = await _raw_ceiling(plain, batches)
+    _, key = await asyncio.to_thread(add_partner, "bench", 100_000.0, dsn)
+    proc_env = {**os.environ, **env, "LEADFLOW_PG_DSN": dsn, "LEADFLOW_KAFKA_TOPIC_PREFIX": "bench.",
+                "LEADFLOW_KAFKA_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:6]}", "LEADFLOW_HTTP_PORT": "18901",
+                "LEADFLOW_LOG_LEVEL": "WARNING", "LEADFLOW_INTAKE_MAX_LEADS_PER_IP": "1000000"}
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "leadflow-bench-intake.log", "wb")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "leadflow_intake", env=proc_env,
+                                                stdout=log, stderr=log)
+    try:
+        url = "http://127.0.0.1:18901"
+        await _ready(url)
+        headers = {"Authorization": f"Bearer {key}"}
+        batch_rate, drained_rate = await _batch_run(url, headers, plain, existing, batches)
+        latencies, achieved = await _latency_run(url, headers, existing, rps, seconds)
+        lookups = await _lookup_run(dsn, existing)
+    finally:
+        proc.terminate()
+        await proc.wait()
+    table = Table(title=f"intake benchmark ({os.cpu_count()} cores, {seeded:,} leads in the dedupe base)")
+    table.add_column("measure")
+    table.add_column("leadflow", justify="right")
+    table.add_column("raw ceiling", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_row("batch API, leads/s accepted (HTTP 202)", f"{batch_rate:,.0f}", f"{ceiling:,.0f}",
+                  f"{batch_rate / ceiling:.0%}")
+    table.add_row("batch API, leads/s until every event is in Kafka", f"{drained_rate:,.0f}", f"{ceiling:,.0f}",
+                  f"{drained_rate / ceiling:.0%}")
+    table.add_row(f"single POST at {rps}/s ({achieved:.0f}/s achieved): p50 / p99 ms",
+                  f"{_pct(latencies, .5):.1f} / {_pct(latencies, .99):.1f}", "", "")
+    table.add_row("dedupe lookup (contacts + company candidates): p50 / p99 ms",
+                  f"{_pct(lookups, .5):.2f} / {_pct(lookups, .99):.2f}", "", "")
+    console.print(table)
+    console.print("raw ceiling: the same rows (lead, contacts, submission, outbox event) inserted by plain "
+                  "batched INSERTs into identically indexed tables, no application code.")
+
+
+async def _seed(dsn: str, count: int) -> int:
+    """COPY `count` leads with their contacts and companies (one company per 5 leads)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        chunk = 50_000
+        with Progress(console=console) as progress:
+            task = progress.add_task("seeding the dedupe base", total=count)
+            for start in range(0, count, chunk):
+                ids = range(start, min(count, start + chunk))
+                companies, leads, contacts = [], [], []
+                for i in ids:
+                    company_id = uuid.UUID(int=i // 5 + 1)
+                    if i % 5 == 0:
+                        parsed = company_name(_company(i // 5))
+                        companies.append((company_id, _company(i // 5), parsed.core, parsed.region, CITIES[(i // 5) % 8],
+                                          deletion_variants(parsed.core)))
+                    lead_id = uuid.UUID(int=10**12 + i)
+                    leads.append((lead_id, f'{{"name": "{SURNAMES[i % 20]}{i}", "mobile": "{_mobile(i)}"}}',
+                                  "assigned", company_id))
+                    contacts += [(f"mobile:{_mobile(i)}", lead_id), (f"email:lead{i}@example.cn", lead_id)]
+                await conn.copy_records_to_table("companies", schema_name="intake", records=companies,
+                                                 columns=["id", "name", "core", "region", "city", "variants"])
+                await conn.copy_records_to_table("leads", schema_name="intake", records=leads,
+                                                 columns=["id", "fields", "status", "company_id"])
+                await conn.copy_records_to_table("lead_contacts", schema_name="intake", records=contacts,
+                                                 columns=["key", "lead_id"])
+                progress.update(task, advance=len(ids))
+        await conn.execute("ANALYZE intake.leads; ANALYZE intake.lead_contacts; ANALYZE intake.companies")
+        return int(await conn.fetchval("SELECT count(*) FROM intake.leads"))
+    finally:
+        await conn.close()
+
+
+async def _raw_ceiling(dsn: str, batches: int) -> float:
+    """Plain batched INSERTs of the rows 1,000 leads make, into copies of the real tables."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS bench_raw CASCADE; CREATE SCHEMA bench_raw")
+        for table in ("leads", "lead_contacts", "submissions", "outbox"):
+            await conn.execute(f"CREATE TABLE bench_raw.{table} (LIKE intake.{table} INCLUDING ALL)")
+        started = time.perf_counter()
+        for b in range(batches):
+            base = 5 * 10**7 + b * 1000
+            ids = [uuid.uuid4() for _ in range(1000)]
+            async with conn.transaction():
+                await conn.executemany("INSERT INTO bench_raw.leads (id, fields, status) VALUES ($1, $2, 'received')",
+                                       [(i, f'{{"mobile": "{_mobile(base + n)}"}}') for n, i in enumerate(ids)])
+                await conn.executemany("INSERT INTO bench_raw.lead_contacts (key, lead_id) VALUES ($1, $2)",
+                                       [(f"mobile:{_mobile(base + n)}", i) for n, i in enumerate(ids)])
+                await conn.executemany("INSERT INTO bench_raw.submissions (id, lead_id, outcome, fields) "
+                                       "VALUES ($1, $2, 'created', $3)",
+                                       [(uuid.uuid4(), i, f'{{"mobile": "{_mobile(base + n)}"}}') for n, i in enumerate(ids)])
+                await conn.executemany("INSERT INTO bench_raw.outbox (event_id, topic, key, payload, headers) "
+                                       "VALUES ($1, 'leads.received.v1', $2, $3, '{}')",
+                                       [(uuid.uuid4(), str(i), '{"data": {}}') for i in ids])
+        return batches * 1000 / (time.perf_counter() - started)
+    finally:
+        await conn.close()
+
+
+async def _ready(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(240):
+            try:
+                if (await client.get(f"{url}/health/ready")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    raise RuntimeError("intake did not become ready (see the bench log in $TMPDIR)")
+
+
+def _batch_leads(b: int, existing: int) -> list[dict[str, Any]]:
+    """1,000 leads: 90% new people, 10% people already in the base (merges), all with companies."""
+    rng = random.Random(b)
+    leads = []
+    for n in range(1000):
+        if n % 10 == 0:
+            i = rng.randrange(existing)
+            leads.append({"name": f"{SURNAMES[i % 20]}{i}", "mobile": _mobile(i)[3:], "company_name": _company(i // 5)})
+        else:
+            i = 10**7 + b * 1000 + n
+            leads.append({"name": f"新{i}", "mobile": _mobile(i), "email": f"n{i}@example.cn",
+                          "company_name": _company(rng.randrange(existing // 5 + 1000)), "city": CITIES[n % 8],
+                          "source": "channel_partner"})
+    return leads
+
+
+async def _batch_run(url: str, headers: dict[str, str], dsn: str, existing: int, batches: int) -> tuple[float, float]:
+    payloads = [{"leads": _batch_leads(b, existing)} for b in range(batches)]
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for payload in payloads:
+        queue.put_nowait(payload)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            reply = await client.post("/v1/leads/batch", json=queue.get_nowait())
+            if reply.status_code != 202:
+                raise RuntimeError(f"batch refused: {reply.status_code} {reply.text[:300]}")
+
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(2)))
+        accepted = time.perf_counter() - started
+    conn = await asyncpg.connect(dsn)
+    try:
+        while await conn.fetchval("SELECT count(*) FROM intake.outbox WHERE sent_at IS NULL"):
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    drained = time.perf_counter() - started
+    return batches * 1000 / accepted, batches * 1000 / drained
+
+
+async def _latency_run(url: str, headers: dict[str, str], existing: int, rps: int, seconds: int
+                       ) -> tuple[list[float], float]:
+    """Open loop: a POST every 1/rps seconds, whatever the answers take (no coordinated omission)."""
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as client:
+        async def one(n: int) -> None:
+            i = 3 * 10**7 + n
+            body = {"name": f"单{i}", "mobile": _mobile(i), "company_name": _company(n % (existing // 5 + 1))}
+            started = time.perf_counter()
+            reply = await client.post("/v1/leads", json=body)
+            latencies.append(time.perf_counter() - started)
+            if reply.status_code != 202:
+                raise RuntimeError(f"refused: {reply.status_code} {reply.text[:200]}")
+
+        tasks = []
+        start = time.perf_counter()
+        for n in range(rps * seconds):
+            delay = start + n / rps - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+        achieved = len(tasks) / (time.perf_counter() - start)
+    return latencies, achieved
+
+
+async def _lookup_run(dsn: str, existing: int, count: int = 2000) -> list[float]:
+    """The dedupe base's lookups for one lead: its contacts' owners and its company's candidates."""
+    db = Database(dsn, metadata, "/bench", pool_size=2)
+    rng = random.Random(7)
+    timings: list[float] = []
+    try:
+        async with db.uow() as uow:
+            repo = IntakeRepository(uow.session)
+            for _ in range(count):
+                i = rng.randrange(existing)
+                name = company_name(_company(i // 5) if rng.random() < 0.5 else _company(i // 5).replace("有限", "有線"))
+                started = time.perf_counter()
+                await repo.contact_owners([f"mobile:{_mobile(i)}", f"email:lead{i}@example.cn"])
+                await repo.company_candidates([], [name.core], deletion_variants(name.core), [])
+                timings.append(time.perf_counter() - started)
+    finally:
+        await db.dispose()
+    return timings
