@@ -21,7 +21,7 @@ from rich.table import Table
 
 from leadflow_intake.cli import add_partner
 from leadflow_intake.db import IntakeRepository, metadata
-from leadflow_intake.domain.normalize import company_name, deletion_variants
+from leadflow_intake.domain.normalize import company_name, typo_variants
 from leadflow_shared.db import Database
 
 console = Console(soft_wrap=True)
@@ -123,25 +123,28 @@ async def _seed(dsn: str, count: int) -> int:
             task = progress.add_task("seeding the dedupe base", total=count)
             for start in range(0, count, chunk):
                 ids = range(start, min(count, start + chunk))
-                companies, leads, contacts = [], [], []
+                companies, variants, leads, contacts = [], [], [], []
                 for i in ids:
                     company_id = uuid.UUID(int=i // 5 + 1)
                     if i % 5 == 0:
                         parsed = company_name(_company(i // 5))
-                        companies.append((company_id, _company(i // 5), parsed.core, parsed.region, CITIES[(i // 5) % 8],
-                                          deletion_variants(parsed.core)))
+                        companies.append((company_id, _company(i // 5), parsed.core, parsed.region, CITIES[(i // 5) % 8]))
+                        variants += [(v, company_id) for v in typo_variants(parsed.core)]
                     lead_id = uuid.UUID(int=10**12 + i)
                     leads.append((lead_id, f'{{"name": "{SURNAMES[i % 20]}{i}", "mobile": "{_mobile(i)}"}}',
                                   "assigned", company_id))
                     contacts += [(f"mobile:{_mobile(i)}", lead_id), (f"email:lead{i}@example.cn", lead_id)]
                 await conn.copy_records_to_table("companies", schema_name="intake", records=companies,
-                                                 columns=["id", "name", "core", "region", "city", "variants"])
+                                                 columns=["id", "name", "core", "region", "city"])
+                await conn.copy_records_to_table("company_variants", schema_name="intake", records=variants,
+                                                 columns=["variant", "company_id"])
                 await conn.copy_records_to_table("leads", schema_name="intake", records=leads,
                                                  columns=["id", "fields", "status", "company_id"])
                 await conn.copy_records_to_table("lead_contacts", schema_name="intake", records=contacts,
                                                  columns=["key", "lead_id"])
                 progress.update(task, advance=len(ids))
-        await conn.execute("ANALYZE intake.leads; ANALYZE intake.lead_contacts; ANALYZE intake.companies")
+        await conn.execute("ANALYZE intake.leads; ANALYZE intake.lead_contacts; ANALYZE intake.companies; "
+                           "ANALYZE intake.company_variants")
         return int(await conn.fetchval("SELECT count(*) FROM intake.leads"))
     finally:
         await conn.close()
@@ -265,10 +268,12 @@ async def _lookup_run(dsn: str, existing: int, count: int = 2000) -> list[float]
             repo = IntakeRepository(uow.session)
             for _ in range(count):
                 i = rng.randrange(existing)
-                name = company_name(_company(i // 5) if rng.random() < 0.5 else _company(i // 5).replace("有限", "有線"))
+                typo = _company(i // 5)
+                typo = typo if rng.random() < 0.5 else typo[:3] + "新" + typo[4:]  # one character mistyped
+                name = company_name(typo)
                 started = time.perf_counter()
                 await repo.contact_owners([f"mobile:{_mobile(i)}", f"email:lead{i}@example.cn"])
-                await repo.company_candidates([], [name.core], deletion_variants(name.core), [])
+                await repo.company_candidates([], [name.core], typo_variants(name.core), [])
                 timings.append(time.perf_counter() - started)
     finally:
         await db.dispose()

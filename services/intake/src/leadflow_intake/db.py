@@ -25,7 +25,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
-    bindparam,
     func,
     or_,
     select,
@@ -80,11 +79,17 @@ companies = Table(
     Column("region", String(50)),
     Column("city", String(100)),
     Column("credit_code", String(18), unique=True),
-    Column("variants", ARRAY(Text), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_companies_core", "core"),
-    Index("ix_companies_variants", "variants", postgresql_using="gin"),
     Index("ix_companies_core_trgm", "core", postgresql_using="gin", postgresql_ops={"core": "gin_trgm_ops"}),
+)
+
+# A company's core with one character left out, each: names one typo apart share a row (SymSpell).
+company_variants = Table(
+    "company_variants", metadata,
+    Column("variant", String(300), nullable=False),
+    Column("company_id", Uuid, nullable=False),
+    PrimaryKeyConstraint("variant", "company_id"),
 )
 
 submissions = Table(
@@ -205,7 +210,8 @@ class IntakeRepository:
         if cores:
             clauses.append(c.core.in_(list(set(cores))))
         if variants:
-            clauses.append(c.variants.overlap(bindparam("variants", list(set(variants)), type_=ARRAY(Text))))
+            clauses.append(c.id.in_(select(company_variants.c.company_id)
+                                    .where(company_variants.c.variant.in_(list(set(variants))))))
         if clauses:
             rows = await self.session.execute(select(c.id, c.core, c.region, c.credit_code, c.city).where(or_(*clauses)))
             for row in rows:
@@ -282,12 +288,15 @@ class IntakeRepository:
         return {str(value): count for value, count in rows}
 
     async def insert_many(self, table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
+        """Multi-row INSERTs, split to stay under Postgres' 32,767 parameters per statement."""
         if not rows:
             return
-        statement = insert(table).values(rows)
-        if ignore_conflicts:
-            statement = statement.on_conflict_do_nothing()
-        await self.session.execute(statement)
+        per_statement = max(1, 30_000 // len(rows[0]))
+        for start in range(0, len(rows), per_statement):
+            statement = insert(table).values(rows[start:start + per_statement])
+            if ignore_conflicts:
+                statement = statement.on_conflict_do_nothing()
+            await self.session.execute(statement)
 
     async def update_leads(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:

@@ -15,6 +15,7 @@ from typing import Any
 from leadflow_intake.db import (
     IntakeRepository,
     companies,
+    company_variants,
     lead_contacts,
     leads,
     submissions,
@@ -22,7 +23,7 @@ from leadflow_intake.db import (
 from leadflow_intake.domain.lead import CleanLead, fill_blanks
 from leadflow_intake.domain.matching import CompanyCandidate, link_company
 from leadflow_intake.domain.model import LeadStatus
-from leadflow_intake.domain.normalize import _LATIN_CORE, deletion_variants
+from leadflow_intake.domain.normalize import LATIN_CORE, typo_variants
 from leadflow_intake.domain.risk import RecentTraffic, RiskPolicy, assess
 from leadflow_shared.contracts import (
     LEADS_DUPLICATE_DETECTED,
@@ -67,6 +68,7 @@ class _Batch:
     changed_leads: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     new_contacts: list[dict[str, Any]] = field(default_factory=list)
     new_companies: list[dict[str, Any]] = field(default_factory=list)
+    new_variants: list[dict[str, Any]] = field(default_factory=list)
     new_submissions: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[Any, uuid.UUID, Any]] = field(default_factory=list)
 
@@ -94,8 +96,8 @@ class SubmissionPipeline:
         candidates = await repo.company_candidates(
             codes,
             [n.core for n in names],
-            [v for n in names for v in deletion_variants(n.core)],
-            [n.core for n in names if _LATIN_CORE.match(n.core)],
+            [v for n in names for v in typo_variants(n.core)],
+            [n.core for n in names if LATIN_CORE.match(n.core)],
         )
         by_code, by_core, by_contact = await repo.customer_matches(codes, [n.core for n in names], keys)
         since = datetime.now(UTC) - timedelta(seconds=self.policy.burst_window_s)
@@ -187,9 +189,9 @@ class SubmissionPipeline:
             return None  # a credit code alone names no company we could show
         company_id = uuid.uuid4()
         row = {"id": company_id, "name": lead.fields["company_name"], "core": lead.company.core,
-               "region": lead.company.region, "city": lead.fields.get("city"), "credit_code": lead.credit_code,
-               "variants": deletion_variants(lead.company.core)}
+               "region": lead.company.region, "city": lead.fields.get("city"), "credit_code": lead.credit_code}
         batch.new_companies.append(row)
+        batch.new_variants += [{"variant": v, "company_id": company_id} for v in typo_variants(lead.company.core)]
         batch.companies.append(CompanyCandidate(company_id, lead.company.core, lead.company.region, lead.credit_code,
                                                 lead.fields.get("city")))
         return company_id
@@ -212,6 +214,7 @@ class SubmissionPipeline:
     @staticmethod
     async def _write(repo: IntakeRepository, uow: UnitOfWork, batch: _Batch) -> None:
         await repo.insert_many(companies, batch.new_companies)
+        await repo.insert_many(company_variants, batch.new_variants, ignore_conflicts=True)
         await repo.insert_many(leads, batch.new_leads)
         await repo.update_leads([
             {"id": r["id"], "fields": r["fields"], "status": r["status"], "company_id": r["company_id"],

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from leadflow_intake.domain.normalize import CompanyName
+from leadflow_intake.domain.normalize import MIN_TYPO_CORE, CompanyName
 
 _LATIN = re.compile(r"^[a-z0-9]+$")
-MIN_TYPO_CORE = 5  # shorter cores are mostly brand: 小米科技 vs 小马科技 are two companies
 MIN_LATIN_CORE = 8
 
 

@@ -197,7 +197,8 @@ def _strip_chinese_legal_form(value: str) -> tuple[str, str | None]:
     return value, "股份有限公司" if "股份" in joined else "有限公司" if "有限" in joined else "公司"
 
 
-_LATIN_CORE = re.compile(r"^[a-z0-9]{6,}$")
+LATIN_CORE = re.compile(r"^[a-z0-9]{6,}$")
+MIN_TYPO_CORE = 5  # shorter cores are mostly brand: 小米科技 vs 小马科技 are two companies
 
 
 def deletion_variants(core: str) -> list[str]:
@@ -206,3 +207,11 @@ def deletion_variants(core: str) -> list[str]:
     if len(core) < 4:
         return [core]
     return sorted({core[:i] + core[i + 1:] for i in range(len(core))} | {core})
+
+
+def typo_variants(core: str) -> list[str]:
+    """What the typo index keeps of a core: its deletion variants, where a one-typo match may count
+    (CJK-ish cores of 5–30 characters; Latin names are matched by trigrams instead)."""
+    if LATIN_CORE.match(core) or not MIN_TYPO_CORE <= len(core) <= 30:
+        return []
+    return deletion_variants(core)

@@ -1,8 +1,8 @@
 """create intake tables
 
-Revision ID: 13df5bf78a18
+Revision ID: 97e915b8fb7f
 Revises: 
-Create Date: 2026-11-23 04:26:27.979513
+Create Date: 2026-11-23 04:44:42.695165
 """
 from collections.abc import Sequence
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 from leadflow_shared.migrations import create_plumbing_tables_v1, drop_plumbing_tables_v1
 
-revision: str = '13df5bf78a18'
+revision: str = '97e915b8fb7f'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -37,7 +37,6 @@ def upgrade() -> None:
     sa.Column('region', sa.String(length=50), nullable=True),
     sa.Column('city', sa.String(length=100), nullable=True),
     sa.Column('credit_code', sa.String(length=18), nullable=True),
-    sa.Column('variants', sa.ARRAY(sa.Text()), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('credit_code'),
@@ -45,7 +44,12 @@ def upgrade() -> None:
     )
     op.create_index('ix_companies_core', 'companies', ['core'], unique=False, schema='intake')
     op.create_index('ix_companies_core_trgm', 'companies', ['core'], unique=False, schema='intake', postgresql_using='gin', postgresql_ops={'core': 'gin_trgm_ops'})
-    op.create_index('ix_companies_variants', 'companies', ['variants'], unique=False, schema='intake', postgresql_using='gin')
+    op.create_table('company_variants',
+    sa.Column('variant', sa.String(length=300), nullable=False),
+    sa.Column('company_id', sa.Uuid(), nullable=False),
+    sa.PrimaryKeyConstraint('variant', 'company_id'),
+    schema='intake'
+    )
     op.create_table('customer_contacts',
     sa.Column('key', sa.String(length=300), nullable=False),
     sa.Column('customer_id', sa.Uuid(), nullable=False),
@@ -135,7 +139,7 @@ def upgrade() -> None:
     sa.Column('partner_id', sa.String(length=40), nullable=True),
     sa.Column('outcome', sa.String(length=20), nullable=False),
     sa.Column('duplicate_of', sa.Uuid(), nullable=True),
-    sa.Column('risk_reasons', sa.ARRAY(sa.Text()), server_default='{}', nullable=False),
+    sa.Column('risk_reasons', postgresql.ARRAY(sa.Text()), server_default='{}', nullable=False),
     sa.Column('fields', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('client_ip', postgresql.INET(), nullable=True),
     sa.Column('device_id', sa.String(length=200), nullable=True),
@@ -168,7 +172,7 @@ def downgrade() -> None:
     op.drop_index('ix_customers_core', table_name='customers', schema='intake')
     op.drop_table('customers', schema='intake')
     op.drop_table('customer_contacts', schema='intake')
-    op.drop_index('ix_companies_variants', table_name='companies', schema='intake', postgresql_using='gin')
+    op.drop_table('company_variants', schema='intake')
     op.drop_index('ix_companies_core_trgm', table_name='companies', schema='intake', postgresql_using='gin', postgresql_ops={'core': 'gin_trgm_ops'})
     op.drop_index('ix_companies_core', table_name='companies', schema='intake')
     op.drop_table('companies', schema='intake')
