@@ -118,11 +118,11 @@ class UnitOfWork:
         """Stage several events with one statement, in the order given."""
         envelopes = [self._envelope(topic, subject, data) for topic, subject, data in events]
         if envelopes:
-            await self.session.execute(insert(self._outbox).values([
+            await self.session.execute(insert(self._outbox), [
                 {"event_id": e.id, "topic": e.topic, "key": e.subject, "payload": e.model_dump(mode="json"),
                  "headers": e.kafka_headers()}
                 for e in envelopes
-            ]))
+            ])
             self._published += len(envelopes)
         return envelopes
 

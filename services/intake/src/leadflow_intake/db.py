@@ -6,6 +6,7 @@ one-typo variants by GIN over an array, Latin names by pg_trgm; submissions by (
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    bindparam,
     func,
     or_,
     select,
@@ -189,7 +191,9 @@ class IntakeRepository:
     async def contact_owners(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
         if not keys:
             return {}
-        rows = await self.session.execute(select(lead_contacts).where(lead_contacts.c.key.in_(list(set(keys)))))
+        rows = await self.session.execute(
+            text("SELECT key, lead_id FROM intake.lead_contacts WHERE key = ANY(CAST(:keys AS text[]))"),
+            {"keys": list(set(keys))})
         return {row.key: row.lead_id for row in rows}
 
     async def leads_for_update(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
@@ -201,31 +205,32 @@ class IntakeRepository:
 
     async def company_candidates(
         self, credit_codes: Sequence[str], cores: Sequence[str], variants: Sequence[str], latin_cores: Sequence[str]
-    ) -> list[CompanyCandidate]:
-        c = companies.c
+    ) -> tuple[list[CompanyCandidate], dict[str, list[CompanyCandidate]]]:
+        """Companies sharing a credit code, a core or a typo variant; and, per Latin core, its nearest."""
         found: dict[uuid.UUID, CompanyCandidate] = {}
-        clauses = []
-        if credit_codes:
-            clauses.append(c.credit_code.in_(list(set(credit_codes))))
-        if cores:
-            clauses.append(c.core.in_(list(set(cores))))
-        if variants:
-            clauses.append(c.id.in_(select(company_variants.c.company_id)
-                                    .where(company_variants.c.variant.in_(list(set(variants))))))
-        if clauses:
-            rows = await self.session.execute(select(c.id, c.core, c.region, c.credit_code, c.city).where(or_(*clauses)))
+        if credit_codes or cores or variants:
+            # One array parameter each (not thousands of binds): three index lookups, deduplicated.
+            rows = await self.session.execute(text(
+                "SELECT id, core, region, credit_code, city FROM intake.companies "
+                "WHERE credit_code = ANY(CAST(:codes AS text[])) OR core = ANY(CAST(:cores AS text[])) "
+                "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM intake.company_variants v "
+                "JOIN intake.companies c ON c.id = v.company_id WHERE v.variant = ANY(CAST(:variants AS text[]))"),
+                {"codes": list(set(credit_codes)), "cores": list(set(cores)), "variants": list(set(variants))})
             for row in rows:
                 found[row.id] = CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city)
+        similar: dict[str, list[CompanyCandidate]] = {}
         if latin_cores:
             rows = await self.session.execute(
-                text("SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:q AS text[])) AS q(core) "
+                text("SELECT q.core AS query, c.id, c.core, c.region, c.credit_code, c.city "
+                     "FROM unnest(CAST(:q AS text[])) AS q(core) "
                      "CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core % q.core "
                      "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"),
                 {"q": list(set(latin_cores))},
             )
             for row in rows:
-                found[row.id] = CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city)
-        return list(found.values())
+                similar.setdefault(row.query, []).append(
+                    CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city))
+        return list(found.values()), similar
 
     async def customer_matches(
         self, credit_codes: Sequence[str], cores: Sequence[str], contact_keys: Sequence[str]
@@ -287,21 +292,37 @@ class IntakeRepository:
         )
         return {str(value): count for value, count in rows}
 
-    async def insert_many(self, table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
-        """Multi-row INSERTs, split to stay under Postgres' 32,767 parameters per statement."""
+    async def copy_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """COPY rows into a table, in this transaction: for rows whose keys the batch's locks make new."""
         if not rows:
             return
-        per_statement = max(1, 30_000 // len(rows[0]))
-        for start in range(0, len(rows), per_statement):
-            statement = insert(table).values(rows[start:start + per_statement])
-            if ignore_conflicts:
-                statement = statement.on_conflict_do_nothing()
-            await self.session.execute(statement)
+        columns = list(rows[0])
+        connection = await self.session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.copy_records_to_table(
+            table.name, schema_name=table.schema, columns=columns,
+            records=[tuple(_copy_value(row[c]) for c in columns) for row in rows],
+        )
+
+    async def insert_many(self, table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
+        """One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")."""
+        if not rows:
+            return
+        statement = insert(table)
+        if ignore_conflicts:
+            statement = statement.on_conflict_do_nothing()
+        await self.session.execute(statement, rows)
 
     async def update_leads(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            lead_id = row.pop("id")
-            await self.session.execute(update(leads).where(leads.c.id == lead_id).values(**row, updated_at=func.now()))
+        if not rows:
+            return
+        await self.session.execute(
+            update(leads).where(leads.c.id == bindparam("lead_id")).values(
+                fields=bindparam("fields"), status=bindparam("status"), company_id=bindparam("company_id"),
+                customer_id=bindparam("customer_id"), account_owner_id=bindparam("account_owner_id"),
+                updated_at=func.now()),
+            [{**{k: v for k, v in row.items() if k != "id"}, "lead_id": row["id"]} for row in rows],
+        )
 
     # ---- status, as the other services report it --------------------------------------------
 
@@ -316,6 +337,15 @@ class IntakeRepository:
 
     async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None) -> None:
         await self.session.execute(update(leads).where(leads.c.id == lead_id).values(owner_id=owner_id))
+
+
+def _copy_value(value: Any) -> Any:
+    """COPY takes JSONB as text."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) and not _is_text_list(value) else value
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 class PartnerRepository:

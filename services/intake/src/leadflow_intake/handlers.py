@@ -23,7 +23,7 @@ from leadflow_intake.db import (
 from leadflow_intake.domain.lead import CleanLead, fill_blanks
 from leadflow_intake.domain.matching import CompanyCandidate, link_company
 from leadflow_intake.domain.model import LeadStatus
-from leadflow_intake.domain.normalize import LATIN_CORE, typo_variants
+from leadflow_intake.domain.normalize import LATIN_CORE, CompanyName, typo_variants
 from leadflow_intake.domain.risk import RecentTraffic, RiskPolicy, assess
 from leadflow_shared.contracts import (
     LEADS_DUPLICATE_DETECTED,
@@ -56,7 +56,7 @@ class _Batch:
 
     contact_owner: dict[str, uuid.UUID]
     leads: dict[uuid.UUID, dict[str, Any]]
-    companies: list[CompanyCandidate]
+    companies: CompanyIndex
     customers_by_code: dict[str, tuple[uuid.UUID, str | None]]
     customers_by_core: dict[str, tuple[uuid.UUID, str | None]]
     customers_by_contact: dict[str, tuple[uuid.UUID, str | None]]
@@ -93,7 +93,7 @@ class SubmissionPipeline:
         found_leads = await repo.leads_for_update(contact_owner.values())
         names = [lead.company for lead in items if lead.company]
         codes = [lead.credit_code for lead in items if lead.credit_code]
-        candidates = await repo.company_candidates(
+        candidates, similar = await repo.company_candidates(
             codes,
             [n.core for n in names],
             [v for n in names for v in typo_variants(n.core)],
@@ -104,7 +104,7 @@ class SubmissionPipeline:
         ips = [lead.client_ip for lead in items if lead.client_ip]
         devices = [lead.device_id for lead in items if lead.device_id]
         return _Batch(
-            contact_owner=contact_owner, leads=found_leads, companies=candidates,
+            contact_owner=contact_owner, leads=found_leads, companies=CompanyIndex(candidates, similar),
             customers_by_code=by_code, customers_by_core=by_core, customers_by_contact=by_contact,
             blocked=await repo.blocked(keys, [d for lead in items if (d := lead.email_domain)], ips),
             by_ip=await repo.recent_counts("client_ip", ips, since),
@@ -182,7 +182,8 @@ class SubmissionPipeline:
     def _company(self, batch: _Batch, lead: CleanLead) -> uuid.UUID | None:
         if not lead.company and not lead.credit_code:
             return None
-        link = link_company(lead.company, lead.credit_code, lead.fields.get("city"), batch.companies)
+        link = link_company(lead.company, lead.credit_code, lead.fields.get("city"),
+                            batch.companies.near(lead.company, lead.credit_code))
         if link:
             return link.company_id
         if not lead.company:
@@ -192,8 +193,8 @@ class SubmissionPipeline:
                "region": lead.company.region, "city": lead.fields.get("city"), "credit_code": lead.credit_code}
         batch.new_companies.append(row)
         batch.new_variants += [{"variant": v, "company_id": company_id} for v in typo_variants(lead.company.core)]
-        batch.companies.append(CompanyCandidate(company_id, lead.company.core, lead.company.region, lead.credit_code,
-                                                lead.fields.get("city")))
+        batch.companies.add(CompanyCandidate(company_id, lead.company.core, lead.company.region, lead.credit_code,
+                                             lead.fields.get("city")))
         return company_id
 
     @staticmethod
@@ -213,17 +214,44 @@ class SubmissionPipeline:
 
     @staticmethod
     async def _write(repo: IntakeRepository, uow: UnitOfWork, batch: _Batch) -> None:
-        await repo.insert_many(companies, batch.new_companies)
-        await repo.insert_many(company_variants, batch.new_variants, ignore_conflicts=True)
-        await repo.insert_many(leads, batch.new_leads)
+        # COPY is safe here: the batch holds the locks of every key it creates, so none can exist yet.
+        await repo.copy_many(companies, batch.new_companies)
+        await repo.copy_many(company_variants, batch.new_variants)
+        await repo.copy_many(leads, batch.new_leads)
         await repo.update_leads([
             {"id": r["id"], "fields": r["fields"], "status": r["status"], "company_id": r["company_id"],
              "customer_id": r["customer_id"], "account_owner_id": r["account_owner_id"]}
             for r in batch.changed_leads.values()
         ])
-        await repo.insert_many(lead_contacts, batch.new_contacts, ignore_conflicts=True)
-        await repo.insert_many(submissions, batch.new_submissions)
+        await repo.copy_many(lead_contacts, batch.new_contacts)
+        await repo.copy_many(submissions, batch.new_submissions)
         await uow.publish_many(batch.events)
+
+
+class CompanyIndex:
+    """The batch's company candidates, by what can link a lead to them (no lead scans them all)."""
+
+    def __init__(self, candidates: list[CompanyCandidate], similar: dict[str, list[CompanyCandidate]]) -> None:
+        self._by_code: dict[str, list[CompanyCandidate]] = {}
+        self._by_variant: dict[str, list[CompanyCandidate]] = {}
+        self._similar = similar
+        for candidate in candidates:
+            self.add(candidate)
+
+    def add(self, candidate: CompanyCandidate) -> None:
+        if candidate.credit_code:
+            self._by_code.setdefault(candidate.credit_code, []).append(candidate)
+        for key in {candidate.core, *typo_variants(candidate.core)}:
+            self._by_variant.setdefault(key, []).append(candidate)
+
+    def near(self, name: CompanyName | None, credit_code: str | None) -> list[CompanyCandidate]:
+        found: dict[uuid.UUID, CompanyCandidate] = {}
+        keys = [name.core, *typo_variants(name.core)] if name else []
+        for candidate in [*self._by_code.get(credit_code or "", []),
+                          *(c for key in keys for c in self._by_variant.get(key, [])),
+                          *(self._similar.get(name.core, []) if name else [])]:
+            found[candidate.id] = candidate
+        return list(found.values())
 
 
 def _lock_keys(lead: CleanLead) -> list[str]:

@@ -147,6 +147,7 @@ class CompanyName:
         return f"{self.core}{region}{legal}"
 
 
+@lru_cache(maxsize=65536)
 def company_name(text: str) -> CompanyName:
     value = _GROUP_IN_PARENS.sub("集团", _lowered(text).strip())
     region = None
@@ -209,9 +210,10 @@ def deletion_variants(core: str) -> list[str]:
     return sorted({core[:i] + core[i + 1:] for i in range(len(core))} | {core})
 
 
-def typo_variants(core: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def typo_variants(core: str) -> tuple[str, ...]:
     """What the typo index keeps of a core: its deletion variants, where a one-typo match may count
     (CJK-ish cores of 5–30 characters; Latin names are matched by trigrams instead)."""
     if LATIN_CORE.match(core) or not MIN_TYPO_CORE <= len(core) <= 30:
-        return []
-    return deletion_variants(core)
+        return ()
+    return tuple(deletion_variants(core))
