@@ -232,55 +232,45 @@ class IntakeRepository:
                     CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city))
         return list(found.values()), similar
 
-    async def customer_matches(
-        self, credit_codes: Sequence[str], cores: Sequence[str], contact_keys: Sequence[str]
-    ) -> tuple[dict[str, tuple[uuid.UUID, str | None]], dict[str, tuple[uuid.UUID, str | None]],
-               dict[str, tuple[uuid.UUID, str | None]]]:
-        """Customers by credit code, by company core, by contact key: → (customer id, owner)."""
+    async def screen(
+        self, keys: Sequence[str], codes: Sequence[str], cores: Sequence[str], domains: Sequence[str],
+        ips: Sequence[str],
+    ) -> tuple[dict[str, uuid.UUID], dict[str, tuple[uuid.UUID, str | None]], dict[str, tuple[uuid.UUID, str | None]],
+               dict[str, tuple[uuid.UUID, str | None]], set[str]]:
+        """One round trip for the batch's people: who owns its contacts, which customers it names,
+        what the blocklist says. Returns (contact owners, customers by code, by core, by contact, blocked)."""
+        wanted = list(set(keys)) + [f"email_domain:{d}" for d in set(domains)]
+        rows = await self.session.execute(text(
+            "SELECT 'contact' AS kind, key AS k, lead_id AS id, NULL AS owner FROM intake.lead_contacts "
+            "  WHERE key = ANY(CAST(:keys AS text[])) "
+            "UNION ALL SELECT 'code', credit_code, id, owner_id FROM intake.customers "
+            "  WHERE credit_code = ANY(CAST(:codes AS text[])) "
+            "UNION ALL SELECT 'core', core, id, owner_id FROM intake.customers WHERE core = ANY(CAST(:cores AS text[])) "
+            "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id FROM intake.customer_contacts cc "
+            "  JOIN intake.customers c ON c.id = cc.customer_id WHERE cc.key = ANY(CAST(:keys AS text[])) "
+            "UNION ALL SELECT 'blocked', kind || ':' || value, NULL, NULL FROM intake.blocklist "
+            "  WHERE kind || ':' || value = ANY(CAST(:wanted AS text[])) "
+            "UNION ALL SELECT 'blocked', 'ip_range:' || host(ip), NULL, NULL FROM unnest(CAST(:ips AS inet[])) AS ip "
+            "  WHERE EXISTS (SELECT 1 FROM intake.blocklist WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip)"),
+            {"keys": list(set(keys)), "codes": list(set(codes)), "cores": list(set(cores)), "wanted": wanted,
+             "ips": list(set(ips))})
+        owners: dict[str, uuid.UUID] = {}
         by_code: dict[str, tuple[uuid.UUID, str | None]] = {}
         by_core: dict[str, tuple[uuid.UUID, str | None]] = {}
         by_contact: dict[str, tuple[uuid.UUID, str | None]] = {}
-        c = customers.c
-        if credit_codes or cores:
-            rows = await self.session.execute(
-                select(c.id, c.core, c.credit_code, c.owner_id).where(
-                    or_(c.credit_code.in_(list(set(credit_codes))), c.core.in_(list(set(cores))))
-                )
-            )
-            for row in rows:
-                if row.credit_code:
-                    by_code[row.credit_code] = (row.id, row.owner_id)
-                if row.core:
-                    by_core.setdefault(row.core, (row.id, row.owner_id))
-        if contact_keys:
-            rows = await self.session.execute(
-                select(customer_contacts.c.key, c.id, c.owner_id)
-                .join(customers, customers.c.id == customer_contacts.c.customer_id)
-                .where(customer_contacts.c.key.in_(list(set(contact_keys))))
-            )
-            for row in rows:
-                by_contact[row.key] = (row.id, row.owner_id)
-        return by_code, by_core, by_contact
-
-    async def blocked(self, keys: Sequence[str], domains: Sequence[str], ips: Sequence[str]) -> set[str]:
-        """Which of these contact keys, e-mail domains and IPs the blocklist names ("kind:value")."""
-        wanted = [k for k in keys] + [f"email_domain:{d}" for d in domains]
-        hits: set[str] = set()
-        if wanted:
-            rows = await self.session.execute(
-                select(blocklist.c.kind, blocklist.c.value).where(
-                    (blocklist.c.kind + ":" + blocklist.c.value).in_(list(set(wanted)))
-                )
-            )
-            hits |= {f"{r.kind}:{r.value}" for r in rows}
-        if ips:
-            rows = await self.session.execute(
-                text("SELECT ip FROM unnest(CAST(:ips AS inet[])) AS ip WHERE EXISTS (SELECT 1 FROM intake.blocklist "
-                     "WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip)"),
-                {"ips": list(set(ips))},
-            )
-            hits |= {f"ip_range:{r.ip}" for r in rows}
-        return hits
+        blocked: set[str] = set()
+        for row in rows:
+            if row.kind == "contact":
+                owners[row.k] = row.id
+            elif row.kind == "code":
+                by_code[row.k] = (row.id, row.owner)
+            elif row.kind == "core":
+                by_core.setdefault(row.k, (row.id, row.owner))
+            elif row.kind == "customer_contact":
+                by_contact[row.k] = (row.id, row.owner)
+            else:
+                blocked.add(row.k)
+        return owners, by_code, by_core, by_contact, blocked
 
     async def recent_counts(self, column: str, values: Sequence[str], since: datetime) -> dict[str, int]:
         if not values:

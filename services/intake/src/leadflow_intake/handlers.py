@@ -89,24 +89,24 @@ class SubmissionPipeline:
 
     async def _look_up(self, repo: IntakeRepository, items: list[CleanLead]) -> _Batch:
         keys = [k for lead in items for k in lead.contact_keys()]
-        contact_owner = await repo.contact_owners(keys)
-        found_leads = await repo.leads_for_update(contact_owner.values())
         names = [lead.company for lead in items if lead.company]
         codes = [lead.credit_code for lead in items if lead.credit_code]
-        candidates, similar = await repo.company_candidates(
+        ips = [lead.client_ip for lead in items if lead.client_ip]
+        devices = [lead.device_id for lead in items if lead.device_id]
+        contact_owner, by_code, by_core, by_contact, blocked = await repo.screen(
+            keys, codes, [n.core for n in names], [d for lead in items if (d := lead.email_domain)], ips)
+        found_leads = await repo.leads_for_update(contact_owner.values())
+        candidates, similar = (await repo.company_candidates(
             codes,
             [n.core for n in names],
             [v for n in names for v in typo_variants(n.core)],
             [n.core for n in names if LATIN_CORE.match(n.core)],
-        )
-        by_code, by_core, by_contact = await repo.customer_matches(codes, [n.core for n in names], keys)
+        )) if names or codes else ([], {})
         since = datetime.now(UTC) - timedelta(seconds=self.policy.burst_window_s)
-        ips = [lead.client_ip for lead in items if lead.client_ip]
-        devices = [lead.device_id for lead in items if lead.device_id]
         return _Batch(
             contact_owner=contact_owner, leads=found_leads, companies=CompanyIndex(candidates, similar),
             customers_by_code=by_code, customers_by_core=by_core, customers_by_contact=by_contact,
-            blocked=await repo.blocked(keys, [d for lead in items if (d := lead.email_domain)], ips),
+            blocked=blocked,
             by_ip=await repo.recent_counts("client_ip", ips, since),
             by_device=await repo.recent_counts("device_id", devices, since),
         )
