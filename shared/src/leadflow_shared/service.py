@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -91,7 +92,8 @@ class Service:
                                  exclude=["/metrics", "/health"]).middleware
             ],
             openapi_config=OpenAPIConfig(
-                title=f"leadflow {self.name}", version="1.0.0", description=self.description, path="/schema"
+                title=f"leadflow {self.name}", version="1.0.0", description=self.description, path="/schema",
+                create_examples=True,  # an example on every operation, generated from its schema
             ),
             state={"runtime": runtime},
             exception_handlers=dict(self.exception_handlers),
@@ -103,12 +105,16 @@ class Service:
         """The process entry point (`leadflow-<name>`): HTTP, consumers and relay until SIGTERM."""
         settings = self.settings()
         configure_logging(settings.log_level, json=settings.log_json, service=self.name)
+        os.environ[SERVICE_NAME_VARIABLE] = self.name  # for app_factory in worker processes
         uvicorn.run(
-            self.create_app(settings),
+            "leadflow_shared.service:app_factory" if settings.http_workers > 1 else self.create_app(settings),
+            factory=settings.http_workers > 1,
+            workers=settings.http_workers,
             host=settings.http_host,
             port=settings.http_port or self.http_port,
             log_config=None,
             timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+            timeout_keep_alive=settings.http_keepalive_s,
         )
 
     def cli(self) -> typer.Typer:
@@ -294,6 +300,17 @@ async def _check(probe: Any, timeout: float = 3.0) -> str:
         return "ok"
     except Exception as exc:
         return f"failed: {exc!r}"[:300]
+
+
+SERVICE_NAME_VARIABLE = "LEADFLOW_SERVICE_NAME"
+
+
+def app_factory() -> Litestar:
+    """Each uvicorn worker process builds its own app (LEADFLOW_HTTP_WORKERS > 1): its own runtime,
+    consumers (one group), and relay (one per schema relays at a time)."""
+    service = discover_services()[os.environ[SERVICE_NAME_VARIABLE]]
+    configure_logging(service.settings().log_level, json=service.settings().log_json, service=service.name)
+    return service.create_app()
 
 
 def discover_services() -> dict[str, Service]:

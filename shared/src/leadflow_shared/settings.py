@@ -24,6 +24,8 @@ class LeadflowSettings(BaseSettings):
     temporal_namespace: str = Field("default")
     http_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
     http_port: int | None = Field(None, description="HTTP port; each service has its own default.")
+    http_workers: int = Field(1, ge=1, description="Worker processes serving HTTP (each with its consumers).")
+    http_keepalive_s: int = Field(30, description="Idle keep-alive of client connections (above a load balancer's).")
     log_level: str = Field("INFO")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable console).")
     migrate_on_start: bool = Field(False, description="Apply the service's migrations at start-up.")

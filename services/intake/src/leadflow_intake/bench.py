@@ -50,10 +50,12 @@ def bench(
     batches: Annotated[int, typer.Option(help="batches of 1,000 posted to /v1/leads/batch")] = 30,
     rps: Annotated[int, typer.Option(help="single-lead POSTs per second for the latency run")] = 200,
     seconds: Annotated[int, typer.Option(help="length of the latency run")] = 20,
+    workers: Annotated[int, typer.Option(help="intake's HTTP worker processes (LEADFLOW_HTTP_WORKERS)")] = 1,
+    keep_base: Annotated[bool, typer.Option(help="reuse a dedupe base seeded by an earlier run")] = False,
 ) -> None:
     """Seed a dedupe base, then measure the batch API, single-POST latency and the dedupe lookup."""
     env = _stack_env()
-    asyncio.run(_bench(env, existing, batches, rps, seconds))
+    asyncio.run(_bench(env, existing, batches, rps, seconds, workers, keep_base))
 
 
 def _stack_env() -> dict[str, str]:
@@ -64,25 +66,28 @@ def _stack_env() -> dict[str, str]:
     return {**stack.up(), **{k: v for k, v in os.environ.items() if k.startswith("LEADFLOW_")}}
 
 
-async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, seconds: int) -> None:
+async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, seconds: int, workers: int,
+                 keep_base: bool) -> None:
     from leadflow_intake.app import service
 
     admin = env["LEADFLOW_PG_DSN"]
     name = "leadflow_bench"
-    conn = await asyncpg.connect(admin.replace("postgresql+asyncpg", "postgresql"))
-    await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await conn.execute(f"CREATE DATABASE {name}")
-    await conn.close()
     dsn = admin.rpartition("/")[0] + f"/{name}"
-    await asyncio.to_thread(service.migrate, dsn)
     plain = dsn.replace("postgresql+asyncpg", "postgresql")
-
-    seeded = await _seed(plain, existing)
+    seeded = await _existing_base(plain) if keep_base else 0
+    if seeded < existing:
+        conn = await asyncpg.connect(admin.replace("postgresql+asyncpg", "postgresql"))
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
+        await conn.close()
+        await asyncio.to_thread(service.migrate, dsn)
+        seeded = await _seed(plain, existing)
     ceiling = await _raw_ceiling(plain, batches)
     _, key = await asyncio.to_thread(add_partner, "bench", 100_000.0, dsn)
     proc_env = {**os.environ, **env, "LEADFLOW_PG_DSN": dsn, "LEADFLOW_KAFKA_TOPIC_PREFIX": "bench.",
                 "LEADFLOW_KAFKA_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:6]}", "LEADFLOW_HTTP_PORT": "18901",
-                "LEADFLOW_LOG_LEVEL": "WARNING", "LEADFLOW_INTAKE_MAX_LEADS_PER_IP": "1000000"}
+                "LEADFLOW_LOG_LEVEL": "WARNING", "LEADFLOW_INTAKE_MAX_LEADS_PER_IP": "1000000",
+                "LEADFLOW_HTTP_WORKERS": str(workers)}
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "leadflow-bench-intake.log", "wb")
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "leadflow_intake", env=proc_env,
                                                 stdout=log, stderr=log)
@@ -96,7 +101,8 @@ async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, sec
     finally:
         proc.terminate()
         await proc.wait()
-    table = Table(title=f"intake benchmark ({os.cpu_count()} cores, {seeded:,} leads in the dedupe base)")
+    table = Table(title=f"intake benchmark ({os.cpu_count()} cores, {seeded:,} leads in the dedupe base, "
+                        f"{workers} HTTP worker{'s' if workers > 1 else ''})")
     table.add_column("measure")
     table.add_column("leadflow", justify="right")
     table.add_column("raw ceiling", justify="right")
@@ -112,6 +118,17 @@ async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, sec
     console.print(table)
     console.print("raw ceiling: the same rows (lead, contacts, submission, outbox event) inserted by plain "
                   "batched INSERTs into identically indexed tables, no application code.")
+
+
+async def _existing_base(dsn: str) -> int:
+    try:
+        conn = await asyncpg.connect(dsn)
+    except asyncpg.InvalidCatalogNameError:
+        return 0
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM intake.leads WHERE id < $1", uuid.UUID(int=2 * 10**12)))
+    finally:
+        await conn.close()
 
 
 async def _seed(dsn: str, count: int) -> int:
@@ -191,15 +208,15 @@ async def _ready(url: str) -> None:
 
 def _batch_leads(b: int, existing: int) -> list[dict[str, Any]]:
     """1,000 leads: 90% new people, 10% people already in the base (merges), all with companies."""
-    rng = random.Random(b)
+    rng = random.Random()
     leads = []
     for n in range(1000):
         if n % 10 == 0:
             i = rng.randrange(existing)
             leads.append({"name": f"{SURNAMES[i % 20]}{i}", "mobile": _mobile(i)[3:], "company_name": _company(i // 5)})
         else:
-            i = 10**7 + b * 1000 + n
-            leads.append({"name": f"新{i}", "mobile": _mobile(i), "email": f"n{i}@example.cn",
+            i = rng.randrange(10**8)  # a new person: +86138… numbers are never seeded
+            leads.append({"name": f"新{i}", "mobile": f"+86138{i:08d}", "email": f"n{uuid.uuid4().hex[:12]}@example.cn",
                           "company_name": _company(rng.randrange(existing // 5 + 1000)), "city": CITIES[n % 8],
                           "source": "channel_partner"})
     return leads
@@ -235,16 +252,21 @@ async def _latency_run(url: str, headers: dict[str, str], existing: int, rps: in
                        ) -> tuple[list[float], float]:
     """Open loop: a POST every 1/rps seconds, whatever the answers take (no coordinated omission)."""
     latencies: list[float] = []
+    failures: list[str] = []
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as client:
         async def one(n: int) -> None:
-            i = 3 * 10**7 + n
-            body = {"name": f"单{i}", "mobile": _mobile(i), "company_name": _company(n % (existing // 5 + 1))}
+            i = random.randrange(10**8)
+            body = {"name": f"单{i}", "mobile": f"+86137{i:08d}", "company_name": _company(n % (existing // 5 + 1))}
             started = time.perf_counter()
-            reply = await client.post("/v1/leads", json=body)
+            try:
+                reply = await client.post("/v1/leads", json=body)
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+                return
             latencies.append(time.perf_counter() - started)
             if reply.status_code != 202:
-                raise RuntimeError(f"refused: {reply.status_code} {reply.text[:200]}")
+                failures.append(f"{reply.status_code} {reply.text[:200]}")
 
         tasks = []
         start = time.perf_counter()
@@ -255,6 +277,8 @@ async def _latency_run(url: str, headers: dict[str, str], existing: int, rps: in
             tasks.append(asyncio.create_task(one(n)))
         await asyncio.gather(*tasks)
         achieved = len(tasks) / (time.perf_counter() - start)
+    if failures:
+        console.print(f"[yellow]{len(failures)} of {len(tasks)} single POSTs failed, e.g. {failures[0]}[/]")
     return latencies, achieved
 
 

@@ -172,6 +172,9 @@ customer_contacts = Table(
 )
 
 
+COPY_FROM_ROWS = 50
+
+
 class IntakeRepository:
     """The queries of the submission pipeline: a batch at a time, a handful of round trips."""
 
@@ -285,6 +288,9 @@ class IntakeRepository:
     async def copy_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """COPY rows into a table, in this transaction: for rows whose keys the batch's locks make new."""
         if not rows:
+            return
+        if len(rows) < COPY_FROM_ROWS:  # COPY's set-up costs more than a small INSERT
+            await self.insert_many(table, rows)
             return
         columns = list(rows[0])
         connection = await self.session.connection()
