@@ -132,6 +132,7 @@ def leadflow_env(infra: Infra, test_database: str, topic_prefix: str) -> dict[st
         "LEADFLOW_LOG_LEVEL": "INFO",
         "LEADFLOW_CONSUMER_RETRY_BACKOFF_S": "0.05",
         "LEADFLOW_OUTBOX_POLL_INTERVAL_S": "0.2",
+        "LEADFLOW_KAFKA_TOPIC_PARTITIONS": "2",
     }
 
 
@@ -148,7 +149,10 @@ def migrated(leadflow_env: dict[str, str]) -> dict[str, Service]:
 def service_env(leadflow_env: dict[str, str], migrated: dict[str, Service]) -> dict[str, str]:
     """The session's settings with this test's own consumer groups and task queue."""
     run = uuid.uuid4().hex[:8]
-    return {**leadflow_env, "LEADFLOW_KAFKA_GROUP_PREFIX": f"test-{run}", "LEADFLOW_POOL_TASK_QUEUE": f"test-{run}-pool"}
+    # Own topics too (the services create them), so a test never wades through earlier tests' events;
+    # under the session's prefix, so the session's clean-up removes them.
+    return {**leadflow_env, "LEADFLOW_KAFKA_GROUP_PREFIX": f"test-{run}", "LEADFLOW_POOL_TASK_QUEUE": f"test-{run}-pool",
+            "LEADFLOW_KAFKA_TOPIC_PREFIX": f"{leadflow_env['LEADFLOW_KAFKA_TOPIC_PREFIX']}{run}."}
 
 
 @pytest.fixture
