@@ -32,8 +32,15 @@ TRADES = ["科技", "网络技术", "信息技术", "软件", "电子商务", "�
 CITIES = ["上海", "北京", "深圳", "杭州", "广州", "成都", "南京", "武汉"]
 
 
+BRAND_CHARS = ("华信通达远博瑞星辰云海启明天宇恒新创金桥万象卓越鼎盛东方泰和安康永利嘉禾中科联众汇丰德润宏图"
+               "凯盛润泽锦程智慧优品佳美乐享百川千里正大国际青松蓝天绿洲银河长城黄河昆仑珠江")
+
+
 def _company(i: int) -> str:
-    return f"{CITIES[i % 8]}{BRANDS[i % 14]}{BRANDS[(i // 14) % 14]}{i:06d}{TRADES[i % 10]}有限公司"
+    """A distinct, realistic-looking name for every i (three brand characters, a trade, a city)."""
+    n = len(BRAND_CHARS)
+    brand = BRAND_CHARS[i % n] + BRAND_CHARS[(i // n) % n] + BRAND_CHARS[(i // n // n) % n]
+    return f"{CITIES[(i // n ** 3) % 8]}{brand}{TRADES[(i * 7) % 10]}有限公司"
 
 
 def _mobile(i: int) -> str:

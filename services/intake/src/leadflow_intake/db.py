@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow_intake.domain.matching import CompanyCandidate
+from leadflow_intake.domain.normalize import LATIN_PATTERN
 from leadflow_intake.domain.model import LeadStatus
 from leadflow_shared.db import service_metadata
 
@@ -83,7 +84,10 @@ companies = Table(
     Column("credit_code", String(18), unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_companies_core", "core"),
-    Index("ix_companies_core_trgm", "core", postgresql_using="gin", postgresql_ops={"core": "gin_trgm_ops"}),
+    # Trigrams for Latin names only: a GIN trigram index also answers `core = …`, and the planner would
+    # take it over the btree for exact lookups, at a thousand times the cost.
+    Index("ix_companies_latin_core_trgm", "core", postgresql_using="gin", postgresql_ops={"core": "gin_trgm_ops"},
+          postgresql_where=text(f"core ~ '{LATIN_PATTERN}'")),
 )
 
 # A company's core with one character left out, each: names one typo apart share a row (SymSpell).
@@ -213,11 +217,14 @@ class IntakeRepository:
         found: dict[uuid.UUID, CompanyCandidate] = {}
         if credit_codes or cores or variants:
             # One array parameter each (not thousands of binds): three index lookups, deduplicated.
+            # Joins on unnest(): one btree probe per value, whatever the planner thinks of a long list.
             rows = await self.session.execute(text(
-                "SELECT id, core, region, credit_code, city FROM intake.companies "
-                "WHERE credit_code = ANY(CAST(:codes AS text[])) OR core = ANY(CAST(:cores AS text[])) "
-                "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM intake.company_variants v "
-                "JOIN intake.companies c ON c.id = v.company_id WHERE v.variant = ANY(CAST(:variants AS text[]))"),
+                "SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:codes AS text[])) AS q(v) "
+                "  JOIN intake.companies c ON c.credit_code = q.v "
+                "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:cores AS text[])) AS q(v) "
+                "  JOIN intake.companies c ON c.core = q.v "
+                "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:variants AS text[])) AS q(v) "
+                "  JOIN intake.company_variants cv ON cv.variant = q.v JOIN intake.companies c ON c.id = cv.company_id"),
                 {"codes": list(set(credit_codes)), "cores": list(set(cores)), "variants": list(set(variants))})
             for row in rows:
                 found[row.id] = CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city)
@@ -226,7 +233,7 @@ class IntakeRepository:
             rows = await self.session.execute(
                 text("SELECT q.core AS query, c.id, c.core, c.region, c.credit_code, c.city "
                      "FROM unnest(CAST(:q AS text[])) AS q(core) "
-                     "CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core % q.core "
+                     f"CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core ~ '{LATIN_PATTERN}' AND core % q.core "
                      "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"),
                 {"q": list(set(latin_cores))},
             )

@@ -198,7 +198,8 @@ def _strip_chinese_legal_form(value: str) -> tuple[str, str | None]:
     return value, "股份有限公司" if "股份" in joined else "有限公司" if "有限" in joined else "公司"
 
 
-LATIN_CORE = re.compile(r"^[a-z0-9]{6,}$")
+LATIN_PATTERN = "^[a-z0-9]{6,}$"  # also the predicate of the trigram index (intake.companies)
+LATIN_CORE = re.compile(LATIN_PATTERN)
 MIN_TYPO_CORE = 5  # shorter cores are mostly brand: 小米科技 vs 小马科技 are two companies
 
 

@@ -43,7 +43,7 @@ def upgrade() -> None:
     schema='intake'
     )
     op.create_index('ix_companies_core', 'companies', ['core'], unique=False, schema='intake')
-    op.create_index('ix_companies_core_trgm', 'companies', ['core'], unique=False, schema='intake', postgresql_using='gin', postgresql_ops={'core': 'gin_trgm_ops'})
+    op.create_index('ix_companies_latin_core_trgm', 'companies', ['core'], unique=False, schema='intake', postgresql_using='gin', postgresql_ops={'core': 'gin_trgm_ops'}, postgresql_where=sa.text("core ~ '^[a-z0-9]{6,}$'"))
     op.create_table('company_variants',
     sa.Column('variant', sa.String(length=300), nullable=False),
     sa.Column('company_id', sa.Uuid(), nullable=False),
@@ -173,7 +173,7 @@ def downgrade() -> None:
     op.drop_table('customers', schema='intake')
     op.drop_table('customer_contacts', schema='intake')
     op.drop_table('company_variants', schema='intake')
-    op.drop_index('ix_companies_core_trgm', table_name='companies', schema='intake', postgresql_using='gin', postgresql_ops={'core': 'gin_trgm_ops'})
+    op.drop_index('ix_companies_latin_core_trgm', table_name='companies', schema='intake', postgresql_using='gin', postgresql_ops={'core': 'gin_trgm_ops'}, postgresql_where=sa.text("core ~ '^[a-z0-9]{6,}$'"))
     op.drop_index('ix_companies_core', table_name='companies', schema='intake')
     op.drop_table('companies', schema='intake')
     op.drop_table('blocklist', schema='intake')
