@@ -39,6 +39,7 @@ def test_one_typo_in_a_long_name_links_in_the_same_city() -> None:
 
 def test_one_character_apart_short_brands_are_different_companies() -> None:
     assert link_company(company_name("小马科技有限公司"), None, None, [known("小米科技有限公司")]) is None
+    assert link_company(company_name("华信达科技有限公司"), None, None, [known("华信通科技有限公司")]) is None
 
 
 def test_a_typo_is_not_trusted_across_cities() -> None:

@@ -37,10 +37,12 @@ BRAND_CHARS = ("华信通达远博瑞星辰云海启明天宇恒新创金桥万�
 
 
 def _company(i: int) -> str:
-    """A distinct, realistic-looking name for every i (three brand characters, a trade, a city)."""
-    n = len(BRAND_CHARS)
-    brand = BRAND_CHARS[i % n] + BRAND_CHARS[(i // n) % n] + BRAND_CHARS[(i // n // n) % n]
-    return f"{CITIES[(i // n ** 3) % 8]}{brand}{TRADES[(i * 7) % 10]}有限公司"
+    """A distinct, realistic-looking name for every i: a four-character brand (two-character words,
+    as real brands are), a trade and a city."""
+    words = [BRAND_CHARS[k] + BRAND_CHARS[(k * 7 + 3) % len(BRAND_CHARS)] for k in range(len(BRAND_CHARS))]
+    n = len(words)
+    brand = words[i % n] + words[(i // n) % n]
+    return f"{CITIES[(i // n // n) % 8]}{brand}{TRADES[(i * 7 + i // n) % 10]}有限公司"
 
 
 def _mobile(i: int) -> str:

@@ -200,7 +200,7 @@ def _strip_chinese_legal_form(value: str) -> tuple[str, str | None]:
 
 LATIN_PATTERN = "^[a-z0-9]{6,}$"  # also the predicate of the trigram index (intake.companies)
 LATIN_CORE = re.compile(LATIN_PATTERN)
-MIN_TYPO_CORE = 5  # shorter cores are mostly brand: 小米科技 vs 小马科技 are two companies
+MIN_TYPO_CORE = 6  # shorter cores are mostly brand: 小米科技 vs 小马科技, 华信通科技 vs 华信达科技 are two companies
 
 
 def deletion_variants(core: str) -> list[str]:
@@ -214,7 +214,7 @@ def deletion_variants(core: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def typo_variants(core: str) -> tuple[str, ...]:
     """What the typo index keeps of a core: its deletion variants, where a one-typo match may count
-    (CJK-ish cores of 5–30 characters; Latin names are matched by trigrams instead)."""
+    (CJK-ish cores of 6–30 characters; Latin names are matched by trigrams instead)."""
     if LATIN_CORE.match(core) or not MIN_TYPO_CORE <= len(core) <= 30:
         return ()
     return tuple(deletion_variants(core))
