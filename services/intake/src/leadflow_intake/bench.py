@@ -37,12 +37,12 @@ BRAND_CHARS = ("华信通达远博瑞星辰云海启明天宇恒新创金桥万�
 
 
 def _company(i: int) -> str:
-    """A distinct, realistic-looking name for every i: a four-character brand (two-character words,
-    as real brands are), a trade and a city."""
-    words = [BRAND_CHARS[k] + BRAND_CHARS[(k * 7 + 3) % len(BRAND_CHARS)] for k in range(len(BRAND_CHARS))]
-    n = len(words)
-    brand = words[i % n] + words[(i // n) % n]
-    return f"{CITIES[(i // n // n) % 8]}{brand}{TRADES[(i * 7 + i // n) % 10]}有限公司"
+    """A distinct, realistic-looking name for every i: a four-character brand spread over 84⁴ choices
+    (so names are as sparse as real ones), a trade and a city."""
+    n = len(BRAND_CHARS)
+    code = (i * 2_654_435_761) % n**4  # a fixed scramble: neighbouring i get unrelated brands
+    brand = "".join(BRAND_CHARS[(code // n**k) % n] for k in range(4))
+    return f"{CITIES[i % 8]}{brand}{TRADES[(i // 8) % 10]}有限公司"
 
 
 def _mobile(i: int) -> str:
