@@ -306,7 +306,7 @@ async def _lookup_run(dsn: str, existing: int, count: int = 2000) -> list[float]
                 name = company_name(typo)
                 started = time.perf_counter()
                 await repo.contact_owners([f"mobile:{_mobile(i)}", f"email:lead{i}@example.cn"])
-                await repo.company_candidates([], [name.core], typo_variants(name.core), [])
+                await repo.company_candidates([], [name.core], {name.core: typo_variants(name.core)}, [])
                 timings.append(time.perf_counter() - started)
     finally:
         await db.dispose()

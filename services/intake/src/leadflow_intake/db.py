@@ -211,36 +211,44 @@ class IntakeRepository:
         return {row["id"]: dict(row) for row in rows}
 
     async def company_candidates(
-        self, credit_codes: Sequence[str], cores: Sequence[str], variants: Sequence[str], latin_cores: Sequence[str]
+        self, credit_codes: Sequence[str], cores: Sequence[str], typo_cores: dict[str, Sequence[str]],
+        latin_cores: Sequence[str],
     ) -> tuple[list[CompanyCandidate], dict[str, list[CompanyCandidate]]]:
-        """Companies sharing a credit code, a core or a typo variant; and, per Latin core, its nearest."""
+        """Companies sharing a credit code or a core; for cores nothing shares, the companies one typo
+        away (their deletion variants) and, for Latin cores, the nearest by trigrams."""
         found: dict[uuid.UUID, CompanyCandidate] = {}
-        if credit_codes or cores or variants:
-            # One array parameter each (not thousands of binds): three index lookups, deduplicated.
-            # Joins on unnest(): one btree probe per value, whatever the planner thinks of a long list.
-            rows = await self.session.execute(text(
-                "SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:codes AS text[])) AS q(v) "
-                "  JOIN intake.companies c ON c.credit_code = q.v "
-                "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:cores AS text[])) AS q(v) "
-                "  JOIN intake.companies c ON c.core = q.v "
-                "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:variants AS text[])) AS q(v) "
-                "  JOIN intake.company_variants cv ON cv.variant = q.v JOIN intake.companies c ON c.id = cv.company_id"),
-                {"codes": list(set(credit_codes)), "cores": list(set(cores)), "variants": list(set(variants))})
-            for row in rows:
-                found[row.id] = CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city)
+        # Joins on unnest(): one btree probe per value, whatever the planner thinks of a long list.
+        await self._add_candidates(found, (
+            "SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:codes AS text[])) AS q(v) "
+            "  JOIN intake.companies c ON c.credit_code = q.v "
+            "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:cores AS text[])) AS q(v) "
+            "  JOIN intake.companies c ON c.core = q.v"), codes=list(set(credit_codes)), cores=list(set(cores)))
+        known = {c.core for c in found.values()}
+        variants = {v for core, vs in typo_cores.items() if core not in known for v in vs}
+        if variants:
+            await self._add_candidates(found, (
+                "SELECT DISTINCT c.id, c.core, c.region, c.credit_code, c.city "
+                "FROM unnest(CAST(:variants AS text[])) AS q(v) "
+                "JOIN intake.company_variants cv ON cv.variant = q.v JOIN intake.companies c ON c.id = cv.company_id"),
+                variants=list(variants))
         similar: dict[str, list[CompanyCandidate]] = {}
-        if latin_cores:
+        unmatched_latin = list({core for core in latin_cores if core not in known})
+        if unmatched_latin:
             rows = await self.session.execute(
                 text("SELECT q.core AS query, c.id, c.core, c.region, c.credit_code, c.city "
                      "FROM unnest(CAST(:q AS text[])) AS q(core) "
                      f"CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core ~ '{LATIN_PATTERN}' AND core % q.core "
                      "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"),
-                {"q": list(set(latin_cores))},
+                {"q": unmatched_latin},
             )
             for row in rows:
                 similar.setdefault(row.query, []).append(
                     CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city))
         return list(found.values()), similar
+
+    async def _add_candidates(self, found: dict[uuid.UUID, CompanyCandidate], sql: str, **params: Any) -> None:
+        for row in await self.session.execute(text(sql), params):
+            found[row.id] = CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city)
 
     async def screen(
         self, keys: Sequence[str], codes: Sequence[str], cores: Sequence[str], domains: Sequence[str],

@@ -99,7 +99,7 @@ class SubmissionPipeline:
         candidates, similar = (await repo.company_candidates(
             codes,
             [n.core for n in names],
-            [v for n in names for v in typo_variants(n.core)],
+            {n.core: typo_variants(n.core) for n in names},
             [n.core for n in names if LATIN_CORE.match(n.core)],
         )) if names or codes else ([], {})
         since = datetime.now(UTC) - timedelta(seconds=self.policy.burst_window_s)
