@@ -18,7 +18,7 @@ def test_every_bad_field_is_reported_at_once() -> None:
 def test_contacts_become_match_keys() -> None:
     lead = clean({"mobile": "138 0013 8000", "wechat": "ZhangWei_88", "email": "Z@Example.cn"})
     assert isinstance(lead, CleanLead)
-    assert lead.contact_keys() == ["mobile:+8613800138000", "wechat:zhangwei_88", "email:z@example.cn"]
+    assert lead.contact_keys() == ("mobile:+8613800138000", "wechat:zhangwei_88", "email:z@example.cn")
     assert lead.snapshot()["mobile"] == "+8613800138000"
 
 

@@ -8,8 +8,9 @@ nor apply one twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -27,9 +28,9 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
-    insert,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB, insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -63,6 +64,51 @@ def service_metadata(schema: str) -> MetaData:
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
     return metadata
+
+
+async def insert_rows(session: AsyncSession, writes: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
+    """Insert the rows of several tables with one statement, so one round trip.
+
+    Each table gets a data-modifying CTE fed by unnest() of one array per column: as fast as COPY for a
+    thousand rows, and far cheaper than an INSERT per table for one. The rows of a table share their keys.
+    JSON columns take dicts, lists, or JSON text already serialized (an outbox payload).
+    """
+    parts, params = [], {}
+    for t, (table, rows) in enumerate((table, rows) for table, rows in writes if rows):
+        columns = [table.c[name] for name in rows[0]]
+        selects = []
+        for c, column in enumerate(columns):
+            name = f"t{t}c{c}"
+            array_type, to_column = _unnest_types(column)
+            params[name] = [_unnest_value(column, row[column.name]) for row in rows]
+            selects.append((f"CAST(:{name} AS {array_type})", to_column.format(f"u.c{c}")))
+        parts.append(
+            f"w{t} AS (INSERT INTO {table.schema}.{table.name} ({', '.join(c.name for c in columns)}) "
+            f"SELECT {', '.join(to for _, to in selects)} "
+            f"FROM unnest({', '.join(array for array, _ in selects)}) AS u({', '.join(f'c{i}' for i in range(len(columns)))}))"
+        )
+    if parts:
+        await session.execute(text(f"WITH {', '.join(parts)} SELECT 1"), params)
+
+
+def _unnest_types(column: Column[Any]) -> tuple[str, str]:
+    """The array type a column's values travel in, and the cast that turns an element into the column's type."""
+    kind = column.type.compile(dialect=postgresql.dialect())
+    if isinstance(column.type, Uuid):
+        return "uuid[]", "{}"
+    if isinstance(column.type, DateTime):
+        return "timestamptz[]", "{}"
+    if isinstance(column.type, postgresql.ARRAY):  # arrays of arrays may be ragged: they travel as JSON
+        return "text[]", f"CAST(ARRAY(SELECT jsonb_array_elements_text(CAST({{}} AS jsonb))) AS {kind})"
+    return "text[]", f"CAST({{}} AS {kind})"
+
+
+def _unnest_value(column: Column[Any], value: Any) -> Any:
+    if value is None or isinstance(value, uuid.UUID | datetime | str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def make_engine(dsn: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -118,13 +164,22 @@ class UnitOfWork:
         """Stage several events with one statement, in the order given."""
         envelopes = [self._envelope(topic, subject, data) for topic, subject, data in events]
         if envelopes:
-            await self.session.execute(insert(self._outbox), [
-                {"event_id": e.id, "topic": e.topic, "key": e.subject, "payload": e.model_dump(mode="json"),
-                 "headers": e.kafka_headers()}
-                for e in envelopes
-            ])
-            self._published += len(envelopes)
+            await insert_rows(self.session, [self.outbox_rows(envelopes)])
         return envelopes
+
+    def outbox_rows(self, envelopes: Sequence[CloudEvent[Any]]) -> tuple[Table, list[dict[str, Any]]]:
+        """The outbox rows of these events, for a caller that inserts them with its own rows (one round
+        trip); they leave for Kafka only if this transaction commits."""
+        self._published += len(envelopes)
+        # Serialized once, by pydantic-core: the relay sends these exact bytes (no decode/encode).
+        return self._outbox, [
+            {"event_id": e.id, "topic": e.topic, "key": e.subject, "payload": e.model_dump_json(),
+             "headers": json.dumps(e.kafka_headers())}
+            for e in envelopes
+        ]
+
+    def envelopes(self, events: Sequence[tuple[Topic, str | uuid.UUID, BaseModel]]) -> list[CloudEvent[Any]]:
+        return [self._envelope(topic, subject, data) for topic, subject, data in events]
 
     def _envelope(self, topic: Topic, subject: str | uuid.UUID, data: BaseModel) -> CloudEvent[Any]:
         if not isinstance(data, topic.data_model):

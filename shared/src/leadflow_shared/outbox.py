@@ -15,14 +15,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, RecordTooLargeError
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Text, cast, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_shared.db import Database
@@ -139,7 +138,7 @@ class OutboxRelay:
         for row in rows:
             ref = _Row(row.id, row.topic, row.key)
             try:
-                value = json.dumps(row.payload, ensure_ascii=False).encode()
+                value = row.payload.encode()  # the envelope as JSON text, exactly as stored
                 future = await self._send(row.topic, row.key.encode(), value, row.headers)
             except Exception as exc:
                 future = asyncio.get_running_loop().create_future()
@@ -160,7 +159,7 @@ class OutboxRelay:
         t = self._table
         rows = (
             await conn.execute(
-                select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
+                select(t.c.id, t.c.topic, t.c.key, cast(t.c.payload, Text).label("payload"), t.c.headers)
                 .where(t.c.sent_at.is_(None), t.c.failed_at.is_(None))
                 .order_by(t.c.id)
                 .limit(self._batch_size)

@@ -8,7 +8,7 @@ from leadflow_intake.cli import blocklist_app
 from leadflow_intake.domain.risk import RiskPolicy
 from leadflow_intake.handlers import SubmissionPipeline
 from leadflow_intake.imports import ImportWorker
-from leadflow_intake.partners import PartnerRateLimiter
+from leadflow_intake.partners import KeyCache, PartnerRateLimiter
 from leadflow_intake.settings import IntakeSettings
 from leadflow_shared.service import Runtime, Service
 
@@ -23,6 +23,7 @@ def setup(runtime: Runtime) -> None:
         disposable_domains=frozenset(disposable_domains) if settings.intake_flag_disposable_email else frozenset(),
     ))
     runtime.state["rate_limiter"] = PartnerRateLimiter()
+    runtime.state["key_cache"] = KeyCache(settings.intake_auth_cache_s)
 
 
 service = Service(

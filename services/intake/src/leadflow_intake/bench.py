@@ -4,6 +4,7 @@ Postgres ceiling measured in the same run (figures, not a pass/fail test)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import sys
@@ -61,10 +62,11 @@ def bench(
     seconds: Annotated[int, typer.Option(help="length of the latency run")] = 20,
     workers: Annotated[int, typer.Option(help="intake's HTTP worker processes (LEADFLOW_HTTP_WORKERS)")] = 1,
     keep_base: Annotated[bool, typer.Option(help="reuse a dedupe base seeded by an earlier run")] = False,
+    skip_batch: Annotated[bool, typer.Option(help="leave out the batch run (e.g. to profile single POSTs)")] = False,
 ) -> None:
     """Seed a dedupe base, then measure the batch API, single-POST latency and the dedupe lookup."""
     env = _stack_env()
-    asyncio.run(_bench(env, existing, batches, rps, seconds, workers, keep_base))
+    asyncio.run(_bench(env, existing, 0 if skip_batch else batches, rps, seconds, workers, keep_base))
 
 
 def _stack_env() -> dict[str, str]:
@@ -91,7 +93,7 @@ async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, sec
         await conn.close()
         await asyncio.to_thread(service.migrate, dsn)
         seeded = await _seed(plain, existing)
-    ceiling = await _raw_ceiling(plain, batches)
+    ceiling = await _raw_ceiling(plain, max(batches, 10))
     _, key = await asyncio.to_thread(add_partner, "bench", 100_000.0, dsn)
     proc_env = {**os.environ, **env, "LEADFLOW_PG_DSN": dsn, "LEADFLOW_KAFKA_TOPIC_PREFIX": "bench.",
                 "LEADFLOW_KAFKA_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:6]}", "LEADFLOW_HTTP_PORT": "18901",
@@ -104,7 +106,7 @@ async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, sec
         url = "http://127.0.0.1:18901"
         await _ready(url)
         headers = {"Authorization": f"Bearer {key}"}
-        batch_rate, drained_rate = await _batch_run(url, headers, plain, existing, batches)
+        batch_rate, drained_rate = (await _batch_run(url, headers, plain, existing, batches)) if batches else (0.0, 0.0)
         latencies, achieved = await _latency_run(url, headers, existing, rps, seconds)
         lookups = await _lookup_run(dsn, existing)
     finally:
@@ -257,35 +259,65 @@ async def _batch_run(url: str, headers: dict[str, str], dsn: str, existing: int,
     return batches * 1000 / accepted, batches * 1000 / drained
 
 
+class RawHttp:
+    """A bare HTTP/1.1 keep-alive client (what wrk does): the load generator shares the 2 cores with
+    the server, so it must cost far less per request than httpx does."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        host_port = url.removeprefix("http://")
+        self.host, _, port = host_port.partition(":")
+        self.port = int(port or 80)
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.head}Content-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
+        answer = await reader.readexactly(length)
+        self.idle.append((reader, writer))
+        return int(lines[0].split(" ", 2)[1]), answer
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
 async def _latency_run(url: str, headers: dict[str, str], existing: int, rps: int, seconds: int
                        ) -> tuple[list[float], float]:
     """Open loop: a POST every 1/rps seconds, whatever the answers take (no coordinated omission)."""
     latencies: list[float] = []
     failures: list[str] = []
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as client:
-        async def one(n: int) -> None:
-            i = random.randrange(10**8)
-            body = {"name": f"单{i}", "mobile": f"+86137{i:08d}", "company_name": _company(n % (existing // 5 + 1))}
-            started = time.perf_counter()
-            try:
-                reply = await client.post("/v1/leads", json=body)
-            except httpx.HTTPError as exc:
-                failures.append(repr(exc))
-                return
-            latencies.append(time.perf_counter() - started)
-            if reply.status_code != 202:
-                failures.append(f"{reply.status_code} {reply.text[:200]}")
+    client = RawHttp(url, headers)
 
-        tasks = []
-        start = time.perf_counter()
+    async def one(n: int) -> None:
+        i = random.randrange(10**8)
+        body = {"name": f"单{i}", "mobile": f"+86137{i:08d}", "company_name": _company(n % (existing // 5 + 1))}
+        started = time.perf_counter()
+        try:
+            status, answer = await client.post("/v1/leads", json.dumps(body).encode())
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            failures.append(repr(exc))
+            return
+        latencies.append(time.perf_counter() - started)
+        if status != 202:
+            failures.append(f"{status} {answer[:200]!r}")
+
+    tasks = []
+    start = time.perf_counter()
+    try:
         for n in range(rps * seconds):
             delay = start + n / rps - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(n)))
         await asyncio.gather(*tasks)
-        achieved = len(tasks) / (time.perf_counter() - start)
+    finally:
+        client.close()
+    achieved = len(tasks) / (time.perf_counter() - start)
     if failures:
         console.print(f"[yellow]{len(failures)} of {len(tasks)} single POSTs failed, e.g. {failures[0]}[/]")
     return latencies, achieved

@@ -6,7 +6,6 @@ one-typo variants by GIN over an array, Latin names by pg_trgm; submissions by (
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -24,16 +23,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
     Uuid,
     bindparam,
     func,
-    or_,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow_intake.domain.matching import CompanyCandidate
@@ -176,9 +173,6 @@ customer_contacts = Table(
 )
 
 
-COPY_FROM_ROWS = 50
-
-
 class IntakeRepository:
     """The queries of the submission pipeline: a batch at a time, a handful of round trips."""
 
@@ -300,30 +294,6 @@ class IntakeRepository:
         )
         return {str(value): count for value, count in rows}
 
-    async def copy_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """COPY rows into a table, in this transaction: for rows whose keys the batch's locks make new."""
-        if not rows:
-            return
-        if len(rows) < COPY_FROM_ROWS:  # COPY's set-up costs more than a small INSERT
-            await self.insert_many(table, rows)
-            return
-        columns = list(rows[0])
-        connection = await self.session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        await raw.copy_records_to_table(
-            table.name, schema_name=table.schema, columns=columns,
-            records=[tuple(_copy_value(row[c]) for c in columns) for row in rows],
-        )
-
-    async def insert_many(self, table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
-        """One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")."""
-        if not rows:
-            return
-        statement = insert(table)
-        if ignore_conflicts:
-            statement = statement.on_conflict_do_nothing()
-        await self.session.execute(statement, rows)
-
     async def update_leads(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
@@ -348,15 +318,6 @@ class IntakeRepository:
 
     async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None) -> None:
         await self.session.execute(update(leads).where(leads.c.id == lead_id).values(owner_id=owner_id))
-
-
-def _copy_value(value: Any) -> Any:
-    """COPY takes JSONB as text."""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) and not _is_text_list(value) else value
-
-
-def _is_text_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 class PartnerRepository:

@@ -32,7 +32,7 @@ from leadflow_shared.contracts import (
     LeadReceived,
     LeadSnapshot,
 )
-from leadflow_shared.db import UnitOfWork
+from leadflow_shared.db import UnitOfWork, insert_rows
 
 
 @dataclass(frozen=True)
@@ -214,18 +214,17 @@ class SubmissionPipeline:
 
     @staticmethod
     async def _write(repo: IntakeRepository, uow: UnitOfWork, batch: _Batch) -> None:
-        # COPY is safe here: the batch holds the locks of every key it creates, so none can exist yet.
-        await repo.copy_many(companies, batch.new_companies)
-        await repo.copy_many(company_variants, batch.new_variants)
-        await repo.copy_many(leads, batch.new_leads)
+        # Plain inserts are safe: the batch holds the locks of every key it creates, so none can exist yet.
         await repo.update_leads([
             {"id": r["id"], "fields": r["fields"], "status": r["status"], "company_id": r["company_id"],
              "customer_id": r["customer_id"], "account_owner_id": r["account_owner_id"]}
             for r in batch.changed_leads.values()
         ])
-        await repo.copy_many(lead_contacts, batch.new_contacts)
-        await repo.copy_many(submissions, batch.new_submissions)
-        await uow.publish_many(batch.events)
+        await insert_rows(uow.session, [
+            (companies, batch.new_companies), (company_variants, batch.new_variants), (leads, batch.new_leads),
+            (lead_contacts, batch.new_contacts), (submissions, batch.new_submissions),
+            uow.outbox_rows(uow.envelopes(batch.events)),
+        ])
 
 
 class CompanyIndex:
@@ -255,7 +254,7 @@ class CompanyIndex:
 
 
 def _lock_keys(lead: CleanLead) -> list[str]:
-    keys = lead.contact_keys()
+    keys = list(lead.contact_keys())
     if lead.credit_code:
         keys.append(f"company-code:{lead.credit_code}")
     if lead.company:

@@ -24,8 +24,8 @@ from leadflow_intake.db import PartnerRepository, idempotency_keys, leads, submi
 from leadflow_intake.domain.errors import FieldError, preferred_language
 from leadflow_intake.domain.lead import clean
 from leadflow_intake.schemas import BatchIn, LeadIn, ProblemOut, validate_lead
-from leadflow_intake.handlers import Accepted, SubmissionPipeline
-from leadflow_intake.partners import Partner, PartnerRateLimiter, hash_key
+from leadflow_intake.handlers import SubmissionPipeline
+from leadflow_intake.partners import KeyCache, Partner, PartnerRateLimiter, hash_key
 from leadflow_shared.db import Database, UnitOfWork
 from leadflow_shared.service import Runtime
 
@@ -44,16 +44,25 @@ async def provide_partner(
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise NotAuthorizedException("an API key is needed: Authorization: Bearer <key>")
-    async with db.uow() as uow:
-        row = await PartnerRepository(uow.session).by_key_hash(hash_key(key.strip()))
-    if row is None or row["revoked_at"] is not None:
+    partner = await _partner_of(hash_key(key.strip()), db, runtime.state["key_cache"])
+    if partner is None:
         raise NotAuthorizedException("unknown or revoked API key")
-    partner = Partner(row["id"], row["name"], row["rate_per_s"])
     limiter: PartnerRateLimiter = runtime.state["rate_limiter"]
     wait = await limiter.retry_after(partner)
     if wait is not None:
         raise HTTPException(status_code=429, detail=f"over {partner.rate_per_s:g} requests/s",
                             headers={"Retry-After": str(wait)})
+    return partner
+
+
+async def _partner_of(key_hash: str, db: Database, cache: KeyCache) -> Partner | None:
+    known, partner = cache.get(key_hash)
+    if known:
+        return partner
+    async with db.uow() as uow:
+        row = await PartnerRepository(uow.session).by_key_hash(key_hash)
+    partner = Partner(row["id"], row["name"], row["rate_per_s"]) if row and row["revoked_at"] is None else None
+    cache.put(key_hash, partner)
     return partner
 
 

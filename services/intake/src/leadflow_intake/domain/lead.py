@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from leadflow_intake.domain import normalize
@@ -28,14 +29,18 @@ class CleanLead:
     device_id: str | None = None
     extra_mobiles: tuple[str, ...] = field(default_factory=tuple)  # a phone given as WeChat id
 
-    def contact_keys(self) -> list[str]:
+    def contact_keys(self) -> tuple[str, ...]:
         """Match keys of the person: equal keys are the same person (查重)."""
+        return self._contact_keys
+
+    @cached_property
+    def _contact_keys(self) -> tuple[str, ...]:  # asked for several times per lead in a batch
         keys = [f"mobile:{m}" for m in (self.mobile, *self.extra_mobiles) if m]
         if self.wechat and not self.wechat.startswith("+"):
             keys.append(f"wechat:{self.wechat}")
         if self.email:
             keys.append(f"email:{self.email}")
-        return list(dict.fromkeys(keys))
+        return tuple(dict.fromkeys(keys))
 
     @property
     def email_domain(self) -> str | None:
