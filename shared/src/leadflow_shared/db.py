@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
@@ -66,6 +67,18 @@ def service_metadata(schema: str) -> MetaData:
     return metadata
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's transaction. Hot statements go to it directly:
+    SQLAlchemy's per-statement compile and cache-key work costs more than the round trip itself."""
+    connection = await session.connection()
+    adapter = (await connection.get_raw_connection()).dbapi_connection
+    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: make sure it has been
+    # sent, or a statement sent directly would run outside the transaction (private, pinned in uv.lock).
+    if adapter._transaction is None:
+        await adapter._start_transaction()
+    return adapter._connection
+
+
 async def insert_rows(session: AsyncSession, writes: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
     """Insert the rows of several tables with one statement, so one round trip.
 
@@ -73,22 +86,30 @@ async def insert_rows(session: AsyncSession, writes: Sequence[tuple[Table, Seque
     thousand rows, and far cheaper than an INSERT per table for one. The rows of a table share their keys.
     JSON columns take dicts, lists, or JSON text already serialized (an outbox payload).
     """
-    parts, params = [], {}
-    for t, (table, rows) in enumerate((table, rows) for table, rows in writes if rows):
-        columns = [table.c[name] for name in rows[0]]
-        selects = []
-        for c, column in enumerate(columns):
-            name = f"t{t}c{c}"
-            array_type, to_column = _unnest_types(column)
-            params[name] = [_unnest_value(column, row[column.name]) for row in rows]
-            selects.append((f"CAST(:{name} AS {array_type})", to_column.format(f"u.c{c}")))
+    writes = [(table, rows) for table, rows in writes if rows]
+    if not writes:
+        return
+    shape = tuple((table, tuple(rows[0])) for table, rows in writes)
+    args = [[_unnest_value(row[name]) for row in rows] for (_, rows), (_, names) in zip(writes, shape)
+            for name in names]
+    await (await driver_connection(session)).execute(_insert_rows_sql(shape), *args)
+
+
+@lru_cache(maxsize=256)
+def _insert_rows_sql(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> str:
+    parts, n = [], 0
+    for t, (table, names) in enumerate(shape):
+        arrays, casts = [], []
+        for c, name in enumerate(names):
+            n += 1
+            array_type, to_column = _unnest_types(table.c[name])
+            arrays.append(f"${n}::{array_type}")
+            casts.append(to_column.format(f"u.c{c}"))
         parts.append(
-            f"w{t} AS (INSERT INTO {table.schema}.{table.name} ({', '.join(c.name for c in columns)}) "
-            f"SELECT {', '.join(to for _, to in selects)} "
-            f"FROM unnest({', '.join(array for array, _ in selects)}) AS u({', '.join(f'c{i}' for i in range(len(columns)))}))"
+            f"w{t} AS (INSERT INTO {table.schema}.{table.name} ({', '.join(names)}) SELECT {', '.join(casts)} "
+            f"FROM unnest({', '.join(arrays)}) AS u({', '.join(f'c{i}' for i in range(len(names)))}))"
         )
-    if parts:
-        await session.execute(text(f"WITH {', '.join(parts)} SELECT 1"), params)
+    return f"WITH {', '.join(parts)} SELECT 1"
 
 
 def _unnest_types(column: Column[Any]) -> tuple[str, str]:
@@ -103,7 +124,7 @@ def _unnest_types(column: Column[Any]) -> tuple[str, str]:
     return "text[]", f"CAST({{}} AS {kind})"
 
 
-def _unnest_value(column: Column[Any], value: Any) -> Any:
+def _unnest_value(value: Any) -> Any:
     if value is None or isinstance(value, uuid.UUID | datetime | str):
         return value
     if isinstance(value, dict | list):
@@ -184,7 +205,7 @@ class UnitOfWork:
     def _envelope(self, topic: Topic, subject: str | uuid.UUID, data: BaseModel) -> CloudEvent[Any]:
         if not isinstance(data, topic.data_model):
             raise TypeError(f"{topic.name} carries {topic.data_model.__name__}, not {type(data).__name__}")
-        return CloudEvent[type(data)](  # type: ignore[misc]
+        return _envelope_class(type(data))(
             source=self._source, type=topic.event_type, subject=str(subject), data=data,
             dataschema=f"urn:leadflow:schema:{topic.name}",
         )
@@ -198,6 +219,11 @@ class UnitOfWork:
             .returning(self._processed.c.event_id)
         )
         return result.first() is not None
+
+
+@lru_cache(maxsize=64)
+def _envelope_class(data_model: type[BaseModel]) -> type[CloudEvent[Any]]:
+    return CloudEvent[data_model]  # type: ignore[valid-type]  # parametrizing on every event costs
 
 
 class Database:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 
 # Postgres SQLSTATEs that say "try again": connection failures, shutdown, overload, serialization.
@@ -22,5 +23,10 @@ def is_transient(error: BaseException) -> bool:
         return bool(sqlstate and sqlstate.startswith(_RETRYABLE_SQLSTATE_PREFIXES))
     if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
         return True
+    # Statements sent to asyncpg directly (the hot paths) raise its own errors.
+    if isinstance(error, asyncpg.InterfaceError | asyncpg.exceptions.PostgresConnectionError):
+        return True
+    if isinstance(error, asyncpg.PostgresError):
+        return bool(error.sqlstate and error.sqlstate.startswith(_RETRYABLE_SQLSTATE_PREFIXES))
     cause = error.__cause__
     return cause is not None and cause is not error and is_transient(cause)

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow_intake.domain.matching import CompanyCandidate
 from leadflow_intake.domain.normalize import LATIN_PATTERN
 from leadflow_intake.domain.model import LeadStatus
-from leadflow_shared.db import service_metadata
+from leadflow_shared.db import driver_connection, service_metadata
 
 metadata = service_metadata("intake")
 
@@ -173,36 +173,76 @@ customer_contacts = Table(
 )
 
 
+# The submission pipeline's statements go to asyncpg directly (see shared `driver_connection`).
+LOCK_SQL = (
+    "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
+    "FROM unnest($1::text[]) AS k ORDER BY h) AS locks"
+)
+SCREEN_SQL = (
+    "SELECT 'contact' AS kind, key AS k, lead_id AS id, NULL AS owner FROM intake.lead_contacts "
+    "  WHERE key = ANY($1::text[]) "
+    "UNION ALL SELECT 'code', credit_code, id, owner_id FROM intake.customers WHERE credit_code = ANY($2::text[]) "
+    "UNION ALL SELECT 'core', core, id, owner_id FROM intake.customers WHERE core = ANY($3::text[]) "
+    "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id FROM intake.customer_contacts cc "
+    "  JOIN intake.customers c ON c.id = cc.customer_id WHERE cc.key = ANY($1::text[]) "
+    "UNION ALL SELECT 'blocked', kind || ':' || value, NULL, NULL FROM intake.blocklist "
+    "  WHERE kind || ':' || value = ANY($4::text[]) "
+    "UNION ALL SELECT 'blocked', 'ip_range:' || host(ip), NULL, NULL FROM unnest($5::inet[]) AS ip "
+    "  WHERE EXISTS (SELECT 1 FROM intake.blocklist WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip)"
+)
+CONTACT_OWNERS_SQL = "SELECT key, lead_id FROM intake.lead_contacts WHERE key = ANY($1::text[])"
+LEADS_FOR_UPDATE_SQL = (
+    "SELECT id, fields, status, company_id, customer_id, account_owner_id, owner_id "
+    "FROM intake.leads WHERE id = ANY($1::uuid[]) FOR UPDATE"
+)
+# Joins on unnest(): one btree probe per value, whatever the planner thinks of a long list.
+EXACT_COMPANIES_SQL = (
+    "SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(v) "
+    "  JOIN intake.companies c ON c.credit_code = q.v "
+    "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($2::text[]) AS q(v) "
+    "  JOIN intake.companies c ON c.core = q.v"
+)
+TYPO_COMPANIES_SQL = (
+    "SELECT DISTINCT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(v) "
+    "JOIN intake.company_variants cv ON cv.variant = q.v JOIN intake.companies c ON c.id = cv.company_id"
+)
+SIMILAR_COMPANIES_SQL = (
+    "SELECT q.core AS query, c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(core) "
+    f"CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core ~ '{LATIN_PATTERN}' AND core % q.core "
+    "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"
+)
+RECENT_COUNTS_SQL = {
+    column: f"SELECT {shown} AS value, count(*) AS n FROM intake.submissions "
+            f"WHERE {column} = ANY($1::{kind}[]) AND received_at >= $2 GROUP BY {column}"
+    for column, kind, shown in (("client_ip", "inet", "host(client_ip)"), ("device_id", "text", "device_id"))
+}
+
+
 class IntakeRepository:
     """The queries of the submission pipeline: a batch at a time, a handful of round trips."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        return await (await driver_connection(self.session)).fetch(sql, *args)  # type: ignore[no-any-return]
+
     async def lock(self, keys: Iterable[str]) -> None:
         """Serialize submissions that could be the same person or company (in hash order: no deadlock)."""
         unique = sorted(set(keys))
         if unique:
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
-                     "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS locks"),
-                {"keys": unique},
-            )
+            await self._fetch(LOCK_SQL, unique)
 
     async def contact_owners(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
         if not keys:
             return {}
-        rows = await self.session.execute(
-            text("SELECT key, lead_id FROM intake.lead_contacts WHERE key = ANY(CAST(:keys AS text[]))"),
-            {"keys": list(set(keys))})
-        return {row.key: row.lead_id for row in rows}
+        return {row["key"]: row["lead_id"] for row in await self._fetch(CONTACT_OWNERS_SQL, list(set(keys)))}
 
     async def leads_for_update(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         ids = list(set(ids))
         if not ids:
             return {}
-        rows = (await self.session.execute(select(leads).where(leads.c.id.in_(ids)).with_for_update())).mappings()
-        return {row["id"]: dict(row) for row in rows}
+        return {row["id"]: dict(row) for row in await self._fetch(LEADS_FOR_UPDATE_SQL, ids)}
 
     async def company_candidates(
         self, credit_codes: Sequence[str], cores: Sequence[str], typo_cores: dict[str, Sequence[str]],
@@ -211,38 +251,19 @@ class IntakeRepository:
         """Companies sharing a credit code or a core; for cores nothing shares, the companies one typo
         away (their deletion variants) and, for Latin cores, the nearest by trigrams."""
         found: dict[uuid.UUID, CompanyCandidate] = {}
-        # Joins on unnest(): one btree probe per value, whatever the planner thinks of a long list.
-        await self._add_candidates(found, (
-            "SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:codes AS text[])) AS q(v) "
-            "  JOIN intake.companies c ON c.credit_code = q.v "
-            "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest(CAST(:cores AS text[])) AS q(v) "
-            "  JOIN intake.companies c ON c.core = q.v"), codes=list(set(credit_codes)), cores=list(set(cores)))
+        for row in await self._fetch(EXACT_COMPANIES_SQL, list(set(credit_codes)), list(set(cores))):
+            found[row["id"]] = _candidate(row)
         known = {c.core for c in found.values()}
         variants = {v for core, vs in typo_cores.items() if core not in known for v in vs}
         if variants:
-            await self._add_candidates(found, (
-                "SELECT DISTINCT c.id, c.core, c.region, c.credit_code, c.city "
-                "FROM unnest(CAST(:variants AS text[])) AS q(v) "
-                "JOIN intake.company_variants cv ON cv.variant = q.v JOIN intake.companies c ON c.id = cv.company_id"),
-                variants=list(variants))
+            for row in await self._fetch(TYPO_COMPANIES_SQL, list(variants)):
+                found[row["id"]] = _candidate(row)
         similar: dict[str, list[CompanyCandidate]] = {}
         unmatched_latin = list({core for core in latin_cores if core not in known})
         if unmatched_latin:
-            rows = await self.session.execute(
-                text("SELECT q.core AS query, c.id, c.core, c.region, c.credit_code, c.city "
-                     "FROM unnest(CAST(:q AS text[])) AS q(core) "
-                     f"CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core ~ '{LATIN_PATTERN}' AND core % q.core "
-                     "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"),
-                {"q": unmatched_latin},
-            )
-            for row in rows:
-                similar.setdefault(row.query, []).append(
-                    CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city))
+            for row in await self._fetch(SIMILAR_COMPANIES_SQL, unmatched_latin):
+                similar.setdefault(row["query"], []).append(_candidate(row))
         return list(found.values()), similar
-
-    async def _add_candidates(self, found: dict[uuid.UUID, CompanyCandidate], sql: str, **params: Any) -> None:
-        for row in await self.session.execute(text(sql), params):
-            found[row.id] = CompanyCandidate(row.id, row.core, row.region, row.credit_code, row.city)
 
     async def screen(
         self, keys: Sequence[str], codes: Sequence[str], cores: Sequence[str], domains: Sequence[str],
@@ -251,48 +272,32 @@ class IntakeRepository:
                dict[str, tuple[uuid.UUID, str | None]], set[str]]:
         """One round trip for the batch's people: who owns its contacts, which customers it names,
         what the blocklist says. Returns (contact owners, customers by code, by core, by contact, blocked)."""
-        wanted = list(set(keys)) + [f"email_domain:{d}" for d in set(domains)]
-        rows = await self.session.execute(text(
-            "SELECT 'contact' AS kind, key AS k, lead_id AS id, NULL AS owner FROM intake.lead_contacts "
-            "  WHERE key = ANY(CAST(:keys AS text[])) "
-            "UNION ALL SELECT 'code', credit_code, id, owner_id FROM intake.customers "
-            "  WHERE credit_code = ANY(CAST(:codes AS text[])) "
-            "UNION ALL SELECT 'core', core, id, owner_id FROM intake.customers WHERE core = ANY(CAST(:cores AS text[])) "
-            "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id FROM intake.customer_contacts cc "
-            "  JOIN intake.customers c ON c.id = cc.customer_id WHERE cc.key = ANY(CAST(:keys AS text[])) "
-            "UNION ALL SELECT 'blocked', kind || ':' || value, NULL, NULL FROM intake.blocklist "
-            "  WHERE kind || ':' || value = ANY(CAST(:wanted AS text[])) "
-            "UNION ALL SELECT 'blocked', 'ip_range:' || host(ip), NULL, NULL FROM unnest(CAST(:ips AS inet[])) AS ip "
-            "  WHERE EXISTS (SELECT 1 FROM intake.blocklist WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip)"),
-            {"keys": list(set(keys)), "codes": list(set(codes)), "cores": list(set(cores)), "wanted": wanted,
-             "ips": list(set(ips))})
+        keys = list(set(keys))
+        wanted = keys + [f"email_domain:{d}" for d in set(domains)]
+        rows = await self._fetch(SCREEN_SQL, keys, list(set(codes)), list(set(cores)), wanted, list(set(ips)))
         owners: dict[str, uuid.UUID] = {}
         by_code: dict[str, tuple[uuid.UUID, str | None]] = {}
         by_core: dict[str, tuple[uuid.UUID, str | None]] = {}
         by_contact: dict[str, tuple[uuid.UUID, str | None]] = {}
         blocked: set[str] = set()
-        for row in rows:
-            if row.kind == "contact":
-                owners[row.k] = row.id
-            elif row.kind == "code":
-                by_code[row.k] = (row.id, row.owner)
-            elif row.kind == "core":
-                by_core.setdefault(row.k, (row.id, row.owner))
-            elif row.kind == "customer_contact":
-                by_contact[row.k] = (row.id, row.owner)
+        for kind, key, found_id, owner in rows:
+            if kind == "contact":
+                owners[key] = found_id
+            elif kind == "code":
+                by_code[key] = (found_id, owner)
+            elif kind == "core":
+                by_core.setdefault(key, (found_id, owner))
+            elif kind == "customer_contact":
+                by_contact[key] = (found_id, owner)
             else:
-                blocked.add(row.k)
+                blocked.add(key)
         return owners, by_code, by_core, by_contact, blocked
 
     async def recent_counts(self, column: str, values: Sequence[str], since: datetime) -> dict[str, int]:
         if not values:
             return {}
-        col = submissions.c[column]
-        rows = await self.session.execute(
-            select(col, func.count()).where(col.in_(list(set(values))), submissions.c.received_at >= since)
-            .group_by(col)
-        )
-        return {str(value): count for value, count in rows}
+        rows = await self._fetch(RECENT_COUNTS_SQL[column], list(set(values)), since)
+        return {row["value"]: row["n"] for row in rows}
 
     async def update_leads(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -318,6 +323,10 @@ class IntakeRepository:
 
     async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None) -> None:
         await self.session.execute(update(leads).where(leads.c.id == lead_id).values(owner_id=owner_id))
+
+
+def _candidate(row: Any) -> CompanyCandidate:
+    return CompanyCandidate(row["id"], row["core"], row["region"], row["credit_code"], row["city"])
 
 
 class PartnerRepository:
