@@ -50,7 +50,7 @@ async def test_a_redelivered_event_changes_nothing(settings_env: dict[str, str])
         scored_outbox = "SELECT count(*) FROM scoring.outbox WHERE key = $1 AND topic = 'leads.scored.v1'"
         # the copies leave no row: the consumer's own count shows it has seen and skipped them
         assert await eventually(lambda: _true(_duplicates() - duplicates_before >= 2), timeout_s=30)
-    assert await _fetch(dsn, "SELECT count(*) FROM scoring.scored_leads WHERE lead_id = $1", event.data.lead_id) == 1
+    assert await _fetch(dsn, "SELECT count(*) FROM scoring.leads WHERE lead_id = $1", event.data.lead_id) == 1
     assert await _fetch(dsn, scored_outbox, event.subject) == 1
 
 

@@ -1,7 +1,7 @@
 import uuid
 
 from leadflow_intake.domain.matching import CompanyCandidate, link_company
-from leadflow_intake.domain.normalize import company_name
+from leadflow_shared.normalize import company_name
 
 A, B = uuid.uuid4(), uuid.uuid4()
 

@@ -6,6 +6,11 @@ that keeps failing sends the message, with its error, to `<topic>.dlq`; a malfor
 at once. An outage (Postgres, Temporal away) is no fault of the event: it is retried until it passes,
 holding its partition, rather than dead-lettered. The offset is committed only after the transaction
 (or the dead letter) is done.
+
+A batch handler (`BatchSubscription`) is `async def handler(events: list[CloudEvent[Model]], uow) -> None`:
+it gets the fresh events of a poll, in delivery order (Kafka's order per partition, so per key), and
+applies them set-wise in one transaction. When a batch fails through some event's fault, its events are
+applied one at a time (each a one-element batch), so the poison goes to the DLQ and the others pass.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +33,23 @@ from leadflow_shared.errors import is_transient
 from leadflow_shared.events import CloudEvent, MalformedEvent, parse_event
 from leadflow_shared.kafka import physical_topic
 from leadflow_shared.logging import get_logger
-from leadflow_shared.metrics import EVENTS_CONSUMED, HANDLER_FAILURES, HANDLER_SECONDS
+from leadflow_shared.metrics import (
+    CONSUMER_BATCH_SECONDS,
+    CONSUMER_BATCH_SIZE,
+    EVENTS_CONSUMED,
+    HANDLER_FAILURES,
+    HANDLER_SECONDS,
+)
 
 Handler = Callable[[CloudEvent[Any], UnitOfWork], Awaitable[None]]
+BatchHandler = Callable[[list[CloudEvent[Any]], UnitOfWork], Awaitable[None]]
 
 log = get_logger(__name__)
 
 MAX_BACKOFF_S = 10.0
+# How long a batch subscriber waits for records when its fetch buffer is empty (faststream sleeps as long
+# again after an empty poll): the latency an idle topic adds, against smaller batches under load.
+BATCH_TIMEOUT_MS = 50
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,18 @@ class Subscription:
 
     topic: Topic
     handler: Handler
+
+
+@dataclass(frozen=True)
+class BatchSubscription:
+    """A topic whose events are applied a batch (up to max_records of one poll) per transaction."""
+
+    topic: Topic
+    handler: BatchHandler
+    max_records: int = 500
+
+
+AnySubscription = Subscription | BatchSubscription
 
 
 @dataclass(frozen=True)
@@ -56,7 +84,7 @@ class DeliveredMessage:
 
 
 class EventProcessor:
-    """Applies one delivered message: parse, dedupe, handle in a transaction, retry, dead-letter."""
+    """Applies delivered messages: parse, dedupe, handle in a transaction, retry, dead-letter."""
 
     def __init__(
         self,
@@ -75,19 +103,86 @@ class EventProcessor:
 
     async def process(self, subscription: Subscription, message: DeliveredMessage) -> str:
         """Returns the outcome: processed, duplicate or dead_lettered."""
+        event = await self._parse(subscription.topic, message)
+        if event is None:
+            return "dead_lettered"
+        return await self._process_event(subscription.topic.name, subscription.handler, event, message)
+
+    async def process_batch(
+        self, subscription: BatchSubscription, messages: Sequence[DeliveredMessage]
+    ) -> dict[str, int]:
+        """Apply a poll's messages in one transaction; returns how many events had each outcome.
+
+        An outage is retried, the whole batch, until it passes; any other failure has the batch's events
+        applied one at a time, with the retries and dead letters of `process`.
+        """
         topic = subscription.topic.name
+        outcomes: Counter[str] = Counter()
+        parsed: list[tuple[CloudEvent[Any], DeliveredMessage]] = []
+        for message in messages:
+            event = await self._parse(subscription.topic, message)
+            if event is None:
+                outcomes["dead_lettered"] += 1
+            else:
+                parsed.append((event, message))
+        if not parsed:
+            return dict(outcomes)
+        CONSUMER_BATCH_SIZE.labels(self._service, topic).observe(len(parsed))
+        events = [event for event, _ in parsed]
+        tries = 0
+        while True:
+            tries += 1
+            started = time.perf_counter()
+            try:
+                fresh = await self._apply_batch(subscription, events)
+            except Exception as exc:
+                HANDLER_FAILURES.labels(self._service, topic).inc()
+                if not is_transient(exc):
+                    log.warning("event batch failed; applying its events one at a time", topic=topic,
+                                events=len(events), error=repr(exc))
+                    break
+                log.warning("event batch failed", topic=topic, events=len(events), transient=True,
+                            error=repr(exc))
+                await asyncio.sleep(min(self._backoff_s * 2 ** (tries - 1), MAX_BACKOFF_S))
+                continue
+            elapsed = time.perf_counter() - started
+            CONSUMER_BATCH_SECONDS.labels(self._service, topic).observe(elapsed)
+            per_event = HANDLER_SECONDS.labels(self._service, topic)
+            for _ in events:
+                per_event.observe(elapsed / len(events))  # each event's share of the transaction
+            outcomes["processed"] += fresh
+            outcomes["duplicate"] += len(events) - fresh
+            self._count(topic, "processed", fresh)
+            self._count(topic, "duplicate", len(events) - fresh)
+            return dict(outcomes)
+
+        # Isolate the poison: each event in its own transaction, through the same batch handler.
+        async def one(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+            await subscription.handler([event], uow)
+
+        for event, message in parsed:
+            outcomes[await self._process_event(topic, one, event, message)] += 1
+        return dict(outcomes)
+
+    async def _parse(self, topic: Topic, message: DeliveredMessage) -> CloudEvent[Any] | None:
+        """The message's event; None when it was malformed (and has been dead-lettered)."""
         try:
-            event = parse_event(message.value, subscription.topic.data_model)
+            return parse_event(message.value, topic.data_model)
         except MalformedEvent as exc:
-            await self._dead_letter(message, topic, exc, 0)
-            return self._count(topic, "dead_lettered")
+            await self._dead_letter(message, topic.name, exc, 0)
+            self._count(topic.name, "dead_lettered")
+            return None
+
+    async def _process_event(
+        self, topic: str, handler: Handler, event: CloudEvent[Any], message: DeliveredMessage
+    ) -> str:
         attempt = 0  # tries that failed through the event's fault
         tries = 0
         while True:
             tries += 1
             started = time.perf_counter()
             try:
-                fresh = await self._apply(subscription, event)
+                fresh = await self._apply(topic, handler, event)
                 HANDLER_SECONDS.labels(self._service, topic).observe(time.perf_counter() - started)
                 return self._count(topic, "processed" if fresh else "duplicate")
             except Exception as exc:
@@ -101,16 +196,32 @@ class EventProcessor:
                     return self._count(topic, "dead_lettered")
                 await asyncio.sleep(min(self._backoff_s * 2 ** (tries - 1), MAX_BACKOFF_S))
 
-    async def _apply(self, subscription: Subscription, event: CloudEvent[Any]) -> bool:
+    async def _apply(self, topic: str, handler: Handler, event: CloudEvent[Any]) -> bool:
         async with self._db.uow() as uow:
-            if not await uow.mark_processed(event.id, subscription.topic.name):
+            if not await uow.mark_processed(event.id, topic):
                 return False
-            await subscription.handler(event, uow)
+            await handler(event, uow)
             await uow.commit()
             return True
 
-    def _count(self, topic: str, outcome: str) -> str:
-        EVENTS_CONSUMED.labels(self._service, topic, outcome).inc()
+    async def _apply_batch(self, subscription: BatchSubscription, events: list[CloudEvent[Any]]) -> int:
+        """Apply the events not processed before in one transaction; returns how many that was."""
+        async with self._db.uow() as uow:
+            fresh_ids = await uow.mark_processed_many([event.id for event in events], subscription.topic.name)
+            if not fresh_ids:
+                return 0
+            fresh: list[CloudEvent[Any]] = []
+            for event in events:
+                if event.id in fresh_ids:
+                    fresh_ids.discard(event.id)  # a copy further on in the same batch is a duplicate
+                    fresh.append(event)
+            await subscription.handler(fresh, uow)
+            await uow.commit()
+            return len(fresh)
+
+    def _count(self, topic: str, outcome: str, amount: int = 1) -> str:
+        if amount:
+            EVENTS_CONSUMED.labels(self._service, topic, outcome).inc(amount)
         return outcome
 
 
@@ -130,14 +241,17 @@ def dead_letter_headers(message: DeliveredMessage, service: str, error: BaseExce
 def register_subscriptions(
     broker: KafkaBroker,
     processor: EventProcessor,
-    subscriptions: list[Subscription],
+    subscriptions: Sequence[AnySubscription],
     *,
     group_id: str,
     topic_prefix: str = "",
 ) -> None:
     """Attach one faststream subscriber per subscription, sharing the service's consumer group."""
     for subscription in subscriptions:
-        _register(broker, processor, subscription, group_id, topic_prefix)
+        if isinstance(subscription, BatchSubscription):
+            _register_batch(broker, processor, subscription, group_id, topic_prefix)
+        else:
+            _register(broker, processor, subscription, group_id, topic_prefix)
 
 
 def _register(
@@ -167,5 +281,41 @@ def _register(
     )(consume)
 
 
+def _register_batch(
+    broker: KafkaBroker, processor: EventProcessor, subscription: BatchSubscription, group_id: str,
+    prefix: str,
+) -> None:
+    async def consume(body: list[bytes], msg: KafkaMessage) -> None:
+        # A batch's raw message is the tuple of the poll's ConsumerRecords, partition after partition,
+        # each partition's in offset order.
+        delivered = [
+            DeliveredMessage(value=record.value or b"", key=record.key, topic=record.topic,
+                             partition=record.partition, offset=record.offset)
+            for record in msg.raw_message
+        ]
+        await processor.process_batch(subscription, delivered)
+
+    consume.__name__ = f"on_{subscription.topic.name.replace('.', '_')}_batch"
+    # On success faststream commits the consumer's positions (the whole poll); should a dead letter fail,
+    # the nack seeks every partition of the batch back to its first record, and the poll comes again.
+    broker.subscriber(
+        physical_topic(subscription.topic.name, prefix),
+        batch=True,
+        max_records=subscription.max_records,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_raw_bodies,
+        title=f"{group_id}:{subscription.topic.name}",
+        description=subscription.topic.description,
+    )(consume)
+
+
 async def _raw_body(msg: Any) -> bytes:
     return bytes(msg.body)
+
+
+async def _raw_bodies(msg: Any) -> list[bytes]:
+    # faststream's own batch decoder would re-parse every record and json-decode its body: skip that.
+    return list(msg.body)

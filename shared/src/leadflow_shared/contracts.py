@@ -152,6 +152,19 @@ class LeadConverted(Contract):
     converted_at: AwareDatetime
 
 
+class OpportunityClosed(Contract):
+    """An opportunity was won or lost (赢单/输单): the outcome of the lead it came from, which scoring
+    learns its predictive score from."""
+
+    opportunity_id: uuid.UUID
+    lead_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    outcome: str = Field(description="won | lost")
+    amount: float | None = None
+    reason: str | None = None
+    closed_at: AwareDatetime
+
+
 class CustomerChanged(Contract):
     """The customer master (客户) as opportunity keeps it; intake links new leads to it."""
 
@@ -190,6 +203,9 @@ LEADS_SCORED = Topic("leads.scored.v1", LeadScored, "scoring", LeadScored.__doc_
 LEADS_ASSIGNED = Topic("leads.assigned.v1", LeadAssigned, "assignment", LeadAssigned.__doc__ or "")
 LEADS_RECYCLED = Topic("leads.recycled.v1", LeadRecycled, "pool", LeadRecycled.__doc__ or "")
 LEADS_CONVERTED = Topic("leads.converted.v1", LeadConverted, "opportunity", LeadConverted.__doc__ or "")
+OPPORTUNITIES_CLOSED = Topic(
+    "opportunities.closed.v1", OpportunityClosed, "opportunity", OpportunityClosed.__doc__ or ""
+)
 CUSTOMERS = Topic("customers.v1", CustomerChanged, "opportunity", CustomerChanged.__doc__ or "")
 
 TOPICS: tuple[Topic, ...] = (
@@ -200,6 +216,7 @@ TOPICS: tuple[Topic, ...] = (
     LEADS_ASSIGNED,
     LEADS_RECYCLED,
     LEADS_CONVERTED,
+    OPPORTUNITIES_CLOSED,
     CUSTOMERS,
 )
 

@@ -220,6 +220,19 @@ class UnitOfWork:
         )
         return result.first() is not None
 
+    async def mark_processed_many(self, event_ids: Sequence[uuid.UUID], topic: str) -> set[uuid.UUID]:
+        """Record consumed events with one statement; returns the ids not processed before (the fresh
+        ones). An id given twice is recorded, and returned, once."""
+        if not event_ids:
+            return set()
+        table = self._processed.fullname
+        rows = await (await driver_connection(self.session)).fetch(
+            f"INSERT INTO {table} (event_id, topic, processed_at) SELECT u, $2, now() "
+            "FROM unnest($1::uuid[]) AS u ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            list(event_ids), topic,
+        )
+        return {row[0] for row in rows}
+
 
 @lru_cache(maxsize=64)
 def _envelope_class(data_model: type[BaseModel]) -> type[CloudEvent[Any]]:
@@ -245,3 +258,18 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def run_transaction(database: Callable[[], Database], work: Callable[[UnitOfWork], Any]) -> Any:
+    """`await work(uow)` in one committed transaction, from synchronous code (CLI commands)."""
+    async def go() -> Any:
+        db = database()
+        try:
+            async with db.uow() as uow:
+                result = await work(uow)
+                await uow.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())

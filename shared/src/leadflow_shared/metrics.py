@@ -13,6 +13,15 @@ HANDLER_SECONDS = Histogram(
 HANDLER_FAILURES = Counter(
     "leadflow_event_handler_failures_total", "Failed tries of an event handler.", ["service", "topic"]
 )
+CONSUMER_BATCH_SIZE = Histogram(
+    "leadflow_consumer_batch_size",
+    "Well-formed events in each batch a batch consumer applied (duplicates included).",
+    ["service", "topic"], buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
+)
+CONSUMER_BATCH_SECONDS = Histogram(
+    "leadflow_consumer_batch_seconds", "Time to apply one batch of events, transaction included.",
+    ["service", "topic"],
+)
 OUTBOX_PUBLISHED = Counter(
     "leadflow_outbox_published_total", "Events the outbox relay delivered to Kafka.", ["service", "topic"]
 )

@@ -24,7 +24,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy import MetaData
 
 from leadflow_shared import migrations
-from leadflow_shared.consumers import EventProcessor, Subscription, dead_letter_headers, register_subscriptions
+from leadflow_shared.consumers import AnySubscription, EventProcessor, dead_letter_headers, register_subscriptions
 from leadflow_shared.consumers import DeliveredMessage
 from leadflow_shared.db import Database
 from leadflow_shared.health import HealthController
@@ -49,6 +49,28 @@ class Component(Protocol):
         """Raise when not ready."""
 
 
+class BackgroundComponent:
+    """A component that is one long-running task (`run()`), cancelled at stop, not ready once it ended."""
+
+    name = "background"
+    _task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def check(self) -> None:
+        if self._task is None or self._task.done():
+            raise RuntimeError(f"{self.name} not running")
+
+
 @dataclass
 class Service:
     name: str
@@ -57,7 +79,7 @@ class Service:
     description: str = ""
     controllers: Sequence[type] = ()
     # A list, or a factory given the runtime (for handlers that need settings or a component).
-    subscriptions: Sequence[Subscription] | Callable[[Runtime], Sequence[Subscription]] = ()
+    subscriptions: Sequence[AnySubscription] | Callable[[Runtime], Sequence[AnySubscription]] = ()
     components: Sequence[Callable[[Runtime], Component]] = ()
     commands: Sequence[Callable[..., Any]] = field(default_factory=tuple)
     settings_class: type[LeadflowSettings] = LeadflowSettings

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from leadflow_intake.cli import add_partner
 from leadflow_intake.db import IntakeRepository, metadata
-from leadflow_intake.domain.normalize import company_name, typo_variants
+from leadflow_shared.normalize import company_name, typo_variants
 from leadflow_shared.db import Database
 
 console = Console(soft_wrap=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from leadflow_intake.db import PartnerRepository, blocklist, metadata
 from leadflow_intake.partners import hash_key, new_key, new_partner_id
 from leadflow_intake.settings import IntakeSettings
-from leadflow_shared.db import Database
+from leadflow_shared.db import Database, run_transaction
 
 console = Console(soft_wrap=True)
 partners_app = typer.Typer(help="Channel partners and their API keys.", no_args_is_help=True)
@@ -32,17 +31,7 @@ def _db(dsn: str | None = None) -> Database:
 
 
 def _run(work, dsn: str | None = None):  # type: ignore[no-untyped-def]
-    async def go():  # type: ignore[no-untyped-def]
-        db = _db(dsn)
-        try:
-            async with db.uow() as uow:
-                result = await work(uow)
-                await uow.commit()
-                return result
-        finally:
-            await db.dispose()
-
-    return asyncio.run(go())
+    return run_transaction(lambda: _db(dsn), work)
 
 
 def _rate(text: str) -> float:
@@ -130,7 +119,7 @@ async def _all_blocked(uow):  # type: ignore[no-untyped-def]
 def _normal_block_value(kind: str, value: str) -> str:
     import ipaddress
 
-    from leadflow_intake.domain import normalize
+    from leadflow_shared import normalize
 
     if kind == "mobile":
         return normalize.phone(value)

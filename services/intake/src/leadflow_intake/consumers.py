@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 
 from leadflow_intake.db import IntakeRepository, customer_contacts, customers
-from leadflow_intake.domain import normalize
+from leadflow_shared import normalize
 from leadflow_intake.domain.model import LeadStatus, advance
 from leadflow_shared.consumers import Subscription
 from leadflow_shared.contracts import (

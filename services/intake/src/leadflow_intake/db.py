@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow_intake.domain.matching import CompanyCandidate
-from leadflow_intake.domain.normalize import LATIN_PATTERN
+from leadflow_shared.normalize import LATIN_PATTERN
 from leadflow_intake.domain.model import LeadStatus
 from leadflow_shared.db import driver_connection, service_metadata
 

@@ -23,7 +23,7 @@ from leadflow_intake.db import (
 from leadflow_intake.domain.lead import CleanLead, fill_blanks
 from leadflow_intake.domain.matching import CompanyCandidate, link_company
 from leadflow_intake.domain.model import LeadStatus
-from leadflow_intake.domain.normalize import LATIN_CORE, CompanyName, typo_variants
+from leadflow_shared.normalize import LATIN_CORE, CompanyName, typo_variants
 from leadflow_intake.domain.risk import RecentTraffic, RiskPolicy, assess
 from leadflow_shared.contracts import (
     LEADS_DUPLICATE_DETECTED,

@@ -21,7 +21,7 @@ from leadflow_intake.domain.lead import CleanLead
 from leadflow_intake.schemas import validate_lead
 from leadflow_shared.db import Database
 from leadflow_shared.logging import get_logger
-from leadflow_shared.service import Runtime
+from leadflow_shared.service import BackgroundComponent, Runtime
 
 log = get_logger(__name__)
 
@@ -163,7 +163,7 @@ async def rejected_csv(db: Database, import_id: uuid.UUID, partner_id: str) -> b
     return ("\ufeff" + out.getvalue()).encode()  # BOM: Excel opens UTF-8 Chinese correctly
 
 
-class ImportWorker:
+class ImportWorker(BackgroundComponent):
     """Runs queued imports, one chunk per transaction; picks up unfinished ones after a restart."""
 
     name = "imports"
@@ -174,21 +174,8 @@ class ImportWorker:
         self.chunk = runtime.settings.intake_import_chunk  # type: ignore[attr-defined]
         self.wakeup = asyncio.Event()
         runtime.state["import_wakeup"] = self.wakeup
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="imports")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def check(self) -> None:
-        if self._task is None or self._task.done():
-            raise RuntimeError("import worker not running")
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             try:
                 if not await self.run_next():

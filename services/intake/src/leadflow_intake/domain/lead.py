@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from leadflow_intake.domain import normalize
+from leadflow_shared import normalize
 from leadflow_intake.domain.errors import FieldError
-from leadflow_intake.domain.normalize import CompanyName, InvalidContact
+from leadflow_shared.normalize import CompanyName, InvalidContact
 
 CONTACT_FIELDS = ("mobile", "wechat", "email")
 

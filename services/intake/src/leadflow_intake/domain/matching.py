@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from leadflow_intake.domain.normalize import MIN_TYPO_CORE, CompanyName
+from leadflow_shared.normalize import MIN_TYPO_CORE, CompanyName
 
 _LATIN = re.compile(r"^[a-z0-9]+$")
 MIN_LATIN_CORE = 8

@@ -1,4 +1,5 @@
-"""Normal forms for matching (查重): the original is kept for display, matching uses these.
+"""Normal forms for matching (查重), shared by intake (dedupe) and scoring (registry matching): the
+original is kept for display, matching uses these.
 
 Every function is idempotent: normalizing a normal form returns it unchanged.
 """

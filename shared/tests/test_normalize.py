@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadflow_intake.domain import normalize
-from leadflow_intake.domain.normalize import InvalidContact, company_name, deletion_variants
+from leadflow_shared import normalize
+from leadflow_shared.normalize import InvalidContact, company_name, deletion_variants
 
 
 @pytest.mark.parametrize(
