@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from leadflow_localstack.testing import ServiceProcesses
+from leadflow_scoring.admin import add_key
 from leadflow_shared.service import Service
 
 LEAD = {"name": "王芳", "mobile": "13800138000", "company_name": "杭州样例网络有限公司", "referrer": "rep-zhou",
@@ -28,17 +29,19 @@ def _poll(url: str, ready: Any, timeout_s: float = 60, headers: dict[str, str] |
 
 
 def test_a_lead_passes_through_all_five_services(
-    service_processes: ServiceProcesses, migrated: dict[str, Service], partner: tuple[str, str]
+    service_processes: ServiceProcesses, migrated: dict[str, Service], partner: tuple[str, str],
+    service_env: dict[str, str],
 ) -> None:
     auth = {"Authorization": f"Bearer {partner[1]}"}
+    staff = {"Authorization": f"Bearer {add_key('smoke', 'staff', dsn=service_env['LEADFLOW_PG_DSN'])[1]}"}
     running = {name: service_processes.start(service) for name, service in migrated.items()}
     assert list(running) == ["intake", "scoring", "assignment", "pool", "opportunity"]
     service_processes.wait_ready()
 
     for r in running.values():
         ready = httpx.get(f"{r.url}/health/ready").json()
-        expected = {"postgres", "kafka", "outbox"} | {c for n, c in (("pool", "temporal"), ("intake", "imports"))
-                                                      if r.service.name == n}
+        components = {"pool": {"temporal"}, "intake": {"imports"}, "scoring": {"active-version-watcher", "rescore"}}
+        expected = {"postgres", "kafka", "outbox"} | components.get(r.service.name, set())
         assert set(ready["checks"]) == expected and set(ready["checks"].values()) == {"ok"}, ready
         assert httpx.get(f"{r.url}/health/live").json() == {"status": "ok"}
 
@@ -46,7 +49,7 @@ def test_a_lead_passes_through_all_five_services(
     assert accepted.status_code == 202, accepted.text
     lead_id = accepted.json()["lead_id"]
 
-    score = _poll(f"{running['scoring'].url}/v1/leads/{lead_id}/score", lambda v: "grade" in v)
+    score = _poll(f"{running['scoring'].url}/v1/leads/{lead_id}/score", lambda v: "grade" in v, headers=staff)
     assert score["stage"] == "nurture"
     assignment = _poll(f"{running['assignment'].url}/v1/leads/{lead_id}/assignment", lambda v: True)
     assert (assignment["rule"], assignment["owner_id"]) == ("referral", "rep-zhou")

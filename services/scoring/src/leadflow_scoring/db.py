@@ -1,50 +1,397 @@
-"""scoring's tables (schema `scoring`) and repository."""
+"""scoring's tables (schema `scoring`) and repositories."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Float, String, Table, Uuid, func, select
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow_scoring.domain.model import Score
-from leadflow_shared.db import service_metadata
+from leadflow_shared.db import driver_connection, insert_rows, service_metadata
 
 metadata = service_metadata("scoring")
 
-scored_leads = Table(
-    "scored_leads",
-    metadata,
+# A lead as scoring knows it: its snapshot (filled in by enrichment), behaviour state and current score.
+leads = Table(
+    "leads", metadata,
     Column("lead_id", Uuid, primary_key=True),
     Column("lead", JSONB, nullable=False),
+    Column("enrichment", JSONB),  # {source, matched_by, registry_id, filled: [...]}
+    Column("company_id", Uuid),
+    Column("customer_id", Uuid),
+    Column("behaviour", JSONB),  # the domain's per-lead behaviour state (see domain/scoring.py)
+    Column("activity_counts", JSONB, nullable=False, server_default="{}"),  # by type, for the predictive model
+    Column("last_activity_at", DateTime(timezone=True)),
     Column("score", Float, nullable=False),
     Column("grade", String(2), nullable=False),
     Column("stage", String(20), nullable=False),
-    Column("rules_version", String(50), nullable=False),
+    Column("probability", Float),
     Column("explanation", JSONB, nullable=False),
+    Column("rules_version", String(50), nullable=False),
+    Column("model_version", String(100)),
+    Column("outcome", String(10)),  # won | lost, when its opportunity closes: the predictive model's label
+    Column("outcome_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("scored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_leads_rescore", "scored_at", postgresql_where=text("stage <> 'disqualified'")),
+    Index("ix_leads_outcome", "outcome_at", postgresql_where=text("outcome IS NOT NULL")),
 )
 
+# The contacts a lead is known by, so an activity that names only a phone or e-mail finds its lead.
+lead_contacts = Table(
+    "lead_contacts", metadata,
+    Column("key", String(300), primary_key=True),  # mobile:+86…, wechat:…, email:…
+    Column("lead_id", Uuid, nullable=False),
+)
 
-class ScoreRepository:
+activities = Table(
+    "activities", metadata,
+    Column("activity_id", Uuid, primary_key=True),
+    Column("lead_id", Uuid),
+    Column("contact_keys", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("type", String(60), nullable=False),
+    Column("url", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("attributes", JSONB, nullable=False, server_default="{}"),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("applied_at", DateTime(timezone=True)),  # NULL: its lead has not arrived yet
+    Index("ix_activities_lead", "lead_id", "occurred_at"),
+    Index("ix_activities_pending_lead", "lead_id", postgresql_where=text("applied_at IS NULL")),
+    Index("ix_activities_pending_contacts", "contact_keys", postgresql_using="gin",
+          postgresql_where=text("applied_at IS NULL")),
+)
+
+# 客商系统: the company registry enrichment reads (a provider; this table is the built-in one).
+registry_companies = Table(
+    "registry_companies", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("credit_code", String(18), unique=True),
+    Column("name", String(300), nullable=False),
+    Column("canonical", String(300), nullable=False, index=True),
+    Column("industry", String(100)),
+    Column("size", String(50)),
+    Column("employees", Integer),
+    Column("registered_capital", Float),  # CNY ("1000万元" is 10,000,000)
+    Column("province", String(50)),
+    Column("city", String(100)),
+    Column("founded", Date),
+    Column("status", String(30)),
+    Column("source", String(100), nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+rule_sets = Table(
+    "rule_sets", metadata,
+    Column("version", String(50), primary_key=True),
+    Column("yaml", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="false"),
+    Column("created_by", String(100)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ux_rule_sets_active", "active", unique=True, postgresql_where=text("active")),
+)
+
+models = Table(
+    "models", metadata,
+    Column("version", String(100), primary_key=True),
+    Column("artifact", LargeBinary, nullable=False),  # the model directory, as a tar.gz
+    Column("info", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ux_models_active", "active", unique=True, postgresql_where=text("active")),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # partner: may post activities; staff: everything
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+UPSERT_LEADS_SQL = (
+    "INSERT INTO scoring.leads (lead_id, lead, enrichment, company_id, customer_id, behaviour, activity_counts, "
+    "  last_activity_at, score, grade, stage, probability, explanation, rules_version, model_version, scored_at) "
+    "SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::uuid[], $5::uuid[], $6::jsonb[], $7::jsonb[], "
+    "  $8::timestamptz[], $9::float8[], $10::text[], $11::text[], $12::float8[], $13::jsonb[], $14::text[], "
+    "  $15::text[], $16::timestamptz[]) "
+    "ON CONFLICT (lead_id) DO UPDATE SET lead = excluded.lead, enrichment = excluded.enrichment, "
+    "  company_id = excluded.company_id, customer_id = excluded.customer_id, behaviour = excluded.behaviour, "
+    "  activity_counts = excluded.activity_counts, last_activity_at = excluded.last_activity_at, "
+    "  score = excluded.score, grade = excluded.grade, stage = excluded.stage, probability = excluded.probability, "
+    "  explanation = excluded.explanation, rules_version = excluded.rules_version, "
+    "  model_version = excluded.model_version, scored_at = excluded.scored_at"
+)
+UPSERT_FIELDS = ["lead_id", "lead", "enrichment", "company_id", "customer_id", "behaviour", "activity_counts",
+                 "last_activity_at", "score", "grade", "stage", "probability", "explanation", "rules_version",
+                 "model_version", "scored_at"]
+JSON_FIELDS = {"lead", "enrichment", "behaviour", "activity_counts", "explanation"}
+
+
+class LeadRepository:
+    """The leads scoring keeps, a batch at a time (statements go to asyncpg directly: the hot path)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def save(self, lead_id: uuid.UUID, lead: dict[str, Any], score: Score) -> None:
-        values = dict(
-            lead=lead, score=score.points, grade=score.grade, stage=score.stage,
-            rules_version=score.rules_version,
-            explanation=[{"rule": rule, "points": points} for rule, points in score.factors],
-        )
-        await self.session.execute(
-            insert(scored_leads)
-            .values(lead_id=lead_id, **values)
-            .on_conflict_do_update(index_elements=["lead_id"], set_={**values, "scored_at": func.now()})
-        )
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        return await (await driver_connection(self.session)).fetch(sql, *args)  # type: ignore[no-any-return]
+
+    async def for_update(self, lead_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        ids = list(set(lead_ids))
+        if not ids:
+            return {}
+        rows = await self._fetch("SELECT * FROM scoring.leads WHERE lead_id = ANY($1::uuid[]) "
+                                 "ORDER BY lead_id FOR UPDATE", ids)
+        return {row["lead_id"]: dict(row) for row in rows}
+
+    async def save(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or update whole lead rows, one statement."""
+        if not rows:
+            return
+        columns = [[(json.dumps(row[f], ensure_ascii=False, default=str) if f in JSON_FIELDS and row[f] is not None
+                     else row[f]) for row in rows] for f in UPSERT_FIELDS]
+        await (await driver_connection(self.session)).execute(UPSERT_LEADS_SQL, *columns)
+
+    async def owners_of(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
+        if not keys:
+            return {}
+        rows = await self._fetch("SELECT key, lead_id FROM scoring.lead_contacts WHERE key = ANY($1::text[])",
+                                 list(set(keys)))
+        return {row["key"]: row["lead_id"] for row in rows}
+
+    async def known(self, lead_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        if not lead_ids:
+            return set()
+        rows = await self._fetch("SELECT lead_id FROM scoring.leads WHERE lead_id = ANY($1::uuid[])", list(set(lead_ids)))
+        return {row["lead_id"] for row in rows}
+
+    async def add_contacts(self, pairs: Sequence[tuple[str, uuid.UUID]]) -> None:
+        """First lead to claim a contact keeps it (intake has already merged the same person)."""
+        if pairs:
+            await (await driver_connection(self.session)).execute(
+                "INSERT INTO scoring.lead_contacts (key, lead_id) SELECT * FROM unnest($1::text[], $2::uuid[]) "
+                "ON CONFLICT (key) DO NOTHING", [k for k, _ in pairs], [i for _, i in pairs])
 
     async def get(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(select(scored_leads).where(scored_leads.c.lead_id == lead_id))).mappings()
-        first = row.first()
-        return dict(first) if first else None
+        row = (await self.session.execute(select(leads).where(leads.c.lead_id == lead_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def set_outcomes(self, outcomes: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
+        for lead_id, outcome, at in outcomes:
+            await self.session.execute(update(leads).where(leads.c.lead_id == lead_id)
+                                       .values(outcome=outcome, outcome_at=at))
+
+    async def due_for_rescore(self, before: datetime, rules_version: str, limit: int) -> list[uuid.UUID]:
+        """Leads whose behaviour has had time to decay, or scored under other rules; oldest first."""
+        rows = await self._fetch(
+            "SELECT lead_id FROM scoring.leads WHERE stage <> 'disqualified' "
+            "AND (scored_at < $1 OR rules_version <> $2) ORDER BY scored_at LIMIT $3", before, rules_version, limit)
+        return [row["lead_id"] for row in rows]
+
+    async def histories(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+        """Every activity counted for these leads, oldest first (to rebuild a state under new rules)."""
+        rows = await self._fetch(
+            "SELECT lead_id, type, url, occurred_at, attributes FROM scoring.activities "
+            "WHERE lead_id = ANY($1::uuid[]) AND applied_at IS NOT NULL ORDER BY occurred_at", list(lead_ids))
+        found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        for row in rows:
+            found.setdefault(row["lead_id"], []).append(dict(row))
+        return found
+
+    async def with_history(self, after: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
+        """A page of leads (by id) with every activity applied to them, for re-scoring from scratch."""
+        rows = await self._fetch(
+            "SELECT l.*, coalesce((SELECT jsonb_agg(jsonb_build_object('type', a.type, 'url', a.url, "
+            "  'occurred_at', a.occurred_at, 'attributes', a.attributes) ORDER BY a.occurred_at) "
+            "  FROM scoring.activities a WHERE a.lead_id = l.lead_id AND a.applied_at IS NOT NULL), '[]') AS history "
+            "FROM scoring.leads l WHERE ($1::uuid IS NULL OR l.lead_id > $1) ORDER BY l.lead_id LIMIT $2",
+            after, limit)
+        return [dict(row) for row in rows]
+
+
+class ActivityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_new(self, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+        """Store activities not seen before (by activity_id); returns the ids that were new."""
+        if not rows:
+            return set()
+        conn = await driver_connection(self.session)
+        fresh = await conn.fetch(
+            "INSERT INTO scoring.activities (activity_id, lead_id, contact_keys, type, url, occurred_at, attributes) "
+            "SELECT u.id, u.lead_id, ARRAY(SELECT jsonb_array_elements_text(u.keys)), u.type, u.url, u.at, u.attrs "
+            "FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[]) "
+            "  AS u(id, lead_id, keys, type, url, at, attrs) "
+            "ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id",
+            [r["activity_id"] for r in rows], [r["lead_id"] for r in rows],
+            [json.dumps(r["contact_keys"]) for r in rows], [r["type"] for r in rows], [r["url"] for r in rows],
+            [r["occurred_at"] for r in rows], [json.dumps(r["attributes"], ensure_ascii=False) for r in rows],
+        )
+        return {row["activity_id"] for row in fresh}
+
+    async def mark_applied(self, applied: Sequence[tuple[uuid.UUID, uuid.UUID]], at: datetime) -> None:
+        """(activity_id, lead_id) pairs now counted in their lead's score."""
+        if applied:
+            await (await driver_connection(self.session)).execute(
+                "UPDATE scoring.activities a SET lead_id = u.lead_id, applied_at = $3 "
+                "FROM unnest($1::uuid[], $2::uuid[]) AS u(id, lead_id) WHERE a.activity_id = u.id",
+                [a for a, _ in applied], [lead for _, lead in applied], at)
+
+    async def pending_for(self, lead_ids: Sequence[uuid.UUID], keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Activities that arrived before their lead and name one of these leads or contacts."""
+        if not lead_ids and not keys:
+            return []
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(
+            "SELECT activity_id, lead_id, contact_keys, type, url, occurred_at, attributes FROM scoring.activities "
+            "WHERE applied_at IS NULL AND (lead_id = ANY($1::uuid[]) OR contact_keys && $2::text[]) "
+            "ORDER BY occurred_at FOR UPDATE", list(set(lead_ids)), list(set(keys)))
+        return [dict(row) for row in rows]
+
+
+class RegistryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def load(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Add or replace companies (by credit code when there is one)."""
+        with_code = [r for r in rows if r.get("credit_code")]
+        without = [r for r in rows if not r.get("credit_code")]
+        if with_code:
+            statement = insert(registry_companies)
+            await self.session.execute(statement.on_conflict_do_update(
+                index_elements=["credit_code"],
+                set_={c: statement.excluded[c] for c in with_code[0] if c != "credit_code"} | {"loaded_at": func.now()},
+            ), with_code)
+        await insert_rows(self.session, [(registry_companies, without)])
+
+    async def find(self, codes: Sequence[str], canonicals: Sequence[str]) -> list[dict[str, Any]]:
+        if not codes and not canonicals:
+            return []
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(
+            "SELECT * FROM scoring.registry_companies WHERE credit_code = ANY($1::text[]) "
+            "OR canonical = ANY($2::text[])", list(set(codes)), list(set(canonicals)))
+        return [dict(row) for row in rows]
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(registry_companies)) or 0)
+
+
+async def _activate(session: AsyncSession, table: Table, version: str) -> bool:
+    """Make one version the active one (at most one is: a partial unique index); False if unknown."""
+    if not await session.scalar(select(func.count()).where(table.c.version == version)):
+        return False
+    await session.execute(update(table).where(table.c.active).values(active=False))
+    await session.execute(update(table).where(table.c.version == version).values(active=True))
+    return True
+
+
+class RuleSetRepository:
+    """Rule sets by version; one is active. Every replica's watcher follows the active one."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def active(self) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(rule_sets).where(rule_sets.c.active))).mappings().first()
+        return dict(row) if row else None
+
+    async def active_version(self) -> str | None:
+        return await self.session.scalar(select(rule_sets.c.version).where(rule_sets.c.active))
+
+    async def store(self, version: str, yaml_text: str, created_by: str | None) -> bool:
+        """Keep a rule set; False when that version exists already with other content."""
+        existing = await self.session.scalar(select(rule_sets.c.yaml).where(rule_sets.c.version == version))
+        if existing is not None:
+            return existing == yaml_text
+        await self.session.execute(insert(rule_sets).values(version=version, yaml=yaml_text, created_by=created_by))
+        return True
+
+    async def activate(self, version: str) -> bool:
+        return await _activate(self.session, rule_sets, version)
+
+    async def all(self) -> list[dict[str, Any]]:
+        rows = await self.session.execute(select(rule_sets.c.version, rule_sets.c.active, rule_sets.c.created_by,
+                                                 rule_sets.c.created_at).order_by(rule_sets.c.created_at))
+        return [dict(r) for r in rows.mappings()]
+
+
+class ModelRepository:
+    """Predictive models by version (the artifact kept in the database, so every replica can load it)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def active_version(self) -> str | None:
+        return await self.session.scalar(select(models.c.version).where(models.c.active))
+
+    async def artifact(self, version: str) -> bytes | None:
+        return await self.session.scalar(select(models.c.artifact).where(models.c.version == version))
+
+    async def store(self, version: str, artifact: bytes, info: dict[str, Any]) -> None:
+        await self.session.execute(insert(models).values(version=version, artifact=artifact, info=info)
+                                   .on_conflict_do_nothing(index_elements=["version"]))
+
+    async def activate(self, version: str) -> bool:
+        return await _activate(self.session, models, version)
+
+    async def all(self) -> list[dict[str, Any]]:
+        rows = await self.session.execute(select(models.c.version, models.c.active, models.c.info,
+                                                 models.c.created_at).order_by(models.c.created_at))
+        return [dict(r) for r in rows.mappings()]
+
+    async def outcome_history(self) -> list[dict[str, Any]]:
+        """Leads whose opportunity closed (won or lost), with what was known of them: training data."""
+        rows = await self.session.execute(select(leads.c.lead_id, leads.c.lead, leads.c.activity_counts,
+                                                 leads.c.outcome).where(leads.c.outcome.is_not(None)))
+        return [dict(r) for r in rows.mappings()]
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_hash(self, key_hash: str) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(api_keys).where(api_keys.c.key_hash == key_hash))).mappings().first()
+        return dict(row) if row else None
+
+    async def add(self, key_id: str, name: str, role: str, key_hash: str) -> None:
+        await self.session.execute(insert(api_keys).values(id=key_id, name=name, role=role, key_hash=key_hash))
+
+    async def revoke(self, key_id: str) -> bool:
+        result = await self.session.execute(update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                                            .values(revoked_at=func.now()).returning(api_keys.c.id))
+        return result.first() is not None
+
+    async def all(self) -> list[dict[str, Any]]:
+        rows = await self.session.execute(select(api_keys.c.id, api_keys.c.name, api_keys.c.role, api_keys.c.created_at,
+                                                 api_keys.c.revoked_at).order_by(api_keys.c.created_at))
+        return [dict(r) for r in rows.mappings()]

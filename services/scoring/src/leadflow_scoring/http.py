@@ -1,37 +1,266 @@
-"""scoring's HTTP API: a lead's current score."""
+"""scoring's HTTP API: scores, activities, rules (with simulation) and predictive models.
+
+Every call needs `Authorization: Bearer <key>` (`leadflow scoring keys create NAME --role staff|partner`):
+partners may post activities; staff may do everything.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
-from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
-from pydantic import BaseModel
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from leadflow_scoring.db import ScoreRepository
+from leadflow_scoring.db import ApiKeyRepository, LeadRepository, ModelRepository, RuleSetRepository
+from leadflow_scoring.domain.rules import RulesError, load_rules_yaml
+from leadflow_scoring.domain.simulation import Simulation
+from leadflow_scoring.handlers import contact_keys
+from leadflow_shared.auth import KeyCache, hash_key
+from leadflow_shared.contracts import LEADS_ACTIVITY, LeadActivity
 from leadflow_shared.db import Database
+from leadflow_shared.service import Runtime
 
+MAX_ACTIVITIES = 1000
+
+
+@dataclass(frozen=True)
+class Caller:
+    id: str
+    name: str
+    role: str  # partner | staff
+
+
+async def provide_caller(request: Request[Any, Any, Any], db: NamedDependency[Database],
+                         runtime: NamedDependency[Runtime]) -> Caller:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise NotAuthorizedException("an API key is needed: Authorization: Bearer <key>")
+    key_hash = hash_key(key.strip())
+    cache: KeyCache[Caller] = runtime.state["key_cache"]
+    known, caller = cache.get(key_hash)
+    if not known:
+        async with db.uow() as uow:
+            row = await ApiKeyRepository(uow.session).by_hash(key_hash)
+        caller = Caller(row["id"], row["name"], row["role"]) if row and row["revoked_at"] is None else None
+        cache.put(key_hash, caller)
+    if caller is None:
+        raise NotAuthorizedException("unknown or revoked API key")
+    return caller
+
+
+def _staff(caller: Caller) -> None:
+    if caller.role != "staff":
+        raise PermissionDeniedException("staff only")
+
+
+def _problems(errors: list[dict[str, Any]]) -> Response[dict[str, Any]]:
+    return Response({"errors": errors}, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+# ---- scores --------------------------------------------------------------------------------------
 
 class ScoreView(BaseModel):
     lead_id: uuid.UUID
     score: float
     grade: str
     stage: str
-    rules_version: str
+    probability: float | None
     explanation: list[dict[str, Any]]
+    rules_version: str
+    model_version: str | None
+    enrichment: dict[str, Any] | None
+    activity_counts: dict[str, int]
+    last_activity_at: datetime | None
+    scored_at: datetime
 
 
 class ScoreController(Controller):
     path = "/v1/leads"
     tags = ["scores"]
+    dependencies = {"caller": Provide(provide_caller)}
 
-    @get("/{lead_id:uuid}/score", summary="A lead's score, grade, stage and why")
-    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> ScoreView:
+    @get("/{lead_id:uuid}/score", summary="A lead's score, grade, stage, probability and why (staff)")
+    async def show(self, lead_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                   db: NamedDependency[Database]) -> ScoreView:
+        _staff(caller)
         async with db.uow() as uow:
-            row = await ScoreRepository(uow.session).get(lead_id)
+            row = await LeadRepository(uow.session).get(lead_id)
         if row is None:
             raise NotFoundException(f"lead {lead_id} has not been scored")
         return ScoreView.model_validate(row)
+
+
+# ---- activities ----------------------------------------------------------------------------------
+
+class ActivityIn(BaseModel):
+    """Something a lead did. Give `activity_id` to make retries safe; name the lead by id or contact."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "activity_id": "5b1f2c1e-9f1a-4c59-8f0e-3f7d1c2b4a10", "mobile": "+86 138 0013 8000", "type": "page_view",
+        "url": "https://example.cn/pricing", "occurred_at": "2026-11-23T10:15:00+08:00",
+        "attributes": {"utm_source": "baidu"}}]})
+
+    activity_id: uuid.UUID | None = None
+    lead_id: uuid.UUID | None = None
+    mobile: str | None = Field(None, max_length=40)
+    wechat: str | None = Field(None, max_length=60)
+    email: str | None = Field(None, max_length=254)
+    type: str = Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$",
+                      description="page_view, demo_request, trial_signup, form_submit, email_open, email_click, "
+                                  "template_message_click, wechat_friend_added, wechat_article_read, community_active, "
+                                  "event_attended, call_connected, unsubscribe, or a custom snake_case type.")
+    url: str | None = Field(None, max_length=2000)
+    occurred_at: AwareDatetime | None = Field(None, description="Defaults to now.")
+    attributes: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+
+def _activity(raw: Any) -> LeadActivity | list[dict[str, Any]]:
+    try:
+        item = ActivityIn.model_validate(raw)
+    except ValidationError as exc:
+        return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "code": e["type"], "message": e["msg"]}
+                for e in exc.errors()]
+    if not (item.lead_id or item.mobile or item.wechat or item.email):
+        return [{"field": "lead_id", "code": "missing_lead",
+                 "message": "name the lead: lead_id, mobile, wechat or email"}]
+    return LeadActivity(activity_id=item.activity_id or uuid.uuid4(), lead_id=item.lead_id, mobile=item.mobile,
+                        wechat=item.wechat, email=item.email, type=item.type, url=item.url,
+                        occurred_at=item.occurred_at or datetime.now(UTC), attributes=item.attributes)
+
+
+def _key(activity: LeadActivity) -> str:
+    """The lead id, else the person's first contact: one person's activities stay on one partition, in order."""
+    keys = contact_keys(activity.mobile, activity.wechat, activity.email)
+    return str(activity.lead_id or (keys[0] if keys else activity.activity_id))
+
+
+class ActivityController(Controller):
+    path = "/v1/activities"
+    tags = ["activities"]
+    dependencies = {"caller": Provide(provide_caller)}
+
+    @post("/", status_code=HTTP_202_ACCEPTED, summary="Record activities (one, or up to 1,000 as {activities: [...]})",
+          description="Each accepted activity is published on leads.activity.v1 and scored from there; an "
+                      "activity whose lead has not arrived yet waits for it. A bad item never sinks the others.")
+    async def record(self, data: dict[str, Any], caller: NamedDependency[Caller],
+                     db: NamedDependency[Database]) -> Response[dict[str, Any]]:
+        items = data["activities"] if isinstance(data.get("activities"), list) else [data]
+        if len(items) > MAX_ACTIVITIES:
+            return _problems([{"field": "activities", "code": "too_many",
+                               "message": f"at most {MAX_ACTIVITIES} activities per request"}])
+        checked = [_activity(raw) for raw in items]
+        accepted = [a for a in checked if isinstance(a, LeadActivity)]
+        async with db.uow() as uow:
+            await uow.publish_many([(LEADS_ACTIVITY, _key(a), a) for a in accepted])
+            await uow.commit()
+        results = [{"index": i, "status": "accepted", "activity_id": str(a.activity_id)} if isinstance(a, LeadActivity)
+                   else {"index": i, "status": "rejected", "errors": a} for i, a in enumerate(checked)]
+        return Response({"accepted": len(accepted), "rejected": len(checked) - len(accepted), "results": results},
+                        status_code=HTTP_202_ACCEPTED if accepted or not checked else HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+# ---- rules ---------------------------------------------------------------------------------------
+
+async def _rules_from(request: Request[Any, Any, Any]) -> tuple[str, Any]:
+    text = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        return text, load_rules_yaml(text)
+    except RulesError as exc:
+        return text, exc
+
+
+def _rules_problems(exc: RulesError) -> Response[dict[str, Any]]:
+    return _problems([{"field": p.path, "code": "invalid_rule", "message": p.message} for p in exc.problems])
+
+
+class RulesController(Controller):
+    path = "/v1/rules"
+    tags = ["rules"]
+    dependencies = {"caller": Provide(provide_caller)}
+
+    @get("/", summary="The active rule set (YAML) and the versions kept (staff)")
+    async def show(self, caller: NamedDependency[Caller], db: NamedDependency[Database]) -> dict[str, Any]:
+        _staff(caller)
+        async with db.uow() as uow:
+            repo = RuleSetRepository(uow.session)
+            active, versions = await repo.active(), await repo.all()
+        return {"active_version": active["version"] if active else None, "yaml": active["yaml"] if active else None,
+                "versions": versions}
+
+    @put("/", summary="Load and activate a rule set: the YAML as the request body (staff)",
+         description="422 lists every problem with its path (e.g. fit[2].when.field). Leads are re-scored under "
+                     "the new rules by the periodic job (`leadflow scoring rescore` does it at once).")
+    async def replace(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller],
+                      db: NamedDependency[Database], runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
+        _staff(caller)
+        text, rules = await _rules_from(request)
+        if isinstance(rules, RulesError):
+            return _rules_problems(rules)
+        async with db.uow() as uow:
+            repo = RuleSetRepository(uow.session)
+            if not await repo.store(rules.version, text, caller.name):
+                return _problems([{"field": "version", "code": "version_taken",
+                                   "message": f"version {rules.version} exists with other rules: give a new version"}])
+            await repo.activate(rules.version)
+            await uow.commit()
+        await runtime.component("active-version-watcher").round()  # this replica at once; others within seconds
+        return Response({"active_version": rules.version}, status_code=200)
+
+    @post("/validate", status_code=200, summary="Check a rule set without loading it (staff)")
+    async def validate(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller]) -> Response[Any]:
+        _staff(caller)
+        _, rules = await _rules_from(request)
+        if isinstance(rules, RulesError):
+            return _rules_problems(rules)
+        return Response({"valid": True, "version": rules.version}, status_code=200)
+
+    @post("/simulate", status_code=200, summary="How a rule set would re-grade the current leads (staff)",
+          description="Nothing is changed: every lead is scored from its history under the proposed rules and "
+                      "compared with its current grade and stage.")
+    async def simulate(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller],
+                       db: NamedDependency[Database]) -> Response[Any]:
+        _staff(caller)
+        _, rules = await _rules_from(request)
+        if isinstance(rules, RulesError):
+            return _rules_problems(rules)
+        simulation, after, now = Simulation(rules.version), None, datetime.now(UTC)
+        while True:
+            async with db.uow() as uow:
+                page = await LeadRepository(uow.session).with_history(after, 1000)
+            for lead in page:
+                simulation.add(lead, rules, now)
+            if len(page) < 1000:
+                return Response(simulation.report(), status_code=200)
+            after = page[-1]["lead_id"]
+
+
+# ---- predictive models ---------------------------------------------------------------------------
+
+class ModelController(Controller):
+    path = "/v1/models"
+    tags = ["models"]
+    dependencies = {"caller": Provide(provide_caller)}
+
+    @get("/", summary="Predictive models kept, and which is active (staff)")
+    async def list_models(self, caller: NamedDependency[Caller], db: NamedDependency[Database]) -> dict[str, Any]:
+        _staff(caller)
+        async with db.uow() as uow:
+            return {"models": await ModelRepository(uow.session).all()}
+
+    @post("/{version:str}/activate", status_code=200, summary="Make a model the active one (hot swap; staff)")
+    async def activate(self, version: FromPath[str], caller: NamedDependency[Caller], db: NamedDependency[Database],
+                       runtime: NamedDependency[Runtime]) -> dict[str, Any]:
+        _staff(caller)
+        async with db.uow() as uow:
+            if not await ModelRepository(uow.session).activate(version):
+                raise NotFoundException(f"no model {version}")
+            await uow.commit()
+        await runtime.component("active-version-watcher").round()
+        return {"active_version": version}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Stage(StrEnum):
@@ -29,13 +31,43 @@ class GradeThresholds:
 
 
 @dataclass(frozen=True)
+class Factor:
+    """One line of a score's explanation: a rule that fired and the points it gave.
+
+    `rule` is prefixed by its kind: `fit:<id>`, `behaviour:<id>`, `bant`, `limit:min|max`,
+    `predictive`, `disqualify:<id>`. The points of all factors add up to the score (before rounding).
+    Iterating a factor yields `(rule, points)`, so `for rule, points in score.factors` keeps working.
+    """
+
+    rule: str
+    points: float
+    detail: str | None = None
+    count: int | None = None  # behaviour factors: how many activities matched the rule
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.rule, self.points))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape of `leadflow_shared.contracts.ScoreFactor` (rule, points, detail)."""
+        return {"rule": self.rule, "points": self.points, "detail": self.detail}
+
+
+@dataclass(frozen=True)
 class Score:
     points: float
     grade: str
     stage: Stage
     rules_version: str
-    factors: list[tuple[str, float]] = field(default_factory=list)
+    factors: list[Factor] = field(default_factory=list)
+    probability: float | None = None  # the predictive probability the score was computed with, if any
+    bant_positive: int = 0  # how many of budget / authority / need / timeline were answered positively
+    disqualified_by: str | None = None  # id of the first fit rule that disqualified the lead
 
+    def explanation(self) -> list[dict[str, Any]]:
+        return [f.as_dict() for f in self.factors]
+
+
+ScoreResult = Score
 
 BASELINE_RULES_VERSION = "baseline-0"
 

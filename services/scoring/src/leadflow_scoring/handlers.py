@@ -1,0 +1,275 @@
+"""What scoring does with each event, a batch at a time in one transaction.
+
+A received lead is enriched from the registry, joined by the activities that arrived before it, scored
+and published. An activity finds its lead (by id or contact), moves its behaviour state and re-scores it;
+one whose lead has not arrived yet waits in the activities table. A lead is published only when its
+score (to the point), grade or stage changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from leadflow_scoring.db import ActivityRepository, LeadRepository
+from leadflow_scoring.domain.enrichment import enrich, find_match
+from leadflow_scoring.domain.model import Score, Stage
+from leadflow_scoring.domain.rules import RuleSet
+from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state
+from leadflow_scoring.registry import CompanyRegistry
+from leadflow_shared.contracts import (
+    LEADS_SCORED,
+    LeadActivity,
+    LeadReceived,
+    LeadScored,
+    LeadSnapshot,
+    OpportunityClosed,
+    ScoreFactor,
+)
+from leadflow_shared.db import UnitOfWork
+from leadflow_shared.events import CloudEvent
+from leadflow_shared.normalize import InvalidContact, company_name, email, phone, wechat
+
+# Fields that identify a person: never features of the predictive model.
+PERSONAL_FIELDS = frozenset({"name", "mobile", "wechat", "email", "client_ip", "device_id", "referrer"})
+
+
+@dataclass
+class Scorer:
+    """What scores leads right now: the active rule set and predictive model (each hot-swapped by the
+    watcher in app.py when another version is activated)."""
+
+    rules: RuleSet
+    model: Any | None = None  # leadflow_scoring.predictive model: .version, .predict_proba(rows)
+
+    def probabilities(self, rows: Sequence[dict[str, Any]]) -> list[float | None]:
+        if self.model is None or not rows:
+            return [None] * len(rows)
+        return [float(p) for p in self.model.predict_proba([model_features(r) for r in rows])]
+
+    @property
+    def model_version(self) -> str | None:
+        return getattr(self.model, "version", None)
+
+
+def model_features(row: dict[str, Any]) -> dict[str, Any]:
+    """The predictive model's view of a lead: its fields, custom attributes and activity counts, without
+    who the person is."""
+    lead = row["lead"]
+    features = {k: v for k, v in lead.items() if k not in PERSONAL_FIELDS and not isinstance(v, dict | list)}
+    features.update({k: v for k, v in (lead.get("custom") or {}).items() if not isinstance(v, dict | list)})
+    features.update({f"activity_{kind}": n for kind, n in (row.get("activity_counts") or {}).items()})
+    return features
+
+
+def contact_keys(mobile: str | None, wechat_id: str | None, mail: str | None) -> list[str]:
+    """A person's match keys, spelled as intake spells them (so the same person gives the same keys)."""
+    keys = []
+    for kind, value, normal in (("mobile", mobile, phone), ("wechat", wechat_id, wechat), ("email", mail, email)):
+        if value:
+            try:
+                keys.append(f"{kind}:{normal(value)}")
+            except InvalidContact:
+                continue
+    return keys
+
+
+@dataclass
+class _Batch:
+    """Lead rows loaded or created by this batch, and what it will write."""
+
+    rows: dict[uuid.UUID, dict[str, Any]]
+    before: dict[uuid.UUID, tuple[int, str, str] | None] = field(default_factory=dict)
+    touched: list[uuid.UUID] = field(default_factory=list)
+    applied: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+
+    def touch(self, lead_id: uuid.UUID) -> dict[str, Any]:
+        if lead_id not in self.before:
+            row = self.rows.get(lead_id)
+            self.before[lead_id] = _published_view(row) if row and row.get("score") is not None else None
+            self.touched.append(lead_id)
+        return self.rows[lead_id]
+
+
+class ScoringHandlers:
+    def __init__(self, scorer: Callable[[], Scorer], registry: CompanyRegistry,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._scorer = scorer
+        self._registry = registry
+        self._clock = clock
+
+    # ---- leads.received.v1 ------------------------------------------------------------------
+
+    async def on_received(self, events: list[CloudEvent[LeadReceived]], uow: UnitOfWork) -> None:
+        received = [e.data for e in events]
+        scorer = self._scorer()
+        leads, acts = LeadRepository(uow.session), ActivityRepository(uow.session)
+        batch = _Batch(await leads.for_update(r.lead_id for r in received))
+        await self._rebuild_stale(uow, batch, scorer.rules)
+        keys = {r.lead_id: _snapshot_keys(r.lead) for r in received}
+        owners = await leads.owners_of([k for ks in keys.values() for k in ks])
+        matches = await self._registry_matches(uow, received)
+        new_contacts = []
+        for r in received:
+            for key in keys[r.lead_id]:
+                if key not in owners:
+                    owners[key] = r.lead_id
+                    new_contacts.append((key, r.lead_id))
+        waiting = await acts.pending_for([r.lead_id for r in received], [k for ks in keys.values() for k in ks])
+        for r in received:
+            row = batch.rows.setdefault(r.lead_id, _new_row(r.lead_id, scorer.rules))
+            batch.touch(r.lead_id)
+            row["lead"], row["enrichment"] = enrich(r.lead.model_dump(mode="json", exclude_none=True),
+                                                   matches.get(r.lead_id))
+            row["company_id"] = r.company_id or row.get("company_id")
+            row["customer_id"] = r.customer_id or row.get("customer_id")
+            mine = [a for a in waiting if a["lead_id"] == r.lead_id
+                    or (a["lead_id"] is None and any(owners.get(k) == r.lead_id for k in a["contact_keys"]))]
+            for activity in mine:
+                _apply(batch, row, activity, scorer.rules)
+            waiting = [a for a in waiting if a not in mine]
+        await leads.add_contacts(new_contacts)
+        await self._score_and_save(uow, batch, scorer)
+
+    async def _registry_matches(self, uow: UnitOfWork, received: list[LeadReceived]) -> dict[uuid.UUID, Any]:
+        names = {r.lead_id: company_name(r.lead.company_name).canonical for r in received if r.lead.company_name}
+        codes = [r.lead.company_credit_code for r in received if r.lead.company_credit_code]
+        if not names and not codes:
+            return {}
+        candidates = await self._registry.find(uow.session, codes, list(names.values()))
+        return {r.lead_id: m for r in received
+                if (m := find_match(r.lead.company_credit_code, names.get(r.lead_id), candidates))}
+
+    # ---- leads.activity.v1 ------------------------------------------------------------------
+
+    async def on_activity(self, events: list[CloudEvent[LeadActivity]], uow: UnitOfWork) -> None:
+        scorer = self._scorer()
+        leads, acts = LeadRepository(uow.session), ActivityRepository(uow.session)
+        rows = [_activity_row(e.data) for e in events]
+        fresh = await acts.add_new(rows)  # the same activity twice (two events) counts once
+        rows = [r for r in rows if r["activity_id"] in fresh]
+        if not rows:
+            return
+        known = await leads.known([r["lead_id"] for r in rows if r["lead_id"]])
+        owners = await leads.owners_of([k for r in rows for k in r["contact_keys"]])
+        targets = {r["activity_id"]: _target(r, known, owners) for r in rows}
+        batch = _Batch(await leads.for_update(t for t in targets.values() if t))
+        await self._rebuild_stale(uow, batch, scorer.rules)
+        for row in rows:  # the rest wait for their lead (on_received picks them up)
+            lead_id = targets[row["activity_id"]]
+            if lead_id and lead_id in batch.rows:
+                _apply(batch, batch.touch(lead_id), row, scorer.rules)
+        await self._score_and_save(uow, batch, scorer)
+
+    # ---- opportunities.closed.v1 ------------------------------------------------------------
+
+    async def on_opportunity_closed(self, events: list[CloudEvent[OpportunityClosed]], uow: UnitOfWork) -> None:
+        """The outcome of a lead: the label the predictive model learns from (`train --from-outcomes`)."""
+        await LeadRepository(uow.session).set_outcomes([
+            (e.data.lead_id, e.data.outcome, e.data.closed_at) for e in events
+            if e.data.lead_id and e.data.outcome in ("won", "lost")
+        ])
+
+    # ---- re-scoring: decay and new rules ----------------------------------------------------
+
+    async def rescore(self, uow: UnitOfWork, lead_ids: Iterable[uuid.UUID]) -> int:
+        """Score these leads again now (decay has moved their behaviour points, or the rules changed);
+        returns how many were published."""
+        scorer = self._scorer()
+        batch = _Batch(await LeadRepository(uow.session).for_update(lead_ids))
+        await self._rebuild_stale(uow, batch, scorer.rules)
+        for lead_id in list(batch.rows):
+            batch.touch(lead_id)
+        return await self._score_and_save(uow, batch, scorer)
+
+    # ---- shared steps -----------------------------------------------------------------------
+
+    async def _rebuild_stale(self, uow: UnitOfWork, batch: _Batch, rules: RuleSet) -> None:
+        """A behaviour state built under other rules is rebuilt from the lead's activity history."""
+        stale = [i for i, row in batch.rows.items()
+                 if (row.get("behaviour") or {}).get("rules_version") not in (None, rules.version)]
+        if not stale:
+            return
+        history = await LeadRepository(uow.session).histories(stale)
+        for lead_id in stale:
+            batch.rows[lead_id]["behaviour"] = build_state(history.get(lead_id, []), rules)
+
+    async def _score_and_save(self, uow: UnitOfWork, batch: _Batch, scorer: Scorer) -> int:
+        now = self._clock()
+        rows = [batch.rows[i] for i in batch.touched]
+        probabilities = scorer.probabilities(rows)
+        events = []
+        for row, probability in zip(rows, probabilities, strict=True):
+            score = _sticky_mql(evaluate_state(row["lead"], row["behaviour"], scorer.rules, now, probability),
+                                row.get("stage"))
+            row.update(score=score.points, grade=score.grade, stage=str(score.stage), probability=probability,
+                       explanation=score.explanation(), rules_version=score.rules_version,
+                       model_version=scorer.model_version if probability is not None else None, scored_at=now)
+            if batch.before[row["lead_id"]] != _published_view(row):
+                events.append((LEADS_SCORED, row["lead_id"], _scored_event(row, score)))
+        await LeadRepository(uow.session).save(rows)
+        await ActivityRepository(uow.session).mark_applied(batch.applied, now)
+        await uow.publish_many(events)
+        return len(events)
+
+
+def _sticky_mql(score: Score, previous_stage: str | None) -> Score:
+    """A qualified lead stays qualified when its points decay: sales already has it. Only a disqualifier
+    takes it back."""
+    if previous_stage == Stage.mql and score.stage == Stage.nurture:
+        return replace(score, stage=Stage.mql)
+    return score
+
+
+def _published_view(row: dict[str, Any]) -> tuple[int, str, str]:
+    """What a change must move for the lead to be published again: score to the point, grade, stage."""
+    return round(row["score"]), row["grade"], row["stage"]
+
+
+def _scored_event(row: dict[str, Any], score: Score) -> LeadScored:
+    return LeadScored(
+        lead_id=row["lead_id"], score=score.points, grade=score.grade, stage=row["stage"],
+        probability=row["probability"], explanation=[ScoreFactor(**f) for f in row["explanation"]],
+        rules_version=score.rules_version, model_version=row["model_version"], company_id=row["company_id"],
+        customer_id=row["customer_id"], lead=LeadSnapshot.model_validate(row["lead"]),
+    )
+
+
+def _new_row(lead_id: uuid.UUID, rules: RuleSet) -> dict[str, Any]:
+    return {"lead_id": lead_id, "lead": {}, "enrichment": None, "company_id": None, "customer_id": None,
+            "behaviour": build_state([], rules), "activity_counts": {}, "last_activity_at": None, "score": None,
+            "grade": None, "stage": None, "probability": None, "explanation": [], "rules_version": rules.version,
+            "model_version": None, "scored_at": None}
+
+
+def _apply(batch: _Batch, row: dict[str, Any], activity: dict[str, Any], rules: RuleSet) -> None:
+    row["behaviour"] = apply_activity(row["behaviour"], activity, rules)
+    counts = Counter(row.get("activity_counts") or {})
+    counts[activity["type"]] += 1
+    row["activity_counts"] = dict(counts)
+    last = row.get("last_activity_at")
+    row["last_activity_at"] = max(last, activity["occurred_at"]) if last else activity["occurred_at"]
+    batch.applied.append((activity["activity_id"], row["lead_id"]))
+
+
+def _snapshot_keys(lead: LeadSnapshot) -> list[str]:
+    return contact_keys(lead.mobile, lead.wechat, lead.email)
+
+
+def _activity_row(activity: LeadActivity) -> dict[str, Any]:
+    return {"activity_id": activity.activity_id, "lead_id": activity.lead_id,
+            "contact_keys": contact_keys(activity.mobile, activity.wechat, activity.email),
+            "type": activity.type, "url": activity.url, "occurred_at": activity.occurred_at,
+            "attributes": activity.attributes}
+
+
+def _target(row: dict[str, Any], known: set[uuid.UUID], owners: dict[str, uuid.UUID]) -> uuid.UUID | None:
+    """The lead an activity belongs to: its lead id when scoring knows that lead, else whoever owns one of
+    its contacts; None while neither is known."""
+    if row["lead_id"] in known:
+        return row["lead_id"]  # type: ignore[no-any-return]
+    return next((owners[k] for k in row["contact_keys"] if k in owners), None)

@@ -1,0 +1,147 @@
+"""scoring's background work: following the active rules and model (hot swap) and re-scoring leads so
+that decay and new rules show even when a lead does nothing (养鱼)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import tarfile
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from leadflow_scoring.db import LeadRepository, ModelRepository, RuleSetRepository
+from leadflow_scoring.domain.rules import default_rules_text, load_rules_yaml
+from leadflow_scoring.handlers import Scorer, ScoringHandlers
+from leadflow_shared.db import Database
+from leadflow_shared.logging import get_logger
+from leadflow_shared.service import BackgroundComponent, Runtime
+
+log = get_logger(__name__)
+
+
+def pack_model(directory: Path) -> bytes:
+    """A model directory as one tar.gz, to keep in the database."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(directory.iterdir()):
+            tar.add(path, arcname=path.name)
+    return buffer.getvalue()
+
+
+def load_packed_model(artifact: bytes) -> Any:
+    from leadflow_scoring.predictive import load_model  # scikit-learn loads only where a model is used
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        return load_model(Path(tmp))
+
+
+async def ensure_active_rules(db: Database, rules_file: str | None) -> None:
+    """At first start, the configured (or built-in) rules become the active ones."""
+    text = Path(rules_file).read_text(encoding="utf-8") if rules_file else default_rules_text()
+    rules = load_rules_yaml(text)
+    async with db.uow() as uow:
+        repo = RuleSetRepository(uow.session)
+        if await repo.active_version() is None:
+            await repo.store(rules.version, text, "initial")
+            await repo.activate(rules.version)
+            await uow.commit()
+
+
+class _Periodic(BackgroundComponent):
+    """A loop that runs `round()` every `interval_s` and survives Postgres being away."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+
+    async def round(self) -> None:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(f"{self.name} round failed", error=repr(exc))
+            await asyncio.sleep(self.interval_s)
+
+
+class ActiveVersionWatcher(_Periodic):
+    """Loads the active rule set and model whenever another version is activated (by API or CLI, on any
+    replica): the swap is one assignment, so an event is scored wholly by the old or the new."""
+
+    name = "active-version-watcher"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime.settings.scoring_watch_interval_s)  # type: ignore[attr-defined]
+        self.runtime = runtime
+        self.loaded = asyncio.Event()
+
+    async def start(self) -> None:
+        await ensure_active_rules(self.runtime.db, self.runtime.settings.scoring_rules_file)  # type: ignore[attr-defined]
+        await self.round()
+        await super().start()
+
+    async def check(self) -> None:
+        await super().check()
+        if "scorer" not in self.runtime.state:
+            raise RuntimeError("no rules loaded yet")
+
+    async def round(self) -> None:
+        async with self.runtime.db.uow() as uow:
+            rules_row = await RuleSetRepository(uow.session).active()
+            model_version = await ModelRepository(uow.session).active_version()
+            current: Scorer | None = self.runtime.state.get("scorer")
+            rules = current.rules if current and rules_row and current.rules.version == rules_row["version"] else None
+            if rules is None and rules_row:
+                rules = load_rules_yaml(rules_row["yaml"])
+                log.info("rules loaded", version=rules.version)
+            model = current.model if current and current.model_version == model_version else None
+            if model is None and model_version:
+                artifact = await ModelRepository(uow.session).artifact(model_version)
+                model = await asyncio.to_thread(load_packed_model, artifact) if artifact else None
+                log.info("predictive model loaded", version=model_version)
+        if rules is not None:
+            self.runtime.state["scorer"] = Scorer(rules, model)
+            self.loaded.set()
+
+
+class RescoreJob(_Periodic):
+    """Re-scores leads not scored for `scoring_rescore_interval_s`, or scored under other rules, a batch
+    per transaction; publishes those whose score, grade or stage moved."""
+
+    name = "rescore"
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        super().__init__(min(60.0, settings.scoring_rescore_interval_s))  # type: ignore[attr-defined]
+        self.runtime = runtime
+        self.every = timedelta(seconds=settings.scoring_rescore_interval_s)  # type: ignore[attr-defined]
+        self.batch = settings.scoring_rescore_batch  # type: ignore[attr-defined]
+
+    async def round(self) -> None:
+        if "scorer" in self.runtime.state:
+            await rescore_due(self.runtime.db, self.runtime.state["handlers"], self.runtime.state["scorer"].rules.version,
+                              datetime.now(UTC) - self.every, self.batch)
+
+
+async def rescore_due(db: Database, handlers: ScoringHandlers, rules_version: str, before: datetime, batch: int,
+                      progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """(re-scored, published) for every lead due; used by the job and by `leadflow scoring rescore`."""
+    rescored = published = 0
+    while True:
+        async with db.uow() as uow:
+            due = await LeadRepository(uow.session).due_for_rescore(before, rules_version, batch)
+            if not due:
+                return rescored, published
+            published += await handlers.rescore(uow, due)
+            await uow.commit()
+        rescored += len(due)
+        if progress:
+            progress(len(due))

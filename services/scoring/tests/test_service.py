@@ -1,0 +1,199 @@
+"""scoring through Kafka, Postgres and HTTP (one scoring process for the module): received → scored,
+activities that qualify a nurtured lead, redelivery, an activity before its lead, enrichment, rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from leadflow_localstack.testing import ServiceProcesses, eventually, produce, read_topic
+from leadflow_scoring.admin import add_key, load_registry
+from leadflow_shared.contracts import LEADS_RECEIVED, LEADS_SCORED, LeadReceived, LeadSnapshot
+from leadflow_shared.events import CloudEvent
+from leadflow_shared.kafka import physical_topic
+from leadflow_shared.service import Service
+
+REGISTRY_CSV = (
+    "企业名称,统一社会信用代码,所属行业,人员规模,注册资本,所属省份,所属城市,成立日期,经营状态\n"
+    "杭州云栖示例软件有限公司,91330106MA2GL1RQ4X,软件和信息技术服务业,500-999人,5000万元人民币,浙江,杭州,2016-03-01,存续\n"
+).encode()
+
+
+@pytest.fixture(scope="module")
+def scoring(leadflow_env: dict[str, str], migrated: dict[str, Service], tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[str]:
+    env = {**leadflow_env, "LEADFLOW_KAFKA_GROUP_PREFIX": f"test-{uuid.uuid4().hex[:8]}"}
+    processes = ServiceProcesses(env, tmp_path_factory.mktemp("scoring"))
+    running = processes.start(migrated["scoring"])
+    processes.wait_ready()
+    yield running.url
+    processes.stop_all()
+
+
+@pytest.fixture(scope="module")
+def staff(scoring: str, leadflow_env: dict[str, str]) -> Iterator[httpx.Client]:
+    _, key = add_key("test staff", "staff", dsn=leadflow_env["LEADFLOW_PG_DSN"])
+    with httpx.Client(base_url=scoring, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        yield client
+
+
+def _mobile() -> str:
+    return f"+86139{uuid.uuid4().int % 10**8:08d}"
+
+
+def _received(lead_id: uuid.UUID, **fields: Any) -> CloudEvent[LeadReceived]:
+    return CloudEvent[LeadReceived](source="/test", type=LEADS_RECEIVED.event_type, subject=str(lead_id),
+                                    data=LeadReceived(lead_id=lead_id, submission_id=uuid.uuid4(), outcome="created",
+                                                      lead=LeadSnapshot(**fields)))
+
+
+def _publish(env: dict[str, str], event: CloudEvent[Any]) -> None:
+    topic = physical_topic(event.topic, env["LEADFLOW_KAFKA_TOPIC_PREFIX"])
+    asyncio.run(produce(env["LEADFLOW_KAFKA_BOOTSTRAP"], topic, event.to_bytes(), key=event.subject.encode()))
+
+
+def _score(staff: httpx.Client, lead_id: uuid.UUID, until: Any = lambda s: True) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        reply = staff.get(f"/v1/leads/{lead_id}/score")
+        return reply.json() if reply.status_code == 200 and until(reply.json()) else None
+
+    found = asyncio.run(eventually(probe, timeout_s=30))
+    assert found, f"lead {lead_id} was not scored as expected: {staff.get(f'/v1/leads/{lead_id}/score').text}"
+    return found
+
+
+def _scored_events(env: dict[str, str], lead_id: uuid.UUID, at_least: int = 1) -> list[dict[str, Any]]:
+    topic = physical_topic(LEADS_SCORED.name, env["LEADFLOW_KAFKA_TOPIC_PREFIX"])
+
+    async def read() -> list[dict[str, Any]]:
+        records = await read_topic(env["LEADFLOW_KAFKA_BOOTSTRAP"], topic, until=10**6, timeout_s=3)
+        events = [json.loads(r.value) for r in records]  # type: ignore[attr-defined]
+        return [e for e in events if e["subject"] == str(lead_id)]
+
+    async def probe() -> list[dict[str, Any]] | None:
+        found = await read()
+        return found if len(found) >= at_least else None
+
+    return asyncio.run(eventually(probe, timeout_s=30)) or []
+
+
+def test_a_received_lead_is_scored_and_published_with_its_explanation(
+        staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+    lead_id = uuid.uuid4()
+    _publish(leadflow_env, _received(lead_id, mobile=_mobile(), title="CTO", industry="软件和信息技术服务业",
+                                     source="referral", company_name="上海某某网络科技有限公司"))
+    score = _score(staff, lead_id)
+    rules = {f["rule"] for f in score["explanation"]}
+    assert {"fit:title_executive", "fit:industry_core", "fit:source_referral"} <= rules
+    assert score["stage"] == "nurture" and score["rules_version"] == "cn-b2b-saas-2025.1"
+    assert abs(sum(f["points"] for f in score["explanation"]) - score["score"]) < 0.5
+    [event] = _scored_events(leadflow_env, lead_id)
+    assert event["data"]["grade"] == score["grade"] and event["data"]["explanation"]
+
+
+def test_activities_push_a_nurtured_lead_over_the_threshold(staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+    lead_id, mobile = uuid.uuid4(), _mobile()
+    _publish(leadflow_env, _received(lead_id, mobile=mobile, title="IT经理", industry="制造业"))
+    assert _score(staff, lead_id)["stage"] == "nurture"
+    now = datetime.now(UTC).isoformat()
+    reply = staff.post("/v1/activities", json={"activities": [
+        {"lead_id": str(lead_id), "type": "demo_request", "occurred_at": now},
+        {"mobile": mobile.replace("+86", "0086 "), "type": "trial_signup", "occurred_at": now},
+        {"lead_id": str(lead_id), "type": "page_view", "url": "https://example.cn/pricing", "occurred_at": now},
+        {"type": "page_view"},  # names no lead: refused, the others still go
+    ]})
+    assert reply.status_code == 202, reply.text
+    assert (reply.json()["accepted"], reply.json()["rejected"]) == (3, 1)
+    score = _score(staff, lead_id, until=lambda s: s["stage"] == "mql")
+    assert score["activity_counts"] == {"demo_request": 1, "trial_signup": 1, "page_view": 1}
+    assert any(f["rule"] == "behaviour:demo_request" for f in score["explanation"])
+    events = _scored_events(leadflow_env, lead_id, at_least=2)
+    assert events[-1]["data"]["stage"] == "mql"
+
+
+def test_a_redelivered_event_changes_nothing(staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+    lead_id = uuid.uuid4()
+    event = _received(lead_id, mobile=_mobile(), title="总监")
+    for _ in range(3):
+        _publish(leadflow_env, event)
+    first = _score(staff, lead_id)
+    activity = {"activity_id": str(uuid.uuid4()), "lead_id": str(lead_id), "type": "event_attended",
+                "occurred_at": datetime.now(UTC).isoformat()}
+    for _ in range(2):  # a client retrying the same activity
+        assert staff.post("/v1/activities", json=activity).status_code == 202
+    after = _score(staff, lead_id, until=lambda s: s["activity_counts"])
+    asyncio.run(asyncio.sleep(2))
+    assert staff.get(f"/v1/leads/{lead_id}/score").json()["activity_counts"] == {"event_attended": 1}
+    assert len(_scored_events(leadflow_env, lead_id)) == 2  # received once, the activity once
+    assert after["score"] > first["score"]
+
+
+def test_an_activity_before_its_lead_counts_when_the_lead_arrives(
+        staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+    mobile, email = _mobile(), f"{uuid.uuid4().hex[:8]}@example.cn"
+    reply = staff.post("/v1/activities", json={"activities": [
+        {"email": email.upper(), "type": "demo_request", "occurred_at": datetime.now(UTC).isoformat()},
+        {"mobile": mobile, "type": "wechat_friend_added", "occurred_at": datetime.now(UTC).isoformat()},
+    ]})
+    assert reply.status_code == 202
+    asyncio.run(asyncio.sleep(2))  # the activities are stored, waiting for their lead
+    lead_id = uuid.uuid4()
+    _publish(leadflow_env, _received(lead_id, mobile=mobile, email=email))
+    score = _score(staff, lead_id)
+    assert score["activity_counts"] == {"demo_request": 1, "wechat_friend_added": 1}
+
+
+def test_the_registry_fills_a_leads_blanks_and_records_the_match(
+        staff: httpx.Client, leadflow_env: dict[str, str], tmp_path: Any) -> None:
+    path = tmp_path / "registry.csv"
+    path.write_bytes(REGISTRY_CSV)
+    loaded, rejected = load_registry(path, source="qcc-2026-11", dsn=leadflow_env["LEADFLOW_PG_DSN"])
+    assert (loaded, rejected) == (1, [])
+    lead_id = uuid.uuid4()
+    _publish(leadflow_env, _received(lead_id, mobile=_mobile(), company_name="杭州雲棲示例軟件有限公司", title="CEO"))
+    score = _score(staff, lead_id)
+    assert score["enrichment"]["matched_by"] == "name" and score["enrichment"]["source"] == "qcc-2026-11"
+    assert {"industry", "employees", "registered_capital"} <= set(score["enrichment"]["filled"])
+    rules = {f["rule"] for f in score["explanation"]}
+    assert {"fit:industry_core", "fit:size_enterprise", "fit:registered_capital_large"} <= rules
+
+
+def test_rules_are_validated_simulated_and_swapped(staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+    bad = staff.put("/v1/rules", content="version: x\nfit:\n  - {id: a, when: {field: title, contians: CEO}, points: 5}\n")
+    assert bad.status_code == 422
+    assert any(e["field"].startswith("fit[0].when") for e in bad.json()["errors"]), bad.text
+    lead_id = uuid.uuid4()
+    _publish(leadflow_env, _received(lead_id, mobile=_mobile(), title="市场经理"))
+    _score(staff, lead_id)
+    generous = ("version: generous-1\ngrades: {A: 80, B: 60, C: 40}\nqualification: {mql_score: 5}\n"
+                "fit:\n  - {id: any_title, when: {field: title, exists: true}, points: 90}\n")
+    report = staff.post("/v1/rules/simulate", content=generous)
+    assert report.status_code == 200, report.text
+    assert report.json()["leads"] >= 1 and report.json()["changed"] >= 1
+    assert report.json()["grades"]["proposed"].get("A", 0) >= 1
+    assert staff.get(f"/v1/leads/{lead_id}/score").json()["rules_version"] == "cn-b2b-saas-2025.1"  # unchanged
+    original = staff.get("/v1/rules").json()
+    try:
+        assert staff.put("/v1/rules", content=generous).json() == {"active_version": "generous-1"}
+        other = uuid.uuid4()
+        _publish(leadflow_env, _received(other, mobile=_mobile(), title="市场经理"))
+        assert _score(staff, other)["grade"] == "A"
+    finally:
+        staff.put("/v1/rules", content=original["yaml"])
+
+
+def test_keys_decide_who_may_do_what(scoring: str, staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+    assert httpx.get(f"{scoring}/v1/rules").status_code == 401
+    _, key = add_key("a partner", "partner", dsn=leadflow_env["LEADFLOW_PG_DSN"])
+    partner = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{scoring}/v1/rules", headers=partner).status_code == 403
+    posted = httpx.post(f"{scoring}/v1/activities", headers=partner,
+                        json={"mobile": _mobile(), "type": "form_submit"})
+    assert posted.status_code == 202
