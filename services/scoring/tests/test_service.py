@@ -12,10 +12,20 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
-from leadflow_localstack.testing import ServiceProcesses, eventually, produce, read_topic
-from leadflow_scoring.admin import add_key, load_registry
-from leadflow_shared.contracts import LEADS_RECEIVED, LEADS_SCORED, LeadReceived, LeadSnapshot
+from leadflow_localstack.testing import ServiceProcesses, eventually, read_topic
+import asyncpg
+
+from leadflow_scoring.admin import add_key, load_registry, train_from_outcomes
+from leadflow_shared.contracts import (
+    LEADS_RECEIVED,
+    LEADS_SCORED,
+    OPPORTUNITIES_CLOSED,
+    LeadReceived,
+    LeadSnapshot,
+    OpportunityClosed,
+)
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import physical_topic
 from leadflow_shared.service import Service
@@ -54,9 +64,18 @@ def _received(lead_id: uuid.UUID, **fields: Any) -> CloudEvent[LeadReceived]:
                                                       lead=LeadSnapshot(**fields)))
 
 
-def _publish(env: dict[str, str], event: CloudEvent[Any]) -> None:
-    topic = physical_topic(event.topic, env["LEADFLOW_KAFKA_TOPIC_PREFIX"])
-    asyncio.run(produce(env["LEADFLOW_KAFKA_BOOTSTRAP"], topic, event.to_bytes(), key=event.subject.encode()))
+def _publish(env: dict[str, str], *events: CloudEvent[Any]) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=env["LEADFLOW_KAFKA_BOOTSTRAP"], acks="all")
+        await producer.start()
+        try:
+            sent = [await producer.send(physical_topic(e.topic, env["LEADFLOW_KAFKA_TOPIC_PREFIX"]), e.to_bytes(),
+                                        key=e.subject.encode()) for e in events]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
 
 
 def _score(staff: httpx.Client, lead_id: uuid.UUID, until: Any = lambda s: True) -> dict[str, Any]:
@@ -197,3 +216,39 @@ def test_keys_decide_who_may_do_what(scoring: str, staff: httpx.Client, leadflow
     posted = httpx.post(f"{scoring}/v1/activities", headers=partner,
                         json={"mobile": _mobile(), "type": "form_submit"})
     assert posted.status_code == 202
+
+
+def test_a_model_learned_from_outcomes_is_swapped_in_and_explains_its_scores(
+        staff: httpx.Client, leadflow_env: dict[str, str], tmp_path: Any) -> None:
+    outcomes, received = {}, []
+    for i in range(160):  # enough for the boosted trees' smallest leaf (40 leads)
+        won, lead_id = i % 2 == 0, uuid.uuid4()
+        outcomes[lead_id] = "won" if won else "lost"
+        received.append(_received(lead_id, mobile=_mobile(), title="CTO" if won else "行政专员",
+                                  industry="软件和信息技术服务业" if won else "批发和零售业",
+                                  custom={"budget_band": "high" if won else "low"}))
+    _publish(leadflow_env, *received)
+    _publish(leadflow_env, *(CloudEvent[OpportunityClosed](  # as the opportunity service reports them
+        source="/test", type=OPPORTUNITIES_CLOSED.event_type, subject=str(lead_id),
+        data=OpportunityClosed(opportunity_id=uuid.uuid4(), lead_id=lead_id, outcome=outcome,
+                               closed_at=datetime.now(UTC))) for lead_id, outcome in outcomes.items()))
+
+    async def recorded() -> bool:
+        conn = await asyncpg.connect(leadflow_env["LEADFLOW_PG_DSN"].replace("+asyncpg", ""))
+        try:
+            return await conn.fetchval("SELECT count(*) FROM scoring.lead_outcomes WHERE lead_id = ANY($1::uuid[])",
+                                       list(outcomes)) == len(outcomes)
+        finally:
+            await conn.close()
+
+    assert asyncio.run(eventually(recorded)), "the outcomes were not recorded"
+    info = train_from_outcomes(tmp_path / "model", folds=3, dsn=leadflow_env["LEADFLOW_PG_DSN"])
+    assert info.training_rows >= len(outcomes)
+    assert staff.post(f"/v1/models/{info.version}/activate").json() == {"active_version": info.version}
+    lead_id = uuid.uuid4()
+    _publish(leadflow_env, _received(lead_id, mobile=_mobile(), title="CTO", industry="软件和信息技术服务业",
+                                     custom={"budget_band": "high"}))
+    score = _score(staff, lead_id)
+    assert score["model_version"] == info.version and score["probability"] > 0.5
+    assert any(f["rule"] == "predictive" for f in score["explanation"])
+    assert score["predictive_factors"], score

@@ -191,9 +191,8 @@ def models_store(directory: Annotated[Path, typer.Argument(exists=True, file_oka
 def models_list() -> None:
     table = Table("version", "active", "rows", "cv roc auc", "cv brier", "created")
     for row in _run(lambda uow: ModelRepository(uow.session).all()):
-        metrics = (row["info"].get("cv") or row["info"].get("metrics") or {})
-        model = metrics.get("model", metrics)
-        table.add_row(row["version"], "✓" if row["active"] else "", str(row["info"].get("rows", "")),
+        model = row["info"].get("metrics", {}).get("model", {})
+        table.add_row(row["version"], "✓" if row["active"] else "", str(row["info"].get("training_rows", "")),
                       f"{model.get('roc_auc', '')}", f"{model.get('brier', '')}", f"{row['created_at']:%Y-%m-%d %H:%M}")
     console.print(table)
 
@@ -204,6 +203,36 @@ def models_activate(version: str) -> None:
         console.print(f"[red]no model {version}[/]")
         raise typer.Exit(1)
     console.print(f"model {version} active")
+
+
+def train_from_outcomes(out_dir: Path, *, folds: int = 5, activate: bool = False, dsn: str | None = None) -> Any:
+    """Train on the leads whose opportunity was won or lost (opportunities.closed.v1), as scoring saw them
+    when they arrived (fields, custom attributes, activity counts); keep it, and activate it if asked."""
+    from leadflow_scoring.handlers import model_features
+    from leadflow_scoring.predictive import train_model
+
+    history = _run(lambda uow: ModelRepository(uow.session).outcome_history(), dsn)
+    rows = [{**model_features(row), "lead_id": str(row["lead_id"]), "outcome": row["outcome"]} for row in history]
+    if len({r["outcome"] for r in rows}) < 2 or len(rows) < 2 * folds:
+        raise typer.BadParameter(f"{len(rows)} closed leads: need won and lost ones, at least {2 * folds}")
+    info = train_model(rows, "outcome", "lead_id", out_dir=out_dir, exclude=[], folds=folds, calibration_folds=folds)
+    store_model(out_dir, activate=activate, dsn=dsn)
+    return info
+
+
+@models_app.command("train")
+def models_train(
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="Directory for the model artifact")],
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds")] = 5,
+    activate: Annotated[bool, typer.Option(help="make it the active model (hot swap)")] = False,
+) -> None:
+    """Train from scoring's own outcome history (leads later won or lost) and keep the model."""
+    with console.status("training on the won and lost leads…"):
+        info = train_from_outcomes(out, folds=folds, activate=activate)
+    model, baseline = info.metrics["model"], info.metrics["baseline"]
+    console.print(f"model {info.version} from {info.training_rows:,} closed leads: cross-validated ROC AUC "
+                  f"{model['roc_auc']:.4f}, Brier {model['brier']:.4f} (logistic baseline {baseline['roc_auc']:.4f}, "
+                  f"{baseline['brier']:.4f}){'; active' if activate else ''}")
 
 
 # ---- re-scoring ----------------------------------------------------------------------------------

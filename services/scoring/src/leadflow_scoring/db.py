@@ -53,12 +53,18 @@ leads = Table(
     Column("explanation", JSONB, nullable=False),
     Column("rules_version", String(50), nullable=False),
     Column("model_version", String(100)),
-    Column("outcome", String(10)),  # won | lost, when its opportunity closes: the predictive model's label
-    Column("outcome_at", DateTime(timezone=True)),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("scored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_leads_rescore", "scored_at", postgresql_where=text("stage <> 'disqualified'")),
-    Index("ix_leads_outcome", "outcome_at", postgresql_where=text("outcome IS NOT NULL")),
+)
+
+# 赢单/输单: how each lead ended (opportunities.closed.v1), the label the predictive model learns from.
+# Its own table: an outcome may arrive before scoring has seen the lead.
+lead_outcomes = Table(
+    "lead_outcomes", metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("outcome", String(10), nullable=False),  # won | lost
+    Column("closed_at", DateTime(timezone=True), nullable=False),
 )
 
 # The contacts a lead is known by, so an activity that names only a phone or e-mail finds its lead.
@@ -203,9 +209,14 @@ class LeadRepository:
         return dict(row) if row else None
 
     async def set_outcomes(self, outcomes: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
-        for lead_id, outcome, at in outcomes:
-            await self.session.execute(update(leads).where(leads.c.lead_id == lead_id)
-                                       .values(outcome=outcome, outcome_at=at))
+        """The latest close of each lead wins (a lost deal reopened and won is won)."""
+        if outcomes:
+            await (await driver_connection(self.session)).execute(
+                "INSERT INTO scoring.lead_outcomes (lead_id, outcome, closed_at) "
+                "SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) "
+                "ON CONFLICT (lead_id) DO UPDATE SET outcome = excluded.outcome, closed_at = excluded.closed_at "
+                "WHERE excluded.closed_at >= scoring.lead_outcomes.closed_at",
+                [o[0] for o in outcomes], [o[1] for o in outcomes], [o[2] for o in outcomes])
 
     async def due_for_rescore(self, before: datetime, rules_version: str, limit: int) -> list[uuid.UUID]:
         """Leads whose behaviour has had time to decay, or scored under other rules; oldest first."""
@@ -370,8 +381,9 @@ class ModelRepository:
 
     async def outcome_history(self) -> list[dict[str, Any]]:
         """Leads whose opportunity closed (won or lost), with what was known of them: training data."""
-        rows = await self.session.execute(select(leads.c.lead_id, leads.c.lead, leads.c.activity_counts,
-                                                 leads.c.outcome).where(leads.c.outcome.is_not(None)))
+        rows = await self.session.execute(
+            select(leads.c.lead_id, leads.c.lead, leads.c.activity_counts, lead_outcomes.c.outcome)
+            .join(lead_outcomes, lead_outcomes.c.lead_id == leads.c.lead_id))
         return [dict(r) for r in rows.mappings()]
 
 

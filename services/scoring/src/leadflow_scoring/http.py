@@ -21,7 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from leadflow_scoring.db import ApiKeyRepository, LeadRepository, ModelRepository, RuleSetRepository
 from leadflow_scoring.domain.rules import RulesError, load_rules_yaml
 from leadflow_scoring.domain.simulation import Simulation
-from leadflow_scoring.handlers import contact_keys
+from leadflow_scoring.handlers import contact_keys, model_features
 from leadflow_shared.auth import KeyCache, hash_key
 from leadflow_shared.contracts import LEADS_ACTIVITY, LeadActivity
 from leadflow_shared.db import Database
@@ -79,6 +79,8 @@ class ScoreView(BaseModel):
     activity_counts: dict[str, int]
     last_activity_at: datetime | None
     scored_at: datetime
+    predictive_factors: list[dict[str, Any]] = Field(
+        default_factory=list, description="The model's top factors for this lead, in probability points.")
 
 
 class ScoreController(Controller):
@@ -88,12 +90,16 @@ class ScoreController(Controller):
 
     @get("/{lead_id:uuid}/score", summary="A lead's score, grade, stage, probability and why (staff)")
     async def show(self, lead_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
-                   db: NamedDependency[Database]) -> ScoreView:
+                   db: NamedDependency[Database], runtime: NamedDependency[Runtime]) -> ScoreView:
         _staff(caller)
         async with db.uow() as uow:
             row = await LeadRepository(uow.session).get(lead_id)
         if row is None:
             raise NotFoundException(f"lead {lead_id} has not been scored")
+        model = getattr(runtime.state.get("scorer"), "model", None)
+        if model is not None and model.version == row["model_version"]:  # explained on read: it costs ~1 ms
+            row["predictive_factors"] = [{"feature": f, "points": round(100 * c, 1)}
+                                         for f, c in model.explain(model_features(row), top=3)]
         return ScoreView.model_validate(row)
 
 

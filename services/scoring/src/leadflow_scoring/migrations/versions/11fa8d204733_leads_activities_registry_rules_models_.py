@@ -67,14 +67,18 @@ def upgrade() -> None:
     sa.Column('explanation', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('rules_version', sa.String(length=50), nullable=False),
     sa.Column('model_version', sa.String(length=100), nullable=True),
-    sa.Column('outcome', sa.String(length=10), nullable=True),
-    sa.Column('outcome_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('scored_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.PrimaryKeyConstraint('lead_id'),
     schema='scoring'
     )
-    op.create_index('ix_leads_outcome', 'leads', ['outcome_at'], unique=False, schema='scoring', postgresql_where=sa.text('outcome IS NOT NULL'))
+    op.create_table('lead_outcomes',
+    sa.Column('lead_id', sa.Uuid(), nullable=False),
+    sa.Column('outcome', sa.String(length=10), nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('lead_id'),
+    schema='scoring'
+    )
     op.create_index('ix_leads_rescore', 'leads', ['scored_at'], unique=False, schema='scoring', postgresql_where=sa.text("stage <> 'disqualified'"))
     op.create_table('models',
     sa.Column('version', sa.String(length=100), nullable=False),
@@ -147,7 +151,7 @@ def downgrade() -> None:
     op.drop_index('ux_models_active', table_name='models', schema='scoring', postgresql_where=sa.text('active'))
     op.drop_table('models', schema='scoring')
     op.drop_index('ix_leads_rescore', table_name='leads', schema='scoring', postgresql_where=sa.text("stage <> 'disqualified'"))
-    op.drop_index('ix_leads_outcome', table_name='leads', schema='scoring', postgresql_where=sa.text('outcome IS NOT NULL'))
+    op.drop_table('lead_outcomes', schema='scoring')
     op.drop_table('leads', schema='scoring')
     op.drop_table('lead_contacts', schema='scoring')
     op.drop_table('api_keys', schema='scoring')
