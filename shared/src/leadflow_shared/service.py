@@ -182,7 +182,8 @@ class Runtime:
         )
         self.relay = OutboxRelay(self.db, self.send, service=service.name,
                                  batch_size=settings.outbox_batch_size,
-                                 poll_interval_s=settings.outbox_poll_interval_s)
+                                 poll_interval_s=settings.outbox_poll_interval_s,
+                                 linger_s=settings.outbox_linger_s)
         self.kafka_connected = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
         self._relay_task: asyncio.Task[None] | None = None
