@@ -95,6 +95,31 @@ class _Batch:
         return self.rows[lead_id]
 
 
+class _Waiting:
+    """Activities that came before their lead, found by the lead's id or one of its contacts."""
+
+    def __init__(self, activities: list[dict[str, Any]]) -> None:
+        self._by_lead: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        self._by_key: dict[str, list[dict[str, Any]]] = {}
+        self._taken: set[uuid.UUID] = set()
+        for activity in activities:  # oldest first
+            if activity["lead_id"] is not None:
+                self._by_lead.setdefault(activity["lead_id"], []).append(activity)
+            else:
+                for key in activity["contact_keys"]:
+                    self._by_key.setdefault(key, []).append(activity)
+
+    def take(self, lead_id: uuid.UUID, owned_keys: list[str]) -> list[dict[str, Any]]:
+        """The lead's waiting activities (by its id, or by a contact it owns), each handed out once."""
+        found = [*self._by_lead.get(lead_id, ()), *(a for k in owned_keys for a in self._by_key.get(k, ()))]
+        mine = []
+        for activity in sorted(found, key=lambda a: a["occurred_at"]):
+            if activity["activity_id"] not in self._taken:
+                self._taken.add(activity["activity_id"])
+                mine.append(activity)
+        return mine
+
+
 class ScoringHandlers:
     def __init__(self, scorer: Callable[[], Scorer], registry: CompanyRegistry,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -119,7 +144,8 @@ class ScoringHandlers:
                 if key not in owners:
                     owners[key] = r.lead_id
                     new_contacts.append((key, r.lead_id))
-        waiting = await acts.pending_for([r.lead_id for r in received], [k for ks in keys.values() for k in ks])
+        waiting = _Waiting(await acts.pending_for([r.lead_id for r in received],
+                                                  [k for ks in keys.values() for k in ks]))
         for r in received:
             row = batch.rows.setdefault(r.lead_id, _new_row(r.lead_id, scorer.rules))
             batch.touch(r.lead_id)
@@ -127,11 +153,8 @@ class ScoringHandlers:
                                                    matches.get(r.lead_id))
             row["company_id"] = r.company_id or row.get("company_id")
             row["customer_id"] = r.customer_id or row.get("customer_id")
-            mine = [a for a in waiting if a["lead_id"] == r.lead_id
-                    or (a["lead_id"] is None and any(owners.get(k) == r.lead_id for k in a["contact_keys"]))]
-            for activity in mine:
+            for activity in waiting.take(r.lead_id, [k for k in keys[r.lead_id] if owners.get(k) == r.lead_id]):
                 _apply(batch, row, activity, scorer.rules)
-            waiting = [a for a in waiting if a not in mine]
         await leads.add_contacts(new_contacts)
         await self._score_and_save(uow, batch, scorer)
 
