@@ -172,7 +172,7 @@ async def committed(env: dict[str, str]) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=env["LEADFLOW_KAFKA_BOOTSTRAP"])
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(f"{env['LEADFLOW_KAFKA_GROUP_PREFIX']}-batchtest")
+        offsets = await admin.list_consumer_group_offsets(f"{env['LEADFLOW_KAFKA_GROUP_PREFIX']}-batchtest.{LEADS_RECEIVED.name}")
     finally:
         await admin.close()
     topic = f"{env['LEADFLOW_KAFKA_TOPIC_PREFIX']}{LEADS_RECEIVED.name}"

@@ -246,12 +246,14 @@ def register_subscriptions(
     group_id: str,
     topic_prefix: str = "",
 ) -> None:
-    """Attach one faststream subscriber per subscription, sharing the service's consumer group."""
+    """Attach one faststream subscriber per subscription, each in its own consumer group
+    (`<group_id>.<topic>`): a subscriber joining or leaving then never stops the others to rebalance."""
     for subscription in subscriptions:
+        group = f"{group_id}.{subscription.topic.name}"
         if isinstance(subscription, BatchSubscription):
-            _register_batch(broker, processor, subscription, group_id, topic_prefix)
+            _register_batch(broker, processor, subscription, group, topic_prefix)
         else:
-            _register(broker, processor, subscription, group_id, topic_prefix)
+            _register(broker, processor, subscription, group, topic_prefix)
 
 
 def _register(
@@ -276,7 +278,7 @@ def _register(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,  # only a failed dead letter escapes: redeliver it
         decoder=_raw_body,
-        title=f"{group_id}:{subscription.topic.name}",
+        title=group_id,
         description=subscription.topic.description,
     )(consume)
 
@@ -307,7 +309,7 @@ def _register_batch(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_bodies,
-        title=f"{group_id}:{subscription.topic.name}",
+        title=group_id,
         description=subscription.topic.description,
     )(consume)
 

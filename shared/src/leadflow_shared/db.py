@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import TracebackType
@@ -77,6 +77,20 @@ async def driver_connection(session: AsyncSession) -> Any:
     if adapter._transaction is None:
         await adapter._start_transaction()
     return adapter._connection
+
+
+LOCK_SQL = (
+    "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
+    "FROM unnest($1::text[]) AS k ORDER BY h) AS locks"
+)
+
+
+async def lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Transaction-scoped advisory locks on these keys (a person, a lead...), taken in hash order so two
+    transactions never deadlock on them: work on the same thing waits for the other to commit."""
+    unique = sorted(set(keys))
+    if unique:
+        await (await driver_connection(session)).fetch(LOCK_SQL, unique)
 
 
 async def insert_rows(session: AsyncSession, writes: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:

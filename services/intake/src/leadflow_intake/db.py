@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow_intake.domain.matching import CompanyCandidate
 from leadflow_shared.normalize import LATIN_PATTERN
 from leadflow_intake.domain.model import LeadStatus
-from leadflow_shared.db import driver_connection, service_metadata
+from leadflow_shared.db import driver_connection, lock_keys, service_metadata
 
 metadata = service_metadata("intake")
 
@@ -174,10 +174,6 @@ customer_contacts = Table(
 
 
 # The submission pipeline's statements go to asyncpg directly (see shared `driver_connection`).
-LOCK_SQL = (
-    "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
-    "FROM unnest($1::text[]) AS k ORDER BY h) AS locks"
-)
 SCREEN_SQL = (
     "SELECT 'contact' AS kind, key AS k, lead_id AS id, NULL AS owner FROM intake.lead_contacts "
     "  WHERE key = ANY($1::text[]) "
@@ -229,9 +225,7 @@ class IntakeRepository:
 
     async def lock(self, keys: Iterable[str]) -> None:
         """Serialize submissions that could be the same person or company (in hash order: no deadlock)."""
-        unique = sorted(set(keys))
-        if unique:
-            await self._fetch(LOCK_SQL, unique)
+        await lock_keys(self.session, keys)
 
     async def contact_owners(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
         if not keys:

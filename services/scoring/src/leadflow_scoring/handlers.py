@@ -30,7 +30,7 @@ from leadflow_shared.contracts import (
     OpportunityClosed,
     ScoreFactor,
 )
-from leadflow_shared.db import UnitOfWork
+from leadflow_shared.db import UnitOfWork, lock_keys
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.normalize import InvalidContact, company_name, email, phone, wechat
 
@@ -133,9 +133,12 @@ class ScoringHandlers:
         received = [e.data for e in events]
         scorer = self._scorer()
         leads, acts = LeadRepository(uow.session), ActivityRepository(uow.session)
-        batch = _Batch(await leads.for_update(r.lead_id for r in received))
-        await self._rebuild_stale(uow, batch, scorer.rules)
         keys = {r.lead_id: _snapshot_keys(r.lead) for r in received}
+        # An activity of the same lead or person, applied concurrently, would miss the lead (and this
+        # transaction would miss the activity): they take the same locks, so one waits for the other.
+        await lock_keys(uow.session, [f"lead:{i}" for i in keys] + [f"contact:{k}" for ks in keys.values() for k in ks])
+        batch = _Batch(await leads.for_update(keys))
+        await self._rebuild_stale(uow, batch, scorer.rules)
         owners = await leads.owners_of([k for ks in keys.values() for k in ks])
         matches = await self._registry_matches(uow, received)
         new_contacts = []
@@ -173,6 +176,8 @@ class ScoringHandlers:
         scorer = self._scorer()
         leads, acts = LeadRepository(uow.session), ActivityRepository(uow.session)
         rows = [_activity_row(e.data) for e in events]
+        await lock_keys(uow.session, [f"lead:{r['lead_id']}" for r in rows if r["lead_id"]]
+                        + [f"contact:{k}" for r in rows for k in r["contact_keys"]])
         fresh = await acts.add_new(rows)  # the same activity twice (two events) counts once
         rows = [r for r in rows if r["activity_id"] in fresh]
         if not rows:
@@ -280,7 +285,9 @@ def _apply(batch: _Batch, row: dict[str, Any], activity: dict[str, Any], rules: 
 
 
 def _snapshot_keys(lead: LeadSnapshot) -> list[str]:
-    return contact_keys(lead.mobile, lead.wechat, lead.email)
+    """intake has already put the lead's contacts in their normal forms: no need to parse them again."""
+    return [f"{kind}:{value}" for kind, value in (("mobile", lead.mobile), ("wechat", lead.wechat),
+                                                  ("email", lead.email)) if value]
 
 
 def _activity_row(activity: LeadActivity) -> dict[str, Any]:

@@ -103,11 +103,14 @@ def to_number(value: Any) -> float | None:
 def is_blank(value: Any) -> bool:
     if value is None or value is _MISSING:
         return True
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return not value.strip()
+    if kind in (int, float, bool):  # the common cases first: ABC checks cost more than the whole test
+        return False
     if isinstance(value, Mapping | list | tuple | set | frozenset):
         return len(value) == 0
-    return False
+    return not value.strip() if isinstance(value, str) else False
 
 
 def normalize(value: Any) -> str:
@@ -136,7 +139,7 @@ def lookup(data: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
     """The value at a dotted path of nested mappings, or a sentinel if there is none."""
     value: Any = data
     for part in parts:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # dict first: ABC checks are slow
             return _MISSING
         value = value.get(part, _MISSING)
         if value is _MISSING:
