@@ -538,3 +538,17 @@ def test_the_default_rules_score_a_sample_lead() -> None:
     assert student.stage == Stage.disqualified and student.disqualified_by == "persona_student_or_job_seeker"
     junior = evaluate({"title": "行政助理", "employees": 5, "email": "x@qq.com"}, [], rules, NOW)
     assert junior.points == 0.0 and junior.grade == "D" and junior.stage == Stage.nurture
+
+
+def test_the_remembered_fit_follows_the_leads_fields_and_the_rules() -> None:
+    from leadflow_scoring.domain.rules import load_default_rules
+    from leadflow_scoring.domain.scoring import fit
+
+    rules = load_default_rules()
+    lead = {"title": "CTO", "industry": "制造业"}
+    first = fit(lead, rules)
+    assert fit(dict(lead), rules) is first  # same fields, same rules: remembered
+    changed = fit({**lead, "title": "行政专员"}, rules)
+    assert {f.rule for f in changed.factors} != {f.rule for f in first.factors}
+    other_rules = load_default_rules()  # another rule set object: never served another's result
+    assert fit(lead, other_rules) is not first and fit(lead, other_rules).factors == first.factors

@@ -16,6 +16,7 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
@@ -142,12 +143,18 @@ def _unnest_value(value: Any) -> Any:
     if value is None or isinstance(value, uuid.UUID | datetime | str):
         return value
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return json_text(value)
     return str(value)
 
 
+def json_text(value: Any) -> str:
+    """JSON as text, by pydantic-core (several times faster than the json module; UUIDs, datetimes fine)."""
+    return pydantic_core.to_json(value, fallback=str).decode()
+
+
 def make_engine(dsn: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(dsn, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(dsn, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                               json_serializer=json_text, json_deserializer=pydantic_core.from_json)
 
 
 class UnitOfWork:

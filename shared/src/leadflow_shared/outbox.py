@@ -198,6 +198,9 @@ class OutboxRelay:
         conn = await self._db.engine.connect()
         try:
             acquired = await conn.scalar(select(func.pg_try_advisory_lock(self._lock_key)))
+            # "Sent" marks need not wait for the disk: one lost in a crash means the event is sent again,
+            # and consumers dedupe by event id. (The events themselves were committed durably.)
+            await conn.execute(text("SET synchronous_commit = off"))
             await conn.commit()
         except Exception:
             await conn.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -31,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow_shared.db import driver_connection, insert_rows, service_metadata
+from leadflow_shared.db import driver_connection, insert_rows, json_text, service_metadata
 
 metadata = service_metadata("scoring")
 
@@ -180,7 +179,7 @@ class LeadRepository:
         """Insert or update whole lead rows, one statement."""
         if not rows:
             return
-        columns = [[(json.dumps(row[f], ensure_ascii=False, default=str) if f in JSON_FIELDS and row[f] is not None
+        columns = [[(json_text(row[f]) if f in JSON_FIELDS and row[f] is not None
                      else row[f]) for row in rows] for f in UPSERT_FIELDS]
         await (await driver_connection(self.session)).execute(UPSERT_LEADS_SQL, *columns)
 
@@ -262,8 +261,8 @@ class ActivityRepository:
             "  AS u(id, lead_id, keys, type, url, at, attrs) "
             "ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id",
             [r["activity_id"] for r in rows], [r["lead_id"] for r in rows],
-            [json.dumps(r["contact_keys"]) for r in rows], [r["type"] for r in rows], [r["url"] for r in rows],
-            [r["occurred_at"] for r in rows], [json.dumps(r["attributes"], ensure_ascii=False) for r in rows],
+            [json_text(r["contact_keys"]) for r in rows], [r["type"] for r in rows], [r["url"] for r in rows],
+            [r["occurred_at"] for r in rows], [json_text(r["attributes"]) for r in rows],
         )
         return {row["activity_id"] for row in fresh}
 

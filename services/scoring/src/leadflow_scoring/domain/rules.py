@@ -340,6 +340,8 @@ class RuleSet:
     version_derived: bool = False  # True when `version` was derived from the content hash
     _by_type: dict[str, tuple[BehaviourRule, ...]] = field(default_factory=dict, repr=False, compare=False)
     _any_type: tuple[BehaviourRule, ...] = field(default=(), repr=False, compare=False)
+    # What the fit rules said of each set of lead fields: the rule set's own memo, gone with it.
+    fit_memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         types = {t for r in self.behaviour if r.types for t in r.types}

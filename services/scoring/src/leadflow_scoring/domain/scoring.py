@@ -46,6 +46,7 @@ anchor) / half_life). A state belongs to one rules version: `StateVersionError` 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import defaultdict
@@ -402,13 +403,36 @@ def _behaviour_detail(total: BehaviourTotal) -> str:
     return text
 
 
-def _score(lead: Mapping[str, Any], behaviour: list[BehaviourTotal], rules: RuleSet, now: datetime,
-           probability: float | None) -> Score:
-    if probability is not None and not (isinstance(probability, int | float) and 0 <= probability <= 1):
-        raise ValueError(f"probability must be in [0, 1], got {probability!r}")
-    factors: list[Factor] = []
-    total = 0.0
-    disqualifiers = []
+@dataclass(frozen=True)
+class FitResult:
+    """What the fit rules (客户画像) say of a lead: it depends on the lead's fields alone, not on time or
+    behaviour, so it can be kept while only activities change."""
+
+    factors: tuple[Factor, ...]
+    points: float
+    disqualifiers: tuple[Any, ...]
+
+
+def fit(lead: Mapping[str, Any], rules: RuleSet) -> FitResult:
+    """The fit rules that match the lead (remembered by the rule set for the same fields)."""
+    try:
+        key = json.dumps(lead, sort_keys=True, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return _fit(lead, rules)
+    memo = rules.fit_memo
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= FIT_MEMO_SIZE:
+            memo.clear()  # crude, but bounded; a refill costs one evaluation per lead
+        found = memo[key] = _fit(lead, rules)
+    return found  # type: ignore[no-any-return]
+
+
+FIT_MEMO_SIZE = 50_000
+
+
+def _fit(lead: Mapping[str, Any], rules: RuleSet) -> FitResult:
+    factors, total, disqualifiers = [], 0.0, []
     for rule in rules.fit:
         if rule.when.matches(lead):
             if rule.disqualify is not None:
@@ -416,6 +440,15 @@ def _score(lead: Mapping[str, Any], behaviour: list[BehaviourTotal], rules: Rule
             else:
                 factors.append(Factor(f"fit:{rule.id}", _r2(rule.points), rule.explain()))
                 total += rule.points
+    return FitResult(tuple(factors), total, tuple(disqualifiers))
+
+
+def _score(lead: Mapping[str, Any], behaviour: list[BehaviourTotal], rules: RuleSet, now: datetime,
+           probability: float | None) -> Score:
+    if probability is not None and not (isinstance(probability, int | float) and 0 <= probability <= 1):
+        raise ValueError(f"probability must be in [0, 1], got {probability!r}")
+    fitted = fit(lead, rules)
+    factors, total, disqualifiers = list(fitted.factors), fitted.points, fitted.disqualifiers
     for bt in behaviour:
         factors.append(Factor(f"behaviour:{bt.rule.id}", _r2(bt.points), _behaviour_detail(bt), bt.count))
         total += bt.points
