@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -204,6 +207,12 @@ def test_rules_are_validated_simulated_and_swapped(staff: httpx.Client, leadflow
         other = uuid.uuid4()
         _publish(leadflow_env, _received(other, mobile=_mobile(), title="市场经理"))
         assert _score(staff, other)["grade"] == "A"
+        # the lead scored before the swap: re-scored under the new rules at once by the command
+        rescored = subprocess.run([str(Path(sys.executable).parent / "leadflow"), "scoring", "rescore"],
+                                  env={**leadflow_env, "PATH": ""}, capture_output=True, text=True, timeout=120)
+        assert rescored.returncode == 0, rescored.stderr
+        after = staff.get(f"/v1/leads/{lead_id}/score").json()
+        assert (after["rules_version"], after["grade"]) == ("generous-1", "A")
     finally:
         staff.put("/v1/rules", content=original["yaml"])
 
@@ -221,8 +230,8 @@ def test_keys_decide_who_may_do_what(scoring: str, staff: httpx.Client, leadflow
 def test_a_model_learned_from_outcomes_is_swapped_in_and_explains_its_scores(
         staff: httpx.Client, leadflow_env: dict[str, str], tmp_path: Any) -> None:
     outcomes, received = {}, []
-    for i in range(160):  # enough for the boosted trees' smallest leaf (40 leads)
-        won, lead_id = i % 2 == 0, uuid.uuid4()
+    for i in range(180):  # enough for the boosted trees' smallest leaf (40 leads); most leads are lost
+        won, lead_id = i % 3 == 0, uuid.uuid4()
         outcomes[lead_id] = "won" if won else "lost"
         received.append(_received(lead_id, mobile=_mobile(), title="CTO" if won else "行政专员",
                                   industry="软件和信息技术服务业" if won else "批发和零售业",
@@ -252,3 +261,22 @@ def test_a_model_learned_from_outcomes_is_swapped_in_and_explains_its_scores(
     assert score["model_version"] == info.version and score["probability"] > 0.5
     assert any(f["rule"] == "predictive" for f in score["explanation"])
     assert score["predictive_factors"], score
+
+
+def test_a_retried_or_future_dated_activity_does_not_distort_the_score(
+        staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+    lead_id = uuid.uuid4()
+    _publish(leadflow_env, _received(lead_id, mobile=_mobile(), title="经理"))
+    _score(staff, lead_id)
+    same = {"activity_id": str(uuid.uuid4()), "lead_id": str(lead_id), "type": "form_submit",
+            "occurred_at": datetime.now(UTC).isoformat()}
+    future = {"lead_id": str(lead_id), "type": "demo_request",
+              "occurred_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()}
+    reply = staff.post("/v1/activities", json={"activities": [same, same, future, {"mobile": "12", "type": "x"}]})
+    assert [r["status"] for r in reply.json()["results"]] == ["accepted", "accepted", "rejected", "rejected"]
+    assert reply.json()["results"][2]["errors"][0]["code"] == "in_the_future"
+    assert reply.json()["results"][3]["errors"][0]["code"] == "invalid_contact"
+    score = _score(staff, lead_id, until=lambda s: s["activity_counts"])
+    asyncio.run(asyncio.sleep(1.5))
+    assert staff.get(f"/v1/leads/{lead_id}/score").json()["activity_counts"] == {"form_submit": 1}
+    assert score["activity_counts"] == {"form_submit": 1}

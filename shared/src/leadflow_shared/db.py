@@ -136,6 +136,8 @@ def _unnest_types(column: Column[Any]) -> tuple[str, str]:
         return "timestamptz[]", "{}"
     if isinstance(column.type, postgresql.ARRAY):  # arrays of arrays may be ragged: they travel as JSON
         return "text[]", f"CAST(ARRAY(SELECT jsonb_array_elements_text(CAST({{}} AS jsonb))) AS {kind})"
+    if isinstance(column.type, String):  # no explicit cast: it would cut a too-long value instead of refusing it
+        return "text[]", "{}"
     return "text[]", f"CAST({{}} AS {kind})"
 
 

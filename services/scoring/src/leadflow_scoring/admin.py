@@ -70,8 +70,12 @@ def registry_load(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         task = progress.add_task("loading companies", total=None)
-        loaded, refused = load_registry(file, source=source or file.name,
-                                        on_progress=lambda n: progress.advance(task, n))
+        try:
+            loaded, refused = load_registry(file, source=source or file.name,
+                                            on_progress=lambda n: progress.advance(task, n))
+        except ValueError as exc:  # not a registry CSV at all: say why, no traceback
+            console.print(f"[red]{file}: {exc}[/]")
+            raise typer.Exit(1) from exc
     console.print(f"{loaded:,} companies loaded from {file.name}; {len(refused)} rows refused")
     for line, reason in refused[:20]:
         console.print(f"  line {line}: {reason}")
@@ -256,7 +260,7 @@ def rescore_command() -> None:
             handlers = ScoringHandlers(lambda: scorer, TableRegistry())
             with Progress(TextColumn("re-scoring"), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
                 task = bar.add_task("", total=None)
-                return await rescore_due(db, handlers, scorer.rules.version, datetime.now(UTC), 500,
+                return await rescore_due(db, handlers, scorer, datetime.now(UTC), 500,
                                          progress=lambda n: bar.advance(task, n))
         finally:
             await db.dispose()

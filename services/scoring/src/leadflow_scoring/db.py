@@ -22,8 +22,10 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    delete,
     func,
     select,
+    tuple_,
     text,
     update,
 )
@@ -217,11 +219,15 @@ class LeadRepository:
                 "WHERE excluded.closed_at >= scoring.lead_outcomes.closed_at",
                 [o[0] for o in outcomes], [o[1] for o in outcomes], [o[2] for o in outcomes])
 
-    async def due_for_rescore(self, before: datetime, rules_version: str, limit: int) -> list[uuid.UUID]:
-        """Leads whose behaviour has had time to decay, or scored under other rules; oldest first."""
+    async def due_for_rescore(self, before: datetime, rules_version: str, started: datetime, limit: int
+                              ) -> list[uuid.UUID]:
+        """Leads whose behaviour has had time to decay, or scored under other rules before this round
+        began (disqualified ones too: new rules may take the disqualifier away); oldest first. Leads
+        another replica is re-scoring right now are skipped."""
         rows = await self._fetch(
-            "SELECT lead_id FROM scoring.leads WHERE stage <> 'disqualified' "
-            "AND (scored_at < $1 OR rules_version <> $2) ORDER BY scored_at LIMIT $3", before, rules_version, limit)
+            "SELECT lead_id FROM scoring.leads WHERE ((stage <> 'disqualified' AND scored_at < $1) "
+            "OR (rules_version <> $2 AND scored_at < $3)) ORDER BY scored_at LIMIT $4 FOR UPDATE SKIP LOCKED",
+            before, rules_version, started, limit)
         return [row["lead_id"] for row in rows]
 
     async def histories(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
@@ -282,7 +288,7 @@ class ActivityRepository:
         rows = await conn.fetch(
             "SELECT activity_id, lead_id, contact_keys, type, url, occurred_at, attributes FROM scoring.activities "
             "WHERE applied_at IS NULL AND (lead_id = ANY($1::uuid[]) OR contact_keys && $2::text[]) "
-            "ORDER BY occurred_at FOR UPDATE", list(set(lead_ids)), list(set(keys)))
+            "ORDER BY occurred_at, activity_id FOR UPDATE", list(set(lead_ids)), list(set(keys)))
         return [dict(row) for row in rows]
 
 
@@ -300,6 +306,11 @@ class RegistryRepository:
                 index_elements=["credit_code"],
                 set_={c: statement.excluded[c] for c in with_code[0] if c != "credit_code"} | {"loaded_at": func.now()},
             ), with_code)
+        if without:  # no key: a company loaded again from the same source replaces its earlier row
+            await self.session.execute(delete(registry_companies).where(
+                registry_companies.c.credit_code.is_(None),
+                tuple_(registry_companies.c.canonical, registry_companies.c.source).in_(
+                    [(r["canonical"], r["source"]) for r in without])))
         await insert_rows(self.session, [(registry_companies, without)])
 
     async def find(self, codes: Sequence[str], canonicals: Sequence[str]) -> list[dict[str, Any]]:

@@ -35,7 +35,8 @@ from leadflow_shared.events import CloudEvent
 from leadflow_shared.normalize import InvalidContact, company_name, email, phone, wechat
 
 # Fields that identify a person: never features of the predictive model.
-PERSONAL_FIELDS = frozenset({"name", "mobile", "wechat", "email", "client_ip", "device_id", "referrer"})
+PERSONAL_FIELDS = frozenset({"name", "mobile", "wechat", "email", "client_ip", "device_id", "referrer",
+                             "company_name", "company_canonical", "company_credit_code"})
 
 
 @dataclass
@@ -57,12 +58,12 @@ class Scorer:
 
 
 def model_features(row: dict[str, Any]) -> dict[str, Any]:
-    """The predictive model's view of a lead: its fields, custom attributes and activity counts, without
-    who the person is."""
+    """The predictive model's view of a lead: what is known when it arrives (its fields, enrichment and
+    custom attributes), not who the person or company is. Activities are left to the behaviour rules:
+    counted at a lead's close they would teach the model what sales did after contact."""
     lead = row["lead"]
     features = {k: v for k, v in lead.items() if k not in PERSONAL_FIELDS and not isinstance(v, dict | list)}
     features.update({k: v for k, v in (lead.get("custom") or {}).items() if not isinstance(v, dict | list)})
-    features.update({f"activity_{kind}": n for kind, n in (row.get("activity_counts") or {}).items()})
     return features
 
 
@@ -175,7 +176,8 @@ class ScoringHandlers:
     async def on_activity(self, events: list[CloudEvent[LeadActivity]], uow: UnitOfWork) -> None:
         scorer = self._scorer()
         leads, acts = LeadRepository(uow.session), ActivityRepository(uow.session)
-        rows = [_activity_row(e.data) for e in events]
+        # The same activity twice in one batch (a client's retry) must count once, like across batches.
+        rows = list({r["activity_id"]: r for r in map(_activity_row, (e.data for e in events))}.values())
         await lock_keys(uow.session, [f"lead:{r['lead_id']}" for r in rows if r["lead_id"]]
                         + [f"contact:{k}" for r in rows for k in r["contact_keys"]])
         fresh = await acts.add_new(rows)  # the same activity twice (two events) counts once
@@ -197,17 +199,18 @@ class ScoringHandlers:
 
     async def on_opportunity_closed(self, events: list[CloudEvent[OpportunityClosed]], uow: UnitOfWork) -> None:
         """The outcome of a lead: the label the predictive model learns from (`train --from-outcomes`)."""
-        await LeadRepository(uow.session).set_outcomes([
-            (e.data.lead_id, e.data.outcome, e.data.closed_at) for e in events
-            if e.data.lead_id and e.data.outcome in ("won", "lost")
-        ])
+        latest: dict[uuid.UUID, tuple[uuid.UUID, str, datetime]] = {}
+        for e in sorted(events, key=lambda e: e.data.closed_at):
+            if e.data.lead_id and e.data.outcome in ("won", "lost"):
+                latest[e.data.lead_id] = (e.data.lead_id, e.data.outcome, e.data.closed_at)
+        await LeadRepository(uow.session).set_outcomes(list(latest.values()))
 
     # ---- re-scoring: decay and new rules ----------------------------------------------------
 
-    async def rescore(self, uow: UnitOfWork, lead_ids: Iterable[uuid.UUID]) -> int:
+    async def rescore(self, uow: UnitOfWork, lead_ids: Iterable[uuid.UUID], scorer: Scorer | None = None) -> int:
         """Score these leads again now (decay has moved their behaviour points, or the rules changed);
         returns how many were published."""
-        scorer = self._scorer()
+        scorer = scorer or self._scorer()
         batch = _Batch(await LeadRepository(uow.session).for_update(lead_ids))
         await self._rebuild_stale(uow, batch, scorer.rules)
         for lead_id in list(batch.rows):
@@ -291,15 +294,18 @@ def _snapshot_keys(lead: LeadSnapshot) -> list[str]:
 
 
 def _activity_row(activity: LeadActivity) -> dict[str, Any]:
+    # An activity dated in the future (a client's clock) counts as happening now: decay is measured up to
+    # the newest activity, so a date in 2099 would freeze or wipe the lead's behaviour points.
+    occurred_at = min(activity.occurred_at, datetime.now(UTC))
     return {"activity_id": activity.activity_id, "lead_id": activity.lead_id,
             "contact_keys": contact_keys(activity.mobile, activity.wechat, activity.email),
-            "type": activity.type, "url": activity.url, "occurred_at": activity.occurred_at,
+            "type": activity.type, "url": activity.url, "occurred_at": occurred_at,
             "attributes": activity.attributes}
 
 
 def _target(row: dict[str, Any], known: set[uuid.UUID], owners: dict[str, uuid.UUID]) -> uuid.UUID | None:
-    """The lead an activity belongs to: its lead id when scoring knows that lead, else whoever owns one of
-    its contacts; None while neither is known."""
-    if row["lead_id"] in known:
-        return row["lead_id"]  # type: ignore[no-any-return]
+    """The lead an activity belongs to: the lead it names (None until scoring knows that lead: it waits
+    for it), else whoever owns one of its contacts."""
+    if row["lead_id"] is not None:
+        return row["lead_id"] if row["lead_id"] in known else None  # type: ignore[no-any-return]
     return next((owners[k] for k in row["contact_keys"] if k in owners), None)

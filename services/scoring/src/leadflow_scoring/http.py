@@ -6,9 +6,10 @@ partners may post activities; staff may do everything.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
@@ -19,7 +20,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTI
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from leadflow_scoring.db import ApiKeyRepository, LeadRepository, ModelRepository, RuleSetRepository
-from leadflow_scoring.domain.rules import RulesError, load_rules_yaml
+from leadflow_scoring.domain.rules import Problem, RulesError, load_rules_yaml
 from leadflow_scoring.domain.simulation import Simulation
 from leadflow_scoring.handlers import contact_keys, model_features
 from leadflow_shared.auth import KeyCache, hash_key
@@ -127,15 +128,23 @@ class ActivityIn(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
 
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks drift; an activity "tomorrow" is a bug
+
+
 def _activity(raw: Any) -> LeadActivity | list[dict[str, Any]]:
     try:
         item = ActivityIn.model_validate(raw)
     except ValidationError as exc:
         return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "code": e["type"], "message": e["msg"]}
                 for e in exc.errors()]
-    if not (item.lead_id or item.mobile or item.wechat or item.email):
-        return [{"field": "lead_id", "code": "missing_lead",
-                 "message": "name the lead: lead_id, mobile, wechat or email"}]
+    if "\x00" in json.dumps(raw, default=str):  # Postgres text and jsonb cannot hold NUL
+        return [{"field": "body", "code": "invalid_character", "message": "NUL characters are not allowed"}]
+    if item.occurred_at and item.occurred_at > datetime.now(UTC) + FUTURE_TOLERANCE:
+        return [{"field": "occurred_at", "code": "in_the_future", "message": "occurred_at is in the future"}]
+    if not item.lead_id and not contact_keys(item.mobile, item.wechat, item.email):
+        code = "invalid_contact" if item.mobile or item.wechat or item.email else "missing_lead"
+        return [{"field": "lead_id", "code": code,
+                 "message": "name the lead: lead_id, or a valid mobile, wechat or email"}]
     return LeadActivity(activity_id=item.activity_id or uuid.uuid4(), lead_id=item.lead_id, mobile=item.mobile,
                         wechat=item.wechat, email=item.email, type=item.type, url=item.url,
                         occurred_at=item.occurred_at or datetime.now(UTC), attributes=item.attributes)
@@ -175,11 +184,16 @@ class ActivityController(Controller):
 # ---- rules ---------------------------------------------------------------------------------------
 
 async def _rules_from(request: Request[Any, Any, Any]) -> tuple[str, Any]:
-    text = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        text = (await request.body()).decode("utf-8-sig")  # strictly: a GBK file would lose every Chinese word
+    except UnicodeDecodeError:
+        return "", RulesError([Problem("body", "rules must be UTF-8 text")])
     try:
         return text, load_rules_yaml(text)
     except RulesError as exc:
         return text, exc
+    except RecursionError:
+        return text, RulesError([Problem("body", "the YAML is nested too deeply")])
 
 
 def _rules_problems(exc: RulesError) -> Response[dict[str, Any]]:

@@ -127,20 +127,22 @@ class RescoreJob(_Periodic):
 
     async def round(self) -> None:
         if "scorer" in self.runtime.state:
-            await rescore_due(self.runtime.db, self.runtime.state["handlers"], self.runtime.state["scorer"].rules.version,
+            await rescore_due(self.runtime.db, self.runtime.state["handlers"], self.runtime.state["scorer"],
                               datetime.now(UTC) - self.every, self.batch)
 
 
-async def rescore_due(db: Database, handlers: ScoringHandlers, rules_version: str, before: datetime, batch: int,
+async def rescore_due(db: Database, handlers: ScoringHandlers, scorer: Scorer, before: datetime, batch: int,
                       progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-    """(re-scored, published) for every lead due; used by the job and by `leadflow scoring rescore`."""
+    """(re-scored, published) for every lead due, all with one scorer (rules swapped meanwhile wait for
+    the next round); used by the job and by `leadflow scoring rescore`."""
     rescored = published = 0
+    started = datetime.now(UTC)
     while True:
         async with db.uow() as uow:
-            due = await LeadRepository(uow.session).due_for_rescore(before, rules_version, batch)
+            due = await LeadRepository(uow.session).due_for_rescore(before, scorer.rules.version, started, batch)
             if not due:
                 return rescored, published
-            published += await handlers.rescore(uow, due)
+            published += await handlers.rescore(uow, due, scorer)
             await uow.commit()
         rescored += len(due)
         if progress:

@@ -63,7 +63,7 @@ class ParsedRegistry:
 
 def read_registry_csv(content: bytes, source: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line number, registry row or the reason it was refused), row by row."""
-    text = content.decode("utf-8-sig")
+    text = _decode(content)
     reader = csv.DictReader(io.StringIO(text))
     unknown = [h for h in reader.fieldnames or [] if h.strip() not in HEADERS]
     mapped = {h: HEADERS[h.strip()] for h in reader.fieldnames or [] if h.strip() in HEADERS}
@@ -71,8 +71,22 @@ def read_registry_csv(content: bytes, source: str) -> Iterator[tuple[int, dict[s
         raise ValueError(f"no company name column (name / 企业名称); columns: {reader.fieldnames}; "
                          f"not understood: {unknown}")
     for line, raw in enumerate(reader, start=2):
-        values = {mapped[h]: (v or "").strip() for h, v in raw.items() if h in mapped}
+        values: dict[str, str] = {}
+        for header, value in raw.items():  # two columns for one field (企业名称, 公司名称): the first filled
+            if header in mapped and (value or "").strip() and mapped[header] not in values:
+                values[mapped[header]] = (value or "").strip()
         yield line, _registry_row(values, source)
+
+
+def _decode(content: bytes) -> str:
+    """UTF-8, else GB18030 (what Excel in China saves CSV as)."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return content.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise ValueError("the file is neither UTF-8 nor GB18030 text") from exc
 
 
 def _registry_row(values: dict[str, str], source: str) -> dict[str, Any] | str:
@@ -85,14 +99,16 @@ def _registry_row(values: dict[str, str], source: str) -> dict[str, Any] | str:
             code = credit_code(values["credit_code"])
         except InvalidContact:
             return f"invalid credit code {values['credit_code']!r} (统一社会信用代码 checksum)"
-    founded = None
-    if values.get("founded"):
-        try:
-            founded = date.fromisoformat(values["founded"].replace("/", "-")[:10])
-        except ValueError:
-            return f"founded {values['founded']!r} is not a date (YYYY-MM-DD)"
+    founded = _date(values.get("founded"))
+    if values.get("founded") and founded is None:
+        return f"founded {values['founded']!r} is not a date (2016-03-01, 2016/3/1, 2016年3月1日)"
     capital = _capital(values.get("registered_capital"))
     employees = to_number(values["employees"]) if values.get("employees") else None
+    if employees is not None and not 0 <= employees < 10_000_000:
+        return f"employees {values['employees']!r} is not a head count"
+    too_long = next((f for f, limit in _LIMITS.items() if len(values.get(f) or "") > limit), None)
+    if too_long:
+        return f"{too_long} is longer than {_LIMITS[too_long]} characters"
     return {
         "credit_code": code, "name": name, "canonical": company_name(name).canonical,
         "industry": values.get("industry") or None, "size": values.get("size") or None,
@@ -103,9 +119,24 @@ def _registry_row(values: dict[str, str], source: str) -> dict[str, Any] | str:
     }
 
 
+_LIMITS = {"name": 300, "industry": 100, "size": 50, "province": 50, "city": 100, "status": 30}
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+
+
+def _date(text: str | None) -> date | None:
+    match = _DATE.match(text or "")
+    if not match:
+        return None
+    try:
+        return date(*(int(g) for g in match.groups()))
+    except ValueError:
+        return None
+
+
 def _capital(text: str | None) -> float | None:
     """Registered capital in CNY from "5000万元人民币", "1.2亿", "3000000" (foreign currencies are kept as
     written amounts: registries list few of them, and a rule on capital is a rough size test)."""
     if not text:
         return None
-    return to_number(re.sub(r"(人民币|美元|港元|元|RMB|CNY|USD|\s)", "", text, flags=re.IGNORECASE))
+    amount = to_number(re.sub(r"(人民币|美元|港元|元|RMB|CNY|USD|[()（）\s])", "", text, flags=re.IGNORECASE))
+    return amount if amount is not None and amount >= 0 else None

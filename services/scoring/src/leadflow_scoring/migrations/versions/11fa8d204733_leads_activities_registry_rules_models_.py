@@ -123,6 +123,11 @@ def upgrade() -> None:
     # Leads scored under the baseline keep their row (re-scored under the active rules by the rescore job).
     op.execute("INSERT INTO scoring.leads (lead_id, lead, score, grade, stage, rules_version, explanation, scored_at) "
                "SELECT lead_id, lead, score, grade, stage, rules_version, explanation, scored_at FROM scoring.scored_leads")
+    # ...and the contacts an activity may name them by (first scored keeps a contact, as in the service).
+    op.execute("INSERT INTO scoring.lead_contacts (key, lead_id) "
+               "SELECT kind || ':' || (lead ->> kind), lead_id FROM scoring.scored_leads, "
+               "  unnest(ARRAY['mobile', 'wechat', 'email']) AS kind "
+               "WHERE coalesce(lead ->> kind, '') <> '' ORDER BY scored_at ON CONFLICT (key) DO NOTHING")
     op.drop_table('scored_leads', schema='scoring')
     # ### end Alembic commands ###
 
