@@ -5,6 +5,7 @@ from litestar.exceptions import ValidationException
 
 from leadflow_intake import consumers, db, http
 from leadflow_intake.cli import blocklist_app
+from leadflow_intake.domain.lead import clean
 from leadflow_intake.domain.risk import RiskPolicy
 from leadflow_intake.handlers import SubmissionPipeline
 from leadflow_intake.imports import ImportWorker
@@ -22,6 +23,8 @@ def setup(runtime: Runtime) -> None:
         max_per_device=settings.intake_max_leads_per_device,
         disposable_domains=frozenset(disposable_domains) if settings.intake_flag_disposable_email else frozenset(),
     ))
+    clean({"mobile": "+86 138 0013 8000", "name": "張偉", "company_name": "上海示例科技有限公司"})  # load the
+    # phone metadata and OpenCC dictionaries now, not in the first partner's request
     runtime.state["rate_limiter"] = PartnerRateLimiter()
     runtime.state["key_cache"] = KeyCache(settings.intake_auth_cache_s)
 
