@@ -69,7 +69,8 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
     lead_id = response.json()["lead_id"]
     console.print(Panel(json.dumps(response.json(), ensure_ascii=False, indent=2),
                         title="POST /v1/leads → 202 (intake)"))
-    views = follow_journey(services, lead_id, timeout_s, key)
+    keys = {"intake": key, "scoring": _operator_key(["scoring", "keys", "create", "demo", "--role", "staff"])}
+    views = follow_journey(services, lead_id, timeout_s, keys)
     for name, view in views.items():
         path = JOURNEY[name][0].format(id=lead_id)
         console.print(Panel(json.dumps(view, ensure_ascii=False, indent=2, default=str),
@@ -83,16 +84,22 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
 
 def _demo_partner_key() -> str:
     """A channel partner for the demo, made the way an operator would: `leadflow partners create`."""
+    return _operator_key(["partners", "create", "demo partner"])
+
+
+def _operator_key(command: list[str]) -> str:
+    """Run a `leadflow … create` command as an operator would; the key is alone on its last line."""
     env = {**os.environ, **stack_mod.stack_env()}
-    made = subprocess.run([str(Path(sys.executable).parent / "leadflow"), "partners", "create", "demo partner"],
+    made = subprocess.run([str(Path(sys.executable).parent / "leadflow"), *command],
                           capture_output=True, text=True, env=env)
     if made.returncode != 0:
-        console.print(f"[red]✗ could not create the demo partner: {made.stderr or made.stdout}[/]")
+        console.print(f"[red]✗ `leadflow {' '.join(command)}` failed: {made.stderr or made.stdout}[/]")
         raise typer.Exit(1)
     return made.stdout.strip().splitlines()[-1]
 
 
-def follow_journey(services: dict[str, Any], lead_id: str, timeout_s: float, key: str) -> dict[str, dict[str, Any]]:
+def follow_journey(services: dict[str, Any], lead_id: str, timeout_s: float, keys: dict[str, str]
+                   ) -> dict[str, dict[str, Any]]:
     """Poll each service until its view of the lead shows it has done its part (or time runs out)."""
     views: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout_s
@@ -101,8 +108,9 @@ def follow_journey(services: dict[str, Any], lead_id: str, timeout_s: float, key
             for name, (path, done) in JOURNEY.items():
                 if name in views and done(views[name]):
                     continue
+                headers = {"Authorization": f"Bearer {keys[name]}"} if name in keys else {}
                 reply = httpx.get(services_mod.service_url(services[name], path.format(id=lead_id)), timeout=5,
-                                  headers={"Authorization": f"Bearer {key}"})
+                                  headers=headers)
                 if reply.status_code == 200:
                     views[name] = reply.json()
             if all(n in views and JOURNEY[n][1](views[n]) for n in JOURNEY):
