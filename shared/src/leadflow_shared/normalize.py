@@ -148,9 +148,13 @@ class CompanyName:
         return f"{self.core}{region}{legal}"
 
 
+# Spaces between Chinese characters (or brackets) mean nothing: 阿里巴巴 ( 中 国 ) 网络…; Latin words keep theirs.
+_SPACE_BESIDE_CJK = re.compile(r"(?<=[^\x00-\x27\x2a-\x7f])\s+(?=[^\x00-\x27\x2a-\x7f])")
+
+
 @lru_cache(maxsize=65536)
 def company_name(text: str) -> CompanyName:
-    value = _GROUP_IN_PARENS.sub("集团", _lowered(text).strip())
+    value = _GROUP_IN_PARENS.sub("集团", _SPACE_BESIDE_CJK.sub("", _lowered(text).strip()))
     region = None
     if match := _REGION_IN_PARENS.search(value):
         region = match.group(1)
