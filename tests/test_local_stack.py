@@ -54,3 +54,15 @@ def test_down_never_signals_a_process_that_merely_reuses_a_recorded_pid(
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_kraft_cluster_ids_never_look_like_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid as uuid_mod
+
+    from leadflow_localstack import components
+
+    dashed = uuid_mod.UUID(bytes=b"\xfb" + bytes(15))  # base64 "-w…": the storage tool would take it for an option
+    draws = iter([dashed, uuid_mod.UUID(int=1)])
+    monkeypatch.setattr(components.uuid, "uuid4", lambda: next(draws))
+    cluster_id = components.new_cluster_id()
+    assert not cluster_id.startswith("-") and len(cluster_id) == 22

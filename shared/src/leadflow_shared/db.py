@@ -8,7 +8,6 @@ nor apply one twice.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -218,7 +217,7 @@ class UnitOfWork:
         # Serialized once, by pydantic-core: the relay sends these exact bytes (no decode/encode).
         return self._outbox, [
             {"event_id": e.id, "topic": e.topic, "key": e.subject, "payload": e.model_dump_json(),
-             "headers": json.dumps(e.kafka_headers())}
+             "headers": json_text(e.kafka_headers())}
             for e in envelopes
         ]
 

@@ -128,6 +128,15 @@ def _make_traversable(path: Path) -> None:
             print(f"note: added o+x to {parent} so the postgres user can reach {path}", file=sys.stderr)
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id as Kafka makes them (base64 of a UUID), never starting with "-": the storage
+    tool would read one that does (1 in 64) as an option, and formatting would fail."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 @dataclass
 class Kafka:
     """A single-node Kafka broker+controller in KRaft mode, from Maven Central's jars."""
@@ -158,7 +167,7 @@ class Kafka:
         (self.root / "log4j2.properties").write_text(LOG4J2)
         if (self.root / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id,
              "-c", str(self.root / "server.properties"), "--ignore-formatted"],

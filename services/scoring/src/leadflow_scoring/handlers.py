@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from leadflow_scoring.db import ActivityRepository, LeadRepository
@@ -28,7 +29,6 @@ from leadflow_shared.contracts import (
     LeadScored,
     LeadSnapshot,
     OpportunityClosed,
-    ScoreFactor,
 )
 from leadflow_shared.db import UnitOfWork, lock_keys
 from leadflow_shared.events import CloudEvent
@@ -70,13 +70,25 @@ def model_features(row: dict[str, Any]) -> dict[str, Any]:
 def contact_keys(mobile: str | None, wechat_id: str | None, mail: str | None) -> list[str]:
     """A person's match keys, spelled as intake spells them (so the same person gives the same keys)."""
     keys = []
-    for kind, value, normal in (("mobile", mobile, phone), ("wechat", wechat_id, wechat), ("email", mail, email)):
+    for kind, value in (("mobile", mobile), ("wechat", wechat_id), ("email", mail)):
         if value:
-            try:
-                keys.append(f"{kind}:{normal(value)}")
-            except InvalidContact:
-                continue
+            key = _contact_key(kind, value)
+            if key is not None:
+                keys.append(key)
     return keys
+
+
+_NORMAL_FORMS = {"mobile": phone, "wechat": wechat, "email": email}
+
+
+@lru_cache(maxsize=65536)
+def _contact_key(kind: str, value: str) -> str | None:
+    """One contact's key, or None when it is not a valid contact (normalizing is pure: the same person's
+    activities repeat their contacts, and parsing a phone number costs tens of µs)."""
+    try:
+        return f"{kind}:{_NORMAL_FORMS[kind](value)}"
+    except InvalidContact:
+        return None
 
 
 @dataclass
@@ -262,12 +274,14 @@ def _published_view(row: dict[str, Any]) -> tuple[int, str, str]:
 
 
 def _scored_event(row: dict[str, Any], score: Score) -> LeadScored:
-    return LeadScored(
-        lead_id=row["lead_id"], score=score.points, grade=score.grade, stage=row["stage"],
-        probability=row["probability"], explanation=[ScoreFactor(**f) for f in row["explanation"]],
-        rules_version=score.rules_version, model_version=row["model_version"], company_id=row["company_id"],
-        customer_id=row["customer_id"], lead=LeadSnapshot.model_validate(row["lead"]),
-    )
+    # One validation of the whole event (pydantic-core does the nested factors and snapshot): the same
+    # model as building each part in Python, at a fraction of the cost.
+    return LeadScored.model_validate({
+        "lead_id": row["lead_id"], "score": score.points, "grade": score.grade, "stage": row["stage"],
+        "probability": row["probability"], "explanation": row["explanation"],
+        "rules_version": score.rules_version, "model_version": row["model_version"], "company_id": row["company_id"],
+        "customer_id": row["customer_id"], "lead": row["lead"],
+    })
 
 
 def _new_row(lead_id: uuid.UUID, rules: RuleSet) -> dict[str, Any]:
