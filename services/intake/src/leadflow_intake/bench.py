@@ -23,7 +23,7 @@ from rich.table import Table
 from leadflow_intake.cli import add_partner
 from leadflow_intake.db import IntakeRepository, metadata
 from leadflow_shared.normalize import company_name, typo_variants
-from leadflow_shared.db import Database
+from leadflow_shared.db import Database, recreate_database
 
 console = Console(soft_wrap=True)
 
@@ -88,8 +88,7 @@ async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, sec
     seeded = await _existing_base(plain) if keep_base else 0
     if seeded < existing:
         conn = await asyncpg.connect(admin.replace("postgresql+asyncpg", "postgresql"))
-        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {name}")
+        await recreate_database(conn, name)
         await conn.close()
         await asyncio.to_thread(service.migrate, dsn)
         seeded = await _seed(plain, existing)

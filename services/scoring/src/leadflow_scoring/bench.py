@@ -37,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from leadflow_shared.contracts import LEADS_ACTIVITY, LEADS_RECEIVED, LEADS_SCORED, Channel, LeadActivity, LeadReceived
+from leadflow_shared.db import recreate_database
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import ensure_topics, physical_topic
 from leadflow_shared.normalize import company_name
@@ -159,8 +160,7 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
     prefix = f"bench-scoring-{run}."
 
     conn = await asyncpg.connect(admin_dsn.replace("postgresql+asyncpg", "postgresql"))
-    await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    await conn.execute(f"CREATE DATABASE {DATABASE}")
+    await recreate_database(conn, DATABASE)
     await conn.close()
     await asyncio.to_thread(service.migrate, dsn)
 
