@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
 from leadflow_scoring.cli import scoring_app
 from leadflow_scoring.predictive import (
     DEFAULT_EXCLUDED,
@@ -22,15 +20,18 @@ from leadflow_scoring.predictive import (
     single_lead_latency,
     train_model,
 )
+from leadflow_shared.datasets import shared_dataset
+from typer.testing import CliRunner
 
-HISTORY = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "xeducation_leads_train.csv"
+HISTORY = shared_dataset("xeducation_leads_train.csv")
 LABEL, ID = "Converted", "Prospect ID"
 VERSION = re.compile(r"^hgb-\d{8}T\d{9}Z-[0-9a-f]{8}$")
 
 
 @pytest.fixture(scope="module")
 def history() -> pd.DataFrame:
-    assert HISTORY.is_file(), f"the shared history is missing: {HISTORY}"
+    assert HISTORY is not None, ("the shared history xeducation_leads_train.csv is missing: put shared/datasets/ "
+                                 "beside the repository or set LEADFLOW_SHARED_DIR")
     return pd.read_csv(HISTORY)
 
 

@@ -8,9 +8,10 @@ the service's `leadflow <name> …` commands.
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import os
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -25,8 +26,13 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy import MetaData
 
 from leadflow_shared import migrations
-from leadflow_shared.consumers import AnySubscription, EventProcessor, dead_letter_headers, register_subscriptions
-from leadflow_shared.consumers import DeliveredMessage
+from leadflow_shared.consumers import (
+    AnySubscription,
+    DeliveredMessage,
+    EventProcessor,
+    dead_letter_headers,
+    register_subscriptions,
+)
 from leadflow_shared.db import Database
 from leadflow_shared.health import HealthController
 from leadflow_shared.kafka import ensure_topics, make_broker, physical_topic
@@ -50,14 +56,14 @@ class Component(Protocol):
         """Raise when not ready."""
 
 
-class BackgroundComponent:
+class BackgroundComponent(ABC):
     """A component that is one long-running task (`run()`), cancelled at stop, not ready once it ended."""
 
     name = "background"
     _task: asyncio.Task[None] | None = None
 
-    async def run(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def run(self) -> None: ...
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=self.name)

@@ -32,15 +32,22 @@ import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from leadflow_shared.contracts import LEADS_ACTIVITY, LEADS_RECEIVED, LEADS_SCORED, Channel, LeadActivity, LeadReceived
+from leadflow_shared.contracts import (
+    LEADS_ACTIVITY,
+    LEADS_RECEIVED,
+    LEADS_SCORED,
+    Channel,
+    LeadActivity,
+    LeadReceived,
+)
+from leadflow_shared.datasets import shared_dataset
 from leadflow_shared.db import recreate_database
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import ensure_topics, physical_topic
 from leadflow_shared.normalize import company_name
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 console = Console(soft_wrap=True, width=max(140, Console().width))
 
@@ -126,12 +133,7 @@ def _stack_env() -> dict[str, str]:
 
 
 def _default_history() -> Path | None:
-    """shared/datasets/<history> beside the repository (or inside it), looked for from here and the cwd."""
-    for base in (*Path(__file__).resolve().parents, Path.cwd(), *Path.cwd().parents):
-        for candidate in (base / "shared" / "datasets" / HISTORY_NAME, base.parent / "shared" / "datasets" / HISTORY_NAME):
-            if candidate.is_file():
-                return candidate
-    return None
+    return shared_dataset(HISTORY_NAME)
 
 
 def _pct(values: list[float], p: float) -> float:

@@ -7,17 +7,19 @@ import asyncio
 import io
 import tarfile
 import tempfile
+from abc import abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from leadflow_scoring.db import LeadRepository, ModelRepository, RuleSetRepository
-from leadflow_scoring.domain.rules import default_rules_text, load_rules_yaml
-from leadflow_scoring.handlers import Scorer, ScoringHandlers
 from leadflow_shared.db import Database
 from leadflow_shared.logging import get_logger
 from leadflow_shared.service import BackgroundComponent, Runtime
+
+from leadflow_scoring.db import LeadRepository, ModelRepository, RuleSetRepository
+from leadflow_scoring.domain.rules import default_rules_text, load_rules_yaml
+from leadflow_scoring.handlers import Scorer, ScoringHandlers
 
 log = get_logger(__name__)
 
@@ -58,8 +60,8 @@ class _Periodic(BackgroundComponent):
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
 
-    async def round(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def round(self) -> None: ...
 
     async def run(self) -> None:
         while True:

@@ -45,6 +45,7 @@ import hashlib
 import json
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -150,12 +151,14 @@ def lookup(data: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
 # ------------------------------------------------------------------------------------- conditions
 
 
-class Condition:
-    def matches(self, data: Mapping[str, Any]) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+class Condition(ABC):
+    """A test on a lead's fields: a field test, or all/any/not of others."""
 
-    def describe(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def matches(self, data: Mapping[str, Any]) -> bool: ...
+
+    @abstractmethod
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True, eq=False)
