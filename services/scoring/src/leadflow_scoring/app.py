@@ -6,6 +6,7 @@ from __future__ import annotations
 from leadflow_scoring import consumers, db, http
 from leadflow_scoring.admin import keys_app, models_app, registry_app, rescore_command, rules_app
 from leadflow_scoring.cli import scoring_app
+from leadflow_scoring.domain.rules import RulesError
 from leadflow_scoring.handlers import Scorer, ScoringHandlers
 from leadflow_scoring.jobs import ActiveVersionWatcher, RescoreJob
 from leadflow_scoring.registry import TableRegistry
@@ -40,6 +41,7 @@ service = Service(
     components=[ActiveVersionWatcher, RescoreJob],
     settings_class=ScoringSettings,
     setup=setup,
+    exception_handlers={RulesError: http.rules_problem},
 )
 main = service.serve
 cli = service.cli()

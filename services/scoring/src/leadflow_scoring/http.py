@@ -20,7 +20,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTI
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from leadflow_scoring.db import ApiKeyRepository, LeadRepository, ModelRepository, RuleSetRepository
-from leadflow_scoring.domain.rules import Problem, RulesError, load_rules_yaml
+from leadflow_scoring.domain.rules import Problem, RuleSet, RulesError, load_rules_yaml
 from leadflow_scoring.domain.simulation import Simulation
 from leadflow_scoring.handlers import contact_keys, model_features
 from leadflow_shared.auth import KeyCache, hash_key
@@ -183,20 +183,19 @@ class ActivityController(Controller):
 
 # ---- rules ---------------------------------------------------------------------------------------
 
-async def _rules_from(request: Request[Any, Any, Any]) -> tuple[str, Any]:
+async def _rules_from(request: Request[Any, Any, Any]) -> tuple[str, RuleSet]:
+    """The request body as a rule set; RulesError (422 by `rules_problem`) lists whatever is wrong."""
     try:
         text = (await request.body()).decode("utf-8-sig")  # strictly: a GBK file would lose every Chinese word
-    except UnicodeDecodeError:
-        return "", RulesError([Problem("body", "rules must be UTF-8 text")])
+    except UnicodeDecodeError as exc:
+        raise RulesError([Problem("body", "rules must be UTF-8 text")]) from exc
     try:
         return text, load_rules_yaml(text)
-    except RulesError as exc:
-        return text, exc
-    except RecursionError:
-        return text, RulesError([Problem("body", "the YAML is nested too deeply")])
+    except RecursionError as exc:
+        raise RulesError([Problem("body", "the YAML is nested too deeply")]) from exc
 
 
-def _rules_problems(exc: RulesError) -> Response[dict[str, Any]]:
+def rules_problem(request: Request[Any, Any, Any], exc: RulesError) -> Response[dict[str, Any]]:
     return _problems([{"field": p.path, "code": "invalid_rule", "message": p.message} for p in exc.problems])
 
 
@@ -221,8 +220,6 @@ class RulesController(Controller):
                       db: NamedDependency[Database], runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
         _staff(caller)
         text, rules = await _rules_from(request)
-        if isinstance(rules, RulesError):
-            return _rules_problems(rules)
         async with db.uow() as uow:
             repo = RuleSetRepository(uow.session)
             if not await repo.store(rules.version, text, caller.name):
@@ -237,8 +234,6 @@ class RulesController(Controller):
     async def validate(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller]) -> Response[Any]:
         _staff(caller)
         _, rules = await _rules_from(request)
-        if isinstance(rules, RulesError):
-            return _rules_problems(rules)
         return Response({"valid": True, "version": rules.version}, status_code=200)
 
     @post("/simulate", status_code=200, summary="How a rule set would re-grade the current leads (staff)",
@@ -248,8 +243,6 @@ class RulesController(Controller):
                        db: NamedDependency[Database]) -> Response[Any]:
         _staff(caller)
         _, rules = await _rules_from(request)
-        if isinstance(rules, RulesError):
-            return _rules_problems(rules)
         simulation, after, now = Simulation(rules.version), None, datetime.now(UTC)
         while True:
             async with db.uow() as uow:
