@@ -13,8 +13,9 @@ from leadflow_scoring.admin import add_key
 from leadflow_shared.service import Service
 
 MOBILE = f"138{uuid.uuid4().int % 10**8:08d}"  # a person no other test of the session has posted
+# A director: a fit rule fires, so the score has an explanation whatever else the session has set up.
 LEAD = {"name": "王芳", "mobile": MOBILE, "company_name": "杭州样例网络有限公司", "referrer": "rep-zhou",
-        "source": "website"}
+        "source": "website", "title": "销售总监"}
 
 
 def _poll(url: str, ready: Any, timeout_s: float = 60, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def test_a_lead_passes_through_all_five_services(
     lead_id = accepted.json()["lead_id"]
 
     score = _poll(f"{running['scoring'].url}/v1/leads/{lead_id}/score", lambda v: "grade" in v, headers=staff)
-    assert score["stage"] == "nurture" and score["explanation"]
+    assert score["stage"] == "nurture" and "fit:title_director" in {f["rule"] for f in score["explanation"]}
     assignment = _poll(f"{running['assignment'].url}/v1/leads/{lead_id}/assignment", lambda v: True)
     assert (assignment["rule"], assignment["owner_id"]) == ("referral", "rep-zhou")
     pool = _poll(f"{running['pool'].url}/v1/leads/{lead_id}", lambda v: True)

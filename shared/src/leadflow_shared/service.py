@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import typer
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -35,7 +36,7 @@ from leadflow_shared.consumers import (
 )
 from leadflow_shared.db import Database
 from leadflow_shared.health import HealthController
-from leadflow_shared.kafka import ensure_topics, make_broker, physical_topic
+from leadflow_shared.kafka import ensure_topics, make_broker, make_relay_producer, physical_topic
 from leadflow_shared.logging import configure_logging, get_logger
 from leadflow_shared.outbox import OutboxRelay
 from leadflow_shared.settings import LeadflowSettings
@@ -192,6 +193,7 @@ class Runtime:
                                  poll_interval_s=settings.outbox_poll_interval_s,
                                  linger_s=settings.outbox_linger_s)
         self.kafka_connected = asyncio.Event()
+        self.relay_producer: AIOKafkaProducer | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._relay_task: asyncio.Task[None] | None = None
 
@@ -199,11 +201,12 @@ class Runtime:
         return next(c for c in self.components if c.name == name)
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
-        if not self.kafka_connected.is_set():
+        """Queue one outbox event on the relay's producer; returns the future of its delivery."""
+        if not self.kafka_connected.is_set() or self.relay_producer is None:
             raise ConnectionError("Kafka is not connected yet")
-        return await self.broker.publish(
-            value, physical_topic(topic, self.settings.kafka_topic_prefix), key=key, headers=headers,
-            no_confirm=True,
+        return await self.relay_producer.send(
+            physical_topic(topic, self.settings.kafka_topic_prefix), value, key=key,
+            headers=[(name, text.encode()) for name, text in headers.items()],
         )
 
     async def dead_letter(self, message: DeliveredMessage, topic: str, error: BaseException, attempts: int) -> None:
@@ -252,6 +255,8 @@ class Runtime:
                                     partitions=settings.kafka_topic_partitions,
                                     replication=settings.kafka_topic_replication)
                 await self.broker.start()
+                self.relay_producer = make_relay_producer(settings.kafka_bootstrap, f"leadflow-{self.service.name}")
+                await self.relay_producer.start()
                 self.kafka_connected.set()
                 log.info("kafka connected", bootstrap=self.settings.kafka_bootstrap)
                 return
@@ -259,6 +264,7 @@ class Runtime:
                 log.warning("kafka not reachable yet", error=repr(exc), retry_in_s=delay)
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
+                await self._close_relay_producer()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
 
@@ -284,11 +290,20 @@ class Runtime:
             await asyncio.wait_for(self.broker.stop(), timeout=grace)  # flushes the producer
         except Exception as exc:
             log.warning("kafka producer not closed cleanly", error=repr(exc))
+        await self._close_relay_producer(grace)
         for component in reversed(self.components):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(component.stop(), timeout=grace)
         await self.db.dispose()
         log.info("service stopped")
+
+    async def _close_relay_producer(self, timeout_s: float = 5.0) -> None:
+        producer, self.relay_producer = self.relay_producer, None
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), timeout=timeout_s)  # flushes what is queued
+            except Exception as exc:
+                log.warning("relay producer not closed cleanly", error=repr(exc))
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
