@@ -90,7 +90,11 @@ class OutboxRelay:
                 await self._drop_leadership_if_broken()
                 await self._sleep(backoff)
                 continue
-            if sent < self._batch_size:
+            if self._leader is None:
+                # Another process relays this schema. Our commits must not wake us (each wake would cost a
+                # connection and a lock attempt): the leader polls, and we ask for the lock now and then.
+                await self._sleep(self._poll_interval_s)
+            elif sent < self._batch_size:
                 await self._wait_for_work()
         await self._resign()
 

@@ -106,7 +106,10 @@ async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, sec
         await _ready(url)
         headers = {"Authorization": f"Bearer {key}"}
         batch_rate, drained_rate = (await _batch_run(url, headers, plain, existing, batches)) if batches else (0.0, 0.0)
+        cpu_before, machine_before = _cpu_seconds(proc.pid), _machine_busy()
         latencies, achieved = await _latency_run(url, headers, existing, rps, seconds)
+        cpu_per_post = (_cpu_seconds(proc.pid) - cpu_before) / max(1, len(latencies))
+        machine_busy = _machine_busy(since=machine_before)
         lookups = await _lookup_run(dsn, existing)
     finally:
         proc.terminate()
@@ -123,6 +126,8 @@ async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, sec
                   f"{drained_rate / ceiling:.0%}")
     table.add_row(f"single POST at {rps}/s ({achieved:.0f}/s achieved): p50 / p99 ms",
                   f"{_pct(latencies, .5):.1f} / {_pct(latencies, .99):.1f}", "", "")
+    table.add_row("intake CPU per single POST (all its processes), ms; machine busy during the run",
+                  f"{cpu_per_post * 1000:.2f}; {machine_busy:.0%} of {os.cpu_count()} cores", "", "")
     table.add_row("dedupe lookup (contacts + company candidates): p50 / p99 ms",
                   f"{_pct(lookups, .5):.2f} / {_pct(lookups, .99):.2f}", "", "")
     console.print(table)
@@ -291,6 +296,34 @@ class RawHttp:
     def close(self) -> None:
         for _, writer in self.idle:
             writer.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its descendants (uvicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    family, total = {pid}, 0.0
+    for _ in range(3):  # children, grandchildren
+        family |= {p for p, (parent, _) in stats.items() if parent in family}
+    for p in family:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
+
+
+def _machine_busy(since: tuple[float, float] | None = None) -> Any:
+    """(busy, total) jiffies of all cores from /proc/stat; with `since`, the busy share in between."""
+    values = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle, total = values[3] + values[4], sum(values[:8])
+    if since is None:
+        return total - idle, total
+    return ((total - idle) - since[0]) / max(1.0, total - since[1])
 
 
 async def _latency_run(url: str, headers: dict[str, str], existing: int, rps: int, seconds: int
