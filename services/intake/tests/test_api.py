@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from openpyxl import Workbook
@@ -223,6 +224,34 @@ def test_a_burst_from_one_visitor_is_flagged_and_not_routed(client: httpx.Client
                 for _ in range(5)]
     assert outcomes == ["created", "created", "created", "flagged", "flagged"]  # max 3 per IP in the window
     assert client.post("/v1/leads", json={"email": "a@mailinator.com"}).json()["outcome"] == "flagged"
+
+
+
+def test_a_burst_from_one_device_is_flagged(client: httpx.Client) -> None:
+    device = f"device-{uuid.uuid4().hex}"
+    outcomes = [client.post("/v1/leads", json={"mobile": _mobile(), "device_id": device}).json()["outcome"]
+                for _ in range(6)]
+    assert outcomes == ["created"] * 5 + ["flagged"]  # max 5 per device in the window (the default)
+
+
+def test_blocklisted_numbers_domains_and_ip_ranges_are_flagged(client: httpx.Client,
+                                                               leadflow_env: dict[str, str]) -> None:
+    mobile, domain, net = _mobile(), f"{uuid.uuid4().hex[:8]}.example", f"10.{uuid.uuid4().int % 250}.7.0/24"
+
+    async def block() -> None:
+        conn = await asyncpg.connect(leadflow_env["LEADFLOW_PG_DSN"].replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await conn.executemany("INSERT INTO intake.blocklist (kind, value) VALUES ($1, $2)",
+                                   [("mobile", f"+86{mobile}"), ("email_domain", domain), ("ip_range", net)])
+        finally:
+            await conn.close()
+
+    asyncio.run(block())
+    flagged = [{"mobile": mobile}, {"email": f"x@{domain}"}, {"mobile": _mobile(), "client_ip": net.replace(".0/24", ".9")}]
+    for lead in flagged:
+        assert client.post("/v1/leads", json=lead).json()["outcome"] == "flagged", lead
+    passing = {"mobile": _mobile(), "email": f"x@not-{domain}", "client_ip": net.replace(".7.0/24", ".8.9")}
+    assert client.post("/v1/leads", json=passing).json()["outcome"] == "created"
 
 
 # ---- imports -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Postgres ceiling measured in the same run (figures, not a pass/fail test)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 import json
 import os
 import random
@@ -370,6 +371,7 @@ async def _lookup_run(dsn: str, existing: int, count: int = 2000) -> list[float]
     """The dedupe base's lookups for one lead: its contacts' owners and its company's candidates."""
     db = Database(dsn, metadata, "/bench", pool_size=2)
     rng = random.Random(7)
+    since = datetime.now(UTC) - timedelta(minutes=10)
     timings: list[float] = []
     try:
         async with db.uow() as uow:
@@ -380,8 +382,10 @@ async def _lookup_run(dsn: str, existing: int, count: int = 2000) -> list[float]
                 typo = typo if rng.random() < 0.5 else typo[:3] + "新" + typo[4:]  # one character mistyped
                 name = company_name(typo)
                 started = time.perf_counter()
-                await repo.contact_owners([f"mobile:{_mobile(i)}", f"email:lead{i}@example.cn"])
-                await repo.company_candidates([], [name.core], {name.core: typo_variants(name.core)}, [])
+                found = await repo.look_up([f"mobile:{_mobile(i)}", f"email:lead{i}@example.cn"], [], [name.core], [],
+                                           [], [], since)
+                await repo.near_companies({name.core: typo_variants(name.core)}, [],
+                                          known={c.core for c in found.companies.values()})
                 timings.append(time.perf_counter() - started)
     finally:
         await db.dispose()

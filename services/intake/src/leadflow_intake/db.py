@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -174,30 +175,38 @@ customer_contacts = Table(
 
 
 # The submission pipeline's statements go to asyncpg directly (see shared `driver_connection`).
-SCREEN_SQL = (
-    "SELECT 'contact' AS kind, key AS k, lead_id AS id, NULL AS owner FROM intake.lead_contacts "
-    "  WHERE key = ANY($1::text[]) "
-    "UNION ALL SELECT 'code', credit_code, id, owner_id FROM intake.customers WHERE credit_code = ANY($2::text[]) "
-    "UNION ALL SELECT 'core', core, id, owner_id FROM intake.customers WHERE core = ANY($3::text[]) "
-    "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id FROM intake.customer_contacts cc "
-    "  JOIN intake.customers c ON c.id = cc.customer_id WHERE cc.key = ANY($1::text[]) "
-    "UNION ALL SELECT 'blocked', kind || ':' || value, NULL, NULL FROM intake.blocklist "
+# Everything a batch must know before deciding, in one round trip: who owns its contacts, which customers
+# and companies it names, what the blocklist says, and how busy its visitors' IPs and devices have been.
+# Rows are (kind, k, id, owner, n, core, region, credit_code, city); the columns a kind does not use are null.
+LOOK_UP_SQL = (
+    "SELECT 'contact' AS kind, key AS k, lead_id AS id, NULL::text AS owner, NULL::bigint AS n, NULL::text AS core, "
+    "  NULL::text AS region, NULL::text AS credit_code, NULL::text AS city "
+    "  FROM intake.lead_contacts WHERE key = ANY($1::text[]) "
+    "UNION ALL SELECT 'code', credit_code, id, owner_id, NULL, NULL, NULL, NULL, NULL FROM intake.customers "
+    "  WHERE credit_code = ANY($2::text[]) "
+    "UNION ALL SELECT 'core', core, id, owner_id, NULL, NULL, NULL, NULL, NULL FROM intake.customers "
+    "  WHERE core = ANY($3::text[]) "
+    "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL "
+    "  FROM intake.customer_contacts cc JOIN intake.customers c ON c.id = cc.customer_id WHERE cc.key = ANY($1::text[]) "
+    "UNION ALL SELECT 'company', NULL, id, NULL, NULL, core, region, credit_code, city FROM intake.companies "
+    "  WHERE credit_code = ANY($2::text[]) "
+    "UNION ALL SELECT 'company', NULL, id, NULL, NULL, core, region, credit_code, city FROM intake.companies "
+    "  WHERE core = ANY($3::text[]) "
+    "UNION ALL SELECT 'blocked', kind || ':' || value, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM intake.blocklist "
     "  WHERE kind || ':' || value = ANY($4::text[]) "
-    "UNION ALL SELECT 'blocked', 'ip_range:' || host(ip), NULL, NULL FROM unnest($5::inet[]) AS ip "
-    "  WHERE EXISTS (SELECT 1 FROM intake.blocklist WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip)"
+    "UNION ALL SELECT 'blocked', 'ip_range:' || host(ip), NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "  FROM unnest($5::inet[]) AS ip "
+    "  WHERE EXISTS (SELECT 1 FROM intake.blocklist WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip) "
+    "UNION ALL SELECT 'ip_count', host(client_ip), NULL, NULL, count(*), NULL, NULL, NULL, NULL "
+    "  FROM intake.submissions WHERE client_ip = ANY($5::inet[]) AND received_at >= $7 GROUP BY client_ip "
+    "UNION ALL SELECT 'device_count', device_id, NULL, NULL, count(*), NULL, NULL, NULL, NULL "
+    "  FROM intake.submissions WHERE device_id = ANY($6::text[]) AND received_at >= $7 GROUP BY device_id"
 )
-CONTACT_OWNERS_SQL = "SELECT key, lead_id FROM intake.lead_contacts WHERE key = ANY($1::text[])"
 LEADS_FOR_UPDATE_SQL = (
     "SELECT id, fields, status, company_id, customer_id, account_owner_id, owner_id "
     "FROM intake.leads WHERE id = ANY($1::uuid[]) FOR UPDATE"
 )
 # Joins on unnest(): one btree probe per value, whatever the planner thinks of a long list.
-EXACT_COMPANIES_SQL = (
-    "SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(v) "
-    "  JOIN intake.companies c ON c.credit_code = q.v "
-    "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($2::text[]) AS q(v) "
-    "  JOIN intake.companies c ON c.core = q.v"
-)
 TYPO_COMPANIES_SQL = (
     "SELECT DISTINCT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(v) "
     "JOIN intake.company_variants cv ON cv.variant = q.v JOIN intake.companies c ON c.id = cv.company_id"
@@ -207,11 +216,20 @@ SIMILAR_COMPANIES_SQL = (
     f"CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core ~ '{LATIN_PATTERN}' AND core % q.core "
     "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"
 )
-RECENT_COUNTS_SQL = {
-    column: f"SELECT {shown} AS value, count(*) AS n FROM intake.submissions "
-            f"WHERE {column} = ANY($1::{kind}[]) AND received_at >= $2 GROUP BY {column}"
-    for column, kind, shown in (("client_ip", "inet", "host(client_ip)"), ("device_id", "text", "device_id"))
-}
+
+
+@dataclass
+class Lookup:
+    """What the dedupe base knows of a batch's people, companies and visitors (see LOOK_UP_SQL)."""
+
+    owners: dict[str, uuid.UUID] = field(default_factory=dict)  # contact key → its lead
+    customers_by_code: dict[str, tuple[uuid.UUID, str | None]] = field(default_factory=dict)
+    customers_by_core: dict[str, tuple[uuid.UUID, str | None]] = field(default_factory=dict)
+    customers_by_contact: dict[str, tuple[uuid.UUID, str | None]] = field(default_factory=dict)
+    companies: dict[uuid.UUID, CompanyCandidate] = field(default_factory=dict)  # sharing a credit code or core
+    blocked: set[str] = field(default_factory=set)
+    by_ip: dict[str, int] = field(default_factory=dict)  # recent submissions per visitor IP
+    by_device: dict[str, int] = field(default_factory=dict)
 
 
 class IntakeRepository:
@@ -227,27 +245,48 @@ class IntakeRepository:
         """Serialize submissions that could be the same person or company (in hash order: no deadlock)."""
         await lock_keys(self.session, keys)
 
-    async def contact_owners(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
-        if not keys:
-            return {}
-        return {row["key"]: row["lead_id"] for row in await self._fetch(CONTACT_OWNERS_SQL, list(set(keys)))}
-
     async def leads_for_update(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         ids = list(set(ids))
         if not ids:
             return {}
         return {row["id"]: dict(row) for row in await self._fetch(LEADS_FOR_UPDATE_SQL, ids)}
 
-    async def company_candidates(
-        self, credit_codes: Sequence[str], cores: Sequence[str], typo_cores: dict[str, Sequence[str]],
-        latin_cores: Sequence[str],
+    async def look_up(
+        self, keys: Sequence[str], codes: Sequence[str], cores: Sequence[str], domains: Sequence[str],
+        ips: Sequence[str], devices: Sequence[str], since: datetime,
+    ) -> Lookup:
+        """One round trip for the whole batch: see LOOK_UP_SQL."""
+        keys = list(set(keys))
+        wanted = keys + [f"email_domain:{d}" for d in set(domains)]
+        rows = await self._fetch(LOOK_UP_SQL, keys, list(set(codes)), list(set(cores)), wanted, list(set(ips)),
+                                 list(set(devices)), since)
+        found = Lookup()
+        for row in rows:
+            kind, key = row["kind"], row["k"]
+            if kind == "contact":
+                found.owners[key] = row["id"]
+            elif kind == "code":
+                found.customers_by_code[key] = (row["id"], row["owner"])
+            elif kind == "core":
+                found.customers_by_core.setdefault(key, (row["id"], row["owner"]))
+            elif kind == "customer_contact":
+                found.customers_by_contact[key] = (row["id"], row["owner"])
+            elif kind == "company":
+                found.companies[row["id"]] = _candidate(row)
+            elif kind == "ip_count":
+                found.by_ip[key] = row["n"]
+            elif kind == "device_count":
+                found.by_device[key] = row["n"]
+            else:
+                found.blocked.add(key)
+        return found
+
+    async def near_companies(
+        self, typo_cores: dict[str, Sequence[str]], latin_cores: Sequence[str], known: set[str],
     ) -> tuple[list[CompanyCandidate], dict[str, list[CompanyCandidate]]]:
-        """Companies sharing a credit code or a core; for cores nothing shares, the companies one typo
+        """For the cores no company shares (`known` are those some company does): the companies one typo
         away (their deletion variants) and, for Latin cores, the nearest by trigrams."""
         found: dict[uuid.UUID, CompanyCandidate] = {}
-        for row in await self._fetch(EXACT_COMPANIES_SQL, list(set(credit_codes)), list(set(cores))):
-            found[row["id"]] = _candidate(row)
-        known = {c.core for c in found.values()}
         variants = {v for core, vs in typo_cores.items() if core not in known for v in vs}
         if variants:
             for row in await self._fetch(TYPO_COMPANIES_SQL, list(variants)):
@@ -258,40 +297,6 @@ class IntakeRepository:
             for row in await self._fetch(SIMILAR_COMPANIES_SQL, unmatched_latin):
                 similar.setdefault(row["query"], []).append(_candidate(row))
         return list(found.values()), similar
-
-    async def screen(
-        self, keys: Sequence[str], codes: Sequence[str], cores: Sequence[str], domains: Sequence[str],
-        ips: Sequence[str],
-    ) -> tuple[dict[str, uuid.UUID], dict[str, tuple[uuid.UUID, str | None]], dict[str, tuple[uuid.UUID, str | None]],
-               dict[str, tuple[uuid.UUID, str | None]], set[str]]:
-        """One round trip for the batch's people: who owns its contacts, which customers it names,
-        what the blocklist says. Returns (contact owners, customers by code, by core, by contact, blocked)."""
-        keys = list(set(keys))
-        wanted = keys + [f"email_domain:{d}" for d in set(domains)]
-        rows = await self._fetch(SCREEN_SQL, keys, list(set(codes)), list(set(cores)), wanted, list(set(ips)))
-        owners: dict[str, uuid.UUID] = {}
-        by_code: dict[str, tuple[uuid.UUID, str | None]] = {}
-        by_core: dict[str, tuple[uuid.UUID, str | None]] = {}
-        by_contact: dict[str, tuple[uuid.UUID, str | None]] = {}
-        blocked: set[str] = set()
-        for kind, key, found_id, owner in rows:
-            if kind == "contact":
-                owners[key] = found_id
-            elif kind == "code":
-                by_code[key] = (found_id, owner)
-            elif kind == "core":
-                by_core.setdefault(key, (found_id, owner))
-            elif kind == "customer_contact":
-                by_contact[key] = (found_id, owner)
-            else:
-                blocked.add(key)
-        return owners, by_code, by_core, by_contact, blocked
-
-    async def recent_counts(self, column: str, values: Sequence[str], since: datetime) -> dict[str, int]:
-        if not values:
-            return {}
-        rows = await self._fetch(RECENT_COUNTS_SQL[column], list(set(values)), since)
-        return {row["value"]: row["n"] for row in rows}
 
     async def update_leads(self, rows: list[dict[str, Any]]) -> None:
         if not rows:

@@ -88,27 +88,29 @@ class SubmissionPipeline:
         return results
 
     async def _look_up(self, repo: IntakeRepository, items: list[CleanLead]) -> _Batch:
-        keys = [k for lead in items for k in lead.contact_keys()]
         names = [lead.company for lead in items if lead.company]
-        codes = [lead.credit_code for lead in items if lead.credit_code]
-        ips = [lead.client_ip for lead in items if lead.client_ip]
-        devices = [lead.device_id for lead in items if lead.device_id]
-        contact_owner, by_code, by_core, by_contact, blocked = await repo.screen(
-            keys, codes, [n.core for n in names], [d for lead in items if (d := lead.email_domain)], ips)
-        found_leads = await repo.leads_for_update(contact_owner.values())
-        candidates, similar = (await repo.company_candidates(
-            codes,
+        since = datetime.now(UTC) - timedelta(seconds=self.policy.burst_window_s)
+        found = await repo.look_up(
+            [k for lead in items for k in lead.contact_keys()],
+            [lead.credit_code for lead in items if lead.credit_code],
             [n.core for n in names],
+            [d for lead in items if (d := lead.email_domain)],
+            [lead.client_ip for lead in items if lead.client_ip],
+            [lead.device_id for lead in items if lead.device_id],
+            since,
+        )
+        found_leads = await repo.leads_for_update(found.owners.values())
+        near, similar = await repo.near_companies(
             {n.core: typo_variants(n.core) for n in names},
             [n.core for n in names if LATIN_CORE.match(n.core)],
-        )) if names or codes else ([], {})
-        since = datetime.now(UTC) - timedelta(seconds=self.policy.burst_window_s)
+            known={c.core for c in found.companies.values()},
+        ) if names else ([], {})
         return _Batch(
-            contact_owner=contact_owner, leads=found_leads, companies=CompanyIndex(candidates, similar),
-            customers_by_code=by_code, customers_by_core=by_core, customers_by_contact=by_contact,
-            blocked=blocked,
-            by_ip=await repo.recent_counts("client_ip", ips, since),
-            by_device=await repo.recent_counts("device_id", devices, since),
+            contact_owner=found.owners, leads=found_leads,
+            companies=CompanyIndex([*found.companies.values(), *near], similar),
+            customers_by_code=found.customers_by_code, customers_by_core=found.customers_by_core,
+            customers_by_contact=found.customers_by_contact, blocked=found.blocked,
+            by_ip=found.by_ip, by_device=found.by_device,
         )
 
     def _decide(self, batch: _Batch, lead: CleanLead, partner_id: str | None, import_id: uuid.UUID | None) -> Accepted:
