@@ -54,7 +54,7 @@ class OutboxRelay:
         service: str,
         batch_size: int = 500,
         poll_interval_s: float = 0.5,
-        linger_s: float = 0.002,
+        linger_s: float = 0.01,
         delivery_timeout_s: float = 30.0,
     ) -> None:
         self._db = db

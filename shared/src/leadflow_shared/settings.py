@@ -33,6 +33,6 @@ class LeadflowSettings(BaseSettings):
     consumer_retry_backoff_s: float = Field(0.2, ge=0, description="First retry delay; doubles each try.")
     outbox_batch_size: int = Field(500, ge=1)
     outbox_poll_interval_s: float = Field(0.5, gt=0, description="Relay's idle poll; commits wake it sooner.")
-    outbox_linger_s: float = Field(0.002, ge=0, description="Relay's wait after a commit wakes it, so that the "
+    outbox_linger_s: float = Field(0.01, ge=0, description="Relay's wait after a commit wakes it, so that the "
                                                             "events of concurrent requests go in one round.")
     shutdown_grace_s: float = Field(15.0, description="Time in-flight work gets to finish on SIGTERM.")
