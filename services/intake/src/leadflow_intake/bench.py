@@ -25,6 +25,7 @@ from leadflow_intake.cli import add_partner
 from leadflow_intake.db import IntakeRepository, metadata
 from leadflow_shared.normalize import company_name, typo_variants
 from leadflow_shared.db import Database, recreate_database
+from leadflow_shared.machine import python_speed_s, speed_note
 
 console = Console(soft_wrap=True)
 
@@ -67,7 +68,9 @@ def bench(
 ) -> None:
     """Seed a dedupe base, then measure the batch API, single-POST latency and the dedupe lookup."""
     env = _stack_env()
+    speed_before = python_speed_s()
     asyncio.run(_bench(env, existing, 0 if skip_batch else batches, rps, seconds, workers, keep_base))
+    console.print(speed_note(speed_before, python_speed_s()))
 
 
 def _stack_env() -> dict[str, str]:

@@ -44,6 +44,7 @@ from leadflow_shared.datasets import shared_dataset
 from leadflow_shared.db import recreate_database
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import ensure_topics, physical_topic
+from leadflow_shared.machine import python_speed_s, speed_note
 from leadflow_shared.normalize import company_name
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -120,8 +121,10 @@ def bench(
         history_path = history or _default_history()
         if history_path is None or not history_path.is_file():
             raise typer.BadParameter(f"no history CSV to train on: pass --history (looked for shared/datasets/{HISTORY_NAME})")
+    speed_before = python_speed_s()
     asyncio.run(_bench(env, leads, activities, partitions, with_model, history_path, model, predict_runs, keep_topics,
                        profile))
+    console.print(speed_note(speed_before, python_speed_s()))
 
 
 def _stack_env() -> dict[str, str]:
