@@ -22,4 +22,4 @@ def python_speed_s() -> float:
 
 def speed_note(before: float, after: float) -> str:
     return (f"machine speed: a 10M-step Python loop took {before:.2f} s before the run and {after:.2f} s after "
-            "(lower is faster; the same loop has taken 0.93 to 1.8 s on one 2-core VM within an hour)")
+            "(lower is faster; on a shared VM it moves by tens of percent within an hour: compare runs by it)")
