@@ -154,10 +154,37 @@ UPSERT_LEADS_SQL = (
     "  explanation = excluded.explanation, rules_version = excluded.rules_version, "
     "  model_version = excluded.model_version, scored_at = excluded.scored_at"
 )
+# A lead whose fields did not change this batch (an activity, a re-score) gets only its score written: its
+# snapshot and enrichment, the largest JSON of the row, are neither serialized again nor rewritten.
+SCORE_FIELDS = ["lead_id", "behaviour", "activity_counts", "last_activity_at", "score", "grade", "stage", "probability",
+                "explanation", "rules_version", "model_version", "scored_at"]
+UPDATE_SCORES_SQL = (
+    "UPDATE scoring.leads AS l SET behaviour = u.behaviour, activity_counts = u.activity_counts, "
+    "  last_activity_at = u.last_activity_at, score = u.score, grade = u.grade, stage = u.stage, "
+    "  probability = u.probability, explanation = u.explanation, rules_version = u.rules_version, "
+    "  model_version = u.model_version, scored_at = u.scored_at "
+    "FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::timestamptz[], $5::float8[], $6::text[], $7::text[], "
+    "  $8::float8[], $9::jsonb[], $10::text[], $11::text[], $12::timestamptz[]) "
+    "  AS u(lead_id, behaviour, activity_counts, last_activity_at, score, grade, stage, probability, explanation, "
+    "       rules_version, model_version, scored_at) "
+    "WHERE l.lead_id = u.lead_id"
+)
+# What scoring reads of a lead to score it again (its last explanation is rebuilt, never read back).
+FOR_UPDATE_SQL = (
+    "SELECT lead_id, lead, enrichment, company_id, customer_id, behaviour, activity_counts, last_activity_at, score, "
+    "  grade, stage, probability, rules_version, model_version, scored_at "
+    "FROM scoring.leads WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id FOR UPDATE"
+)
 UPSERT_FIELDS = ["lead_id", "lead", "enrichment", "company_id", "customer_id", "behaviour", "activity_counts",
                  "last_activity_at", "score", "grade", "stage", "probability", "explanation", "rules_version",
                  "model_version", "scored_at"]
 JSON_FIELDS = {"lead", "enrichment", "behaviour", "activity_counts", "explanation"}
+
+
+def _columns(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> list[list[Any]]:
+    """One array per column, JSON columns as JSON text (asyncpg passes text through to jsonb)."""
+    return [[(json_text(row[f]) if f in JSON_FIELDS and row[f] is not None else row[f]) for row in rows]
+            for f in fields]
 
 
 class LeadRepository:
@@ -173,17 +200,20 @@ class LeadRepository:
         ids = list(set(lead_ids))
         if not ids:
             return {}
-        rows = await self._fetch("SELECT * FROM scoring.leads WHERE lead_id = ANY($1::uuid[]) "
-                                 "ORDER BY lead_id FOR UPDATE", ids)
+        rows = await self._fetch(FOR_UPDATE_SQL, ids)
         return {row["lead_id"]: dict(row) for row in rows}
 
-    async def save(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or update whole lead rows, one statement."""
-        if not rows:
-            return
-        columns = [[(json_text(row[f]) if f in JSON_FIELDS and row[f] is not None
-                     else row[f]) for row in rows] for f in UPSERT_FIELDS]
-        await (await driver_connection(self.session)).execute(UPSERT_LEADS_SQL, *columns)
+    async def save(self, rows: Sequence[dict[str, Any]], *, changed: set[uuid.UUID] | frozenset[uuid.UUID] = frozenset()
+                   ) -> None:
+        """Write scored lead rows: whole for new leads and those whose fields `changed`, else just their score
+        (a statement each kind)."""
+        whole = [row for row in rows if row["lead_id"] in changed]
+        scored = [row for row in rows if row["lead_id"] not in changed]
+        connection = await driver_connection(self.session)
+        if whole:
+            await connection.execute(UPSERT_LEADS_SQL, *_columns(whole, UPSERT_FIELDS))
+        if scored:
+            await connection.execute(UPDATE_SCORES_SQL, *_columns(scored, SCORE_FIELDS))
 
     async def owners_of(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
         if not keys:

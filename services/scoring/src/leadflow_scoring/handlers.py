@@ -99,6 +99,7 @@ class _Batch:
     before: dict[uuid.UUID, tuple[int, str, str] | None] = field(default_factory=dict)
     touched: list[uuid.UUID] = field(default_factory=list)
     applied: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    changed: set[uuid.UUID] = field(default_factory=set)  # leads whose fields (not just score) this batch wrote
 
     def touch(self, lead_id: uuid.UUID) -> dict[str, Any]:
         if lead_id not in self.before:
@@ -165,6 +166,7 @@ class ScoringHandlers:
         for r in received:
             row = batch.rows.setdefault(r.lead_id, _new_row(r.lead_id, scorer.rules))
             batch.touch(r.lead_id)
+            batch.changed.add(r.lead_id)
             row["lead"], row["enrichment"] = enrich(r.lead.model_dump(mode="json", exclude_none=True),
                                                    matches.get(r.lead_id))
             row["company_id"] = r.company_id or row.get("company_id")
@@ -254,7 +256,7 @@ class ScoringHandlers:
                        model_version=scorer.model_version if probability is not None else None, scored_at=now)
             if batch.before[row["lead_id"]] != _published_view(row):
                 events.append((LEADS_SCORED, row["lead_id"], _scored_event(row, score)))
-        await LeadRepository(uow.session).save(rows)
+        await LeadRepository(uow.session).save(rows, changed=batch.changed)
         await ActivityRepository(uow.session).mark_applied(batch.applied, now)
         await uow.publish_many(events)
         return len(events)
