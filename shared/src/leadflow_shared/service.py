@@ -43,6 +43,12 @@ from leadflow_shared.settings import LeadflowSettings
 
 log = get_logger(__name__)
 
+# Python's defaults (700, 10, 10) run a young collection every 700 allocations and a full one often enough
+# that, with a scorer's memo and model in memory, full collections took 12 s of a 68 s benchmark (160 ms
+# each: a request's tail). Rarer collections of the same garbage: most of it is freed by reference
+# counting anyway; the cycles wait a little longer.
+GC_THRESHOLDS = (50_000, 20, 20)
+
 
 class Component(Protocol):
     """Something a service runs beside HTTP and Kafka (a Temporal worker, a scheduler...)."""
@@ -353,11 +359,6 @@ async def _check(probe: Any, timeout: float = 3.0) -> str:
 
 
 SERVICE_NAME_VARIABLE = "LEADFLOW_SERVICE_NAME"
-# Python's defaults (700, 10, 10) run a young collection every 700 allocations and a full one often enough
-# that, with a scorer's memo and model in memory, full collections took 12 s of a 68 s benchmark (160 ms
-# each: a request's tail). Rarer collections of the same garbage: most of it is freed by reference
-# counting anyway; the cycles wait a little longer.
-GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def app_factory() -> Litestar:

@@ -100,11 +100,13 @@ class SubmissionPipeline:
             since,
         )
         found_leads = await repo.leads_for_update(found.owners.values())
+        known = {c.core for c in found.companies.values()}
+        unknown = [n.core for n in names if n.core not in known]  # typo variants only where nothing matched
         near, similar = await repo.near_companies(
-            {n.core: typo_variants(n.core) for n in names},
-            [n.core for n in names if LATIN_CORE.match(n.core)],
-            known={c.core for c in found.companies.values()},
-        ) if names else ([], {})
+            {core: typo_variants(core) for core in unknown},
+            [core for core in unknown if LATIN_CORE.match(core)],
+            known=known,
+        ) if unknown else ([], {})
         return _Batch(
             contact_owner=found.owners, leads=found_leads,
             companies=CompanyIndex([*found.companies.values(), *near], similar),
