@@ -48,7 +48,7 @@ async def provide_partner(
     if partner is None:
         raise NotAuthorizedException("unknown or revoked API key")
     limiter: PartnerRateLimiter = runtime.state["rate_limiter"]
-    wait = await limiter.retry_after(partner)
+    wait = limiter.retry_after(partner)
     if wait is not None:
         raise HTTPException(status_code=429, detail=f"over {partner.rate_per_s:g} requests/s",
                             headers={"Retry-After": str(wait)})
