@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow_shared.db import driver_connection, insert_rows, json_text, service_metadata
+from leadflow_shared.db import driver_connection, insert_rows, json_rows, service_metadata
 
 metadata = service_metadata("scoring")
 
@@ -141,12 +141,19 @@ api_keys = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
+# Rows travel as one JSON document (shared.db.json_rows): far cheaper than an array per column, whose every
+# element asyncpg checks against abstract base classes in Python. JSON columns are nested JSON (null is NULL).
+UPSERT_FIELDS = ["lead_id", "lead", "enrichment", "company_id", "customer_id", "behaviour", "activity_counts",
+                 "last_activity_at", "score", "grade", "stage", "probability", "explanation", "rules_version",
+                 "model_version", "scored_at"]
 UPSERT_LEADS_SQL = (
     "INSERT INTO scoring.leads (lead_id, lead, enrichment, company_id, customer_id, behaviour, activity_counts, "
     "  last_activity_at, score, grade, stage, probability, explanation, rules_version, model_version, scored_at) "
-    "SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::uuid[], $5::uuid[], $6::jsonb[], $7::jsonb[], "
-    "  $8::timestamptz[], $9::float8[], $10::text[], $11::text[], $12::float8[], $13::jsonb[], $14::text[], "
-    "  $15::text[], $16::timestamptz[]) "
+    "SELECT (r->>0)::uuid, NULLIF(r->1, 'null'), NULLIF(r->2, 'null'), (r->>3)::uuid, (r->>4)::uuid, "
+    "  NULLIF(r->5, 'null'), NULLIF(r->6, 'null'), "
+    "  (r->>7)::timestamptz, (r->>8)::float8, r->>9, r->>10, (r->>11)::float8, NULLIF(r->12, 'null'), r->>13, r->>14, "
+    "  (r->>15)::timestamptz "
+    "FROM jsonb_array_elements($1::text::jsonb) AS r "
     "ON CONFLICT (lead_id) DO UPDATE SET lead = excluded.lead, enrichment = excluded.enrichment, "
     "  company_id = excluded.company_id, customer_id = excluded.customer_id, behaviour = excluded.behaviour, "
     "  activity_counts = excluded.activity_counts, last_activity_at = excluded.last_activity_at, "
@@ -159,15 +166,12 @@ UPSERT_LEADS_SQL = (
 SCORE_FIELDS = ["lead_id", "behaviour", "activity_counts", "last_activity_at", "score", "grade", "stage", "probability",
                 "explanation", "rules_version", "model_version", "scored_at"]
 UPDATE_SCORES_SQL = (
-    "UPDATE scoring.leads AS l SET behaviour = u.behaviour, activity_counts = u.activity_counts, "
-    "  last_activity_at = u.last_activity_at, score = u.score, grade = u.grade, stage = u.stage, "
-    "  probability = u.probability, explanation = u.explanation, rules_version = u.rules_version, "
-    "  model_version = u.model_version, scored_at = u.scored_at "
-    "FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::timestamptz[], $5::float8[], $6::text[], $7::text[], "
-    "  $8::float8[], $9::jsonb[], $10::text[], $11::text[], $12::timestamptz[]) "
-    "  AS u(lead_id, behaviour, activity_counts, last_activity_at, score, grade, stage, probability, explanation, "
-    "       rules_version, model_version, scored_at) "
-    "WHERE l.lead_id = u.lead_id"
+    "UPDATE scoring.leads AS l SET behaviour = NULLIF(r->1, 'null'), activity_counts = NULLIF(r->2, 'null'), "
+    "  last_activity_at = (r->>3)::timestamptz, score = (r->>4)::float8, grade = r->>5, stage = r->>6, "
+    "  probability = (r->>7)::float8, explanation = NULLIF(r->8, 'null'), rules_version = r->>9, model_version = r->>10, "
+    "  scored_at = (r->>11)::timestamptz "
+    "FROM jsonb_array_elements($1::text::jsonb) AS r "
+    "WHERE l.lead_id = (r->>0)::uuid"
 )
 # What scoring reads of a lead to score it again (its last explanation is rebuilt, never read back).
 FOR_UPDATE_SQL = (
@@ -175,16 +179,14 @@ FOR_UPDATE_SQL = (
     "  grade, stage, probability, rules_version, model_version, scored_at "
     "FROM scoring.leads WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id FOR UPDATE"
 )
-UPSERT_FIELDS = ["lead_id", "lead", "enrichment", "company_id", "customer_id", "behaviour", "activity_counts",
-                 "last_activity_at", "score", "grade", "stage", "probability", "explanation", "rules_version",
-                 "model_version", "scored_at"]
-JSON_FIELDS = {"lead", "enrichment", "behaviour", "activity_counts", "explanation"}
-
-
-def _columns(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> list[list[Any]]:
-    """One array per column, JSON columns as JSON text (asyncpg passes text through to jsonb)."""
-    return [[(json_text(row[f]) if f in JSON_FIELDS and row[f] is not None else row[f]) for row in rows]
-            for f in fields]
+ACTIVITY_FIELDS = ["activity_id", "lead_id", "contact_keys", "type", "url", "occurred_at", "attributes"]
+ADD_ACTIVITIES_SQL = (
+    "INSERT INTO scoring.activities (activity_id, lead_id, contact_keys, type, url, occurred_at, attributes) "
+    "SELECT (r->>0)::uuid, (r->>1)::uuid, ARRAY(SELECT jsonb_array_elements_text(r->2)), r->>3, r->>4, "
+    "  (r->>5)::timestamptz, r->6 "
+    "FROM jsonb_array_elements($1::text::jsonb) AS r "
+    "ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id"
+)
 
 
 class LeadRepository:
@@ -211,9 +213,9 @@ class LeadRepository:
         scored = [row for row in rows if row["lead_id"] not in changed]
         connection = await driver_connection(self.session)
         if whole:
-            await connection.execute(UPSERT_LEADS_SQL, *_columns(whole, UPSERT_FIELDS))
+            await connection.execute(UPSERT_LEADS_SQL, json_rows(whole, UPSERT_FIELDS))
         if scored:
-            await connection.execute(UPDATE_SCORES_SQL, *_columns(scored, SCORE_FIELDS))
+            await connection.execute(UPDATE_SCORES_SQL, json_rows(scored, SCORE_FIELDS))
 
     async def owners_of(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
         if not keys:
@@ -290,16 +292,7 @@ class ActivityRepository:
         if not rows:
             return set()
         conn = await driver_connection(self.session)
-        fresh = await conn.fetch(
-            "INSERT INTO scoring.activities (activity_id, lead_id, contact_keys, type, url, occurred_at, attributes) "
-            "SELECT u.id, u.lead_id, ARRAY(SELECT jsonb_array_elements_text(u.keys)), u.type, u.url, u.at, u.attrs "
-            "FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[]) "
-            "  AS u(id, lead_id, keys, type, url, at, attrs) "
-            "ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id",
-            [r["activity_id"] for r in rows], [r["lead_id"] for r in rows],
-            [json_text(r["contact_keys"]) for r in rows], [r["type"] for r in rows], [r["url"] for r in rows],
-            [r["occurred_at"] for r in rows], [json_text(r["attributes"]) for r in rows],
-        )
+        fresh = await conn.fetch(ADD_ACTIVITIES_SQL, json_rows(rows, ACTIVITY_FIELDS))
         return {row["activity_id"] for row in fresh}
 
     async def mark_applied(self, applied: Sequence[tuple[uuid.UUID, uuid.UUID]], at: datetime) -> None:
