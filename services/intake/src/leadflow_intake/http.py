@@ -16,6 +16,7 @@ from litestar.openapi import ResponseSpec
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import Body, FromPath, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
+from pydantic import BaseModel
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -143,7 +144,7 @@ class LeadController(Controller):
             accepted = await pipeline(runtime).submit(uow, [lead], partner_id=partner.id)
             return HTTP_202_ACCEPTED, accepted[0].as_dict()
 
-        return await _idempotent(request, db, partner, idempotency_key, data.model_dump(mode="json"), accept)
+        return await _idempotent(request, db, partner, idempotency_key, data, accept)
 
     @post("/leads/batch", status_code=HTTP_202_ACCEPTED, summary="Submit up to 1,000 leads",
           responses={422: PROBLEM, 401: UNAUTHORIZED, 429: TOO_MANY},
@@ -171,7 +172,7 @@ class LeadController(Controller):
             counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "rejected")}
             return HTTP_202_ACCEPTED, {"results": results, **counts}
 
-        return await _idempotent(request, db, partner, idempotency_key, data.model_dump(mode="json"), accept)
+        return await _idempotent(request, db, partner, idempotency_key, data, accept)
 
     @get("/leads/{lead_id:uuid}", summary="One of your leads and its status so far")
     async def show(self, lead_id: FromPath[uuid.UUID], partner: NamedDependency[Partner],
@@ -224,11 +225,12 @@ def pipeline(runtime: Runtime) -> SubmissionPipeline:
 
 
 async def _idempotent(request: Request[Any, Any, Any], db: Database, partner: Partner, key: str | None,
-                      body: Any, action: Any) -> Response[Any]:
+                      body: BaseModel, action: Any) -> Response[Any]:
     async with db.uow() as uow:
         if key:
             try:
-                earlier = await _claim_key(uow, partner, key, _request_hash(body))
+                # Only a keyed request pays for the hash (and the body's serialization it needs).
+                earlier = await _claim_key(uow, partner, key, _request_hash(body.model_dump(mode="json")))
             except KeyReused:
                 return _problem([FieldError("Idempotency-Key", "idempotency_key_reused")], request)
             if earlier is not None:
