@@ -116,7 +116,8 @@ async def insert_rows(session: AsyncSession, writes: Sequence[tuple[Table, Seque
 
 def json_rows(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> str:
     """Rows as one JSON document of arrays in `names` order, for a statement that unpacks it with
-    `jsonb_array_elements(CAST($n AS text)::jsonb) AS r` and reads `r->>i` (see insert_rows)."""
+    `jsonb_array_elements($n::text::jsonb) AS r` and reads `r->>i`, or `r->i` for nested JSON (see
+    insert_rows). The `::text` keeps asyncpg's jsonb codec from serializing the document a second time."""
     return json_text([[row[name] for name in names] for row in rows])
 
 
@@ -144,7 +145,7 @@ def _insert_rows_sql(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> str:
     for t, (table, names) in enumerate(shape):
         values = ", ".join(_from_json(table.c[name], f"r->{i}", f"r->>{i}") for i, name in enumerate(names))
         parts.append(f"w{t} AS (INSERT INTO {table.schema}.{table.name} ({', '.join(names)}) SELECT {values} "
-                     f"FROM jsonb_array_elements(CAST(CAST(${t + 1} AS text) AS jsonb)) AS r)")
+                     f"FROM jsonb_array_elements(${t + 1}::text::jsonb) AS r)")
     return f"WITH {', '.join(parts)} SELECT 1"
 
 
