@@ -21,7 +21,7 @@ import typer
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from litestar import Litestar
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy import MetaData
@@ -119,8 +119,10 @@ class Service:
         return Litestar(
             route_handlers=[HealthController, PrometheusController, *self.controllers],
             dependencies={
+                # db depends on runtime so that each level of a handler's dependencies holds one: litestar
+                # resolves a level of several in an anyio task group, a task per dependency per request.
                 "runtime": Provide(lambda: runtime, sync_to_thread=False),
-                "db": Provide(lambda: runtime.db, sync_to_thread=False),
+                "db": Provide(_database_of, sync_to_thread=False),
             },
             lifespan=[runtime.lifespan],
             middleware=[
@@ -326,6 +328,10 @@ class Runtime:
             raise ConnectionError("not connected")
         if not await self.broker.ping(timeout=2):
             raise ConnectionError("no answer")
+
+
+def _database_of(runtime: NamedDependency[Runtime]) -> Database:
+    return runtime.db
 
 
 async def _log_exception(exc: Exception, scope: Any) -> None:
