@@ -141,6 +141,39 @@ def test_concurrent_submissions_of_one_person_make_one_lead(intake: str, leadflo
     assert len({a["lead_id"] for a in answers}) == 1
 
 
+def test_concurrent_single_posts_of_several_partners_commit_together(intake: str, leadflow_env: dict[str, str]
+                                                                      ) -> None:
+    partners = [_partner(leadflow_env) for _ in range(2)]
+    posts = [(partners[i % 2], _mobile()) for i in range(40)]
+    before = _group_commits(intake)
+
+    async def at_once() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=intake, timeout=30) as c:
+            return await asyncio.gather(*(c.post("/v1/leads", json={"mobile": m, "name": f"并发{n}"}, headers=auth)
+                                          for n, ((_, auth), m) in enumerate(posts)))
+
+    replies = asyncio.run(at_once())
+    assert [r.status_code for r in replies] == [202] * len(posts)
+    assert {r.json()["outcome"] for r in replies} == {"created"}
+    assert len({r.json()["lead_id"] for r in replies}) == len(posts)
+    for partner_id, auth in partners:  # each post was recorded for its own partner
+        listed = {s["lead_id"] for s in httpx.get(f"{intake}/v1/submissions", headers=auth).json()["submissions"]}
+        assert listed == {r.json()["lead_id"] for r, ((p, _), _) in zip(replies, posts) if p == partner_id}
+    groups, leads = (after - earlier for after, earlier in zip(_group_commits(intake), before))
+    assert leads == len(posts)
+    assert groups < len(posts), "posts that came together were committed one transaction each"
+
+
+def _group_commits(intake: str) -> tuple[float, float]:
+    """(transactions, leads) of intake's group commits so far, from its Prometheus metrics."""
+    found = {}
+    for line in httpx.get(f"{intake}/metrics").text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("leadflow_intake_group_commit_leads_count", "leadflow_intake_group_commit_leads_sum"):
+            found[name] = float(value)
+    return found.get("leadflow_intake_group_commit_leads_count", 0.0), found.get("leadflow_intake_group_commit_leads_sum", 0.0)
+
+
 def test_a_lead_of_an_existing_customer_carries_it(client: httpx.Client, leadflow_env: dict[str, str]) -> None:
     customer_id = uuid.uuid4()
     event = CloudEvent[CustomerChanged](source="/tests", type=CUSTOMERS.event_type, subject=str(customer_id),

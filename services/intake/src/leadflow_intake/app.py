@@ -7,6 +7,7 @@ from leadflow_intake import consumers, db, http
 from leadflow_intake.cli import blocklist_app
 from leadflow_intake.domain.lead import clean
 from leadflow_intake.domain.risk import RiskPolicy
+from leadflow_intake.group_commit import GroupCommitter
 from leadflow_intake.handlers import SubmissionPipeline
 from leadflow_intake.imports import ImportWorker
 from leadflow_intake.partners import KeyCache, PartnerRateLimiter
@@ -17,7 +18,7 @@ from leadflow_shared.service import Runtime, Service
 def setup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
-    runtime.state["pipeline"] = SubmissionPipeline(RiskPolicy(
+    runtime.state["pipeline"] = pipeline = SubmissionPipeline(RiskPolicy(
         burst_window_s=settings.intake_burst_window_s,
         max_per_ip=settings.intake_max_leads_per_ip,
         max_per_device=settings.intake_max_leads_per_device,
@@ -25,6 +26,7 @@ def setup(runtime: Runtime) -> None:
     ))
     clean({"mobile": "+86 138 0013 8000", "name": "張偉", "company_name": "上海示例科技有限公司"})  # load the
     # phone metadata and OpenCC dictionaries now, not in the first partner's request
+    runtime.state["group_committer"] = GroupCommitter(runtime.db, pipeline)
     runtime.state["rate_limiter"] = PartnerRateLimiter()
     runtime.state["key_cache"] = KeyCache(settings.intake_auth_cache_s)
 

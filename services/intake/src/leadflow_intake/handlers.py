@@ -8,6 +8,7 @@ write leads, contacts, companies, submissions and outgoing events with one state
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -78,12 +79,16 @@ class SubmissionPipeline:
         self.policy = policy
 
     async def submit(
-        self, uow: UnitOfWork, items: list[CleanLead], *, partner_id: str | None, import_id: uuid.UUID | None = None
+        self, uow: UnitOfWork, items: list[CleanLead], *, partner_id: str | None | Sequence[str | None],
+        import_id: uuid.UUID | None = None,
     ) -> list[Accepted]:
+        """Accept these leads in the uow's transaction, in order; `partner_id` is one partner for all of them
+        or each lead's own (single posts of several partners committed together)."""
+        partners = [partner_id] * len(items) if partner_id is None or isinstance(partner_id, str) else list(partner_id)
         repo = IntakeRepository(uow.session)
         await repo.lock([k for lead in items for k in _lock_keys(lead)])
         batch = await self._look_up(repo, items)
-        results = [self._decide(batch, lead, partner_id, import_id) for lead in items]
+        results = [self._decide(batch, lead, partner, import_id) for lead, partner in zip(items, partners, strict=True)]
         await self._write(repo, uow, batch)
         return results
 

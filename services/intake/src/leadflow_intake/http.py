@@ -140,6 +140,10 @@ class LeadController(Controller):
         if isinstance(lead, list):
             return _problem(lead, request)
 
+        if idempotency_key is None:  # committed with the other posts waiting (see group_commit)
+            accepted = await runtime.state["group_committer"].submit(lead, partner.id)
+            return Response(accepted.as_dict(), status_code=HTTP_202_ACCEPTED)
+
         async def accept(uow: UnitOfWork) -> tuple[int, Any]:
             accepted = await pipeline(runtime).submit(uow, [lead], partner_id=partner.id)
             return HTTP_202_ACCEPTED, accepted[0].as_dict()
