@@ -70,15 +70,23 @@ def service_metadata(schema: str) -> MetaData:
     return metadata
 
 
+_DRIVER = "leadflow.driver_connection"
+
+
 async def driver_connection(session: AsyncSession) -> Any:
     """The asyncpg connection under the session's transaction. Hot statements go to it directly:
-    SQLAlchemy's per-statement compile and cache-key work costs more than the round trip itself."""
+    SQLAlchemy's per-statement compile and cache-key work costs more than the round trip itself.
+    It is kept in the session until the UnitOfWork ends the transaction (finding it costs greenlet hops)."""
+    cached = session.info.get(_DRIVER)
+    if cached is not None:
+        return cached
     connection = await session.connection()
     adapter = (await connection.get_raw_connection()).dbapi_connection
     # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: make sure it has been
     # sent, or a statement sent directly would run outside the transaction (private, pinned in uv.lock).
     if adapter._transaction is None:
         await adapter._start_transaction()
+    session.info[_DRIVER] = adapter._connection
     return adapter._connection
 
 
@@ -212,12 +220,14 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.session.info.pop(_DRIVER, None)
         try:
             await self.session.rollback()  # a no-op after commit
         finally:
             await self.session.close()
 
     async def commit(self) -> None:
+        self.session.info.pop(_DRIVER, None)  # the next statement starts a new transaction, maybe elsewhere
         await self.session.commit()
         if self._published and self._on_commit:
             self._on_commit()
