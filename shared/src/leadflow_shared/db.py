@@ -8,6 +8,7 @@ nor apply one twice.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 import pydantic_core
+from asyncpg.transaction import TransactionState
 from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
@@ -77,31 +79,62 @@ async def driver_connection(session: AsyncSession) -> Any:
     """The asyncpg connection under the session's transaction. Hot statements go to it directly:
     SQLAlchemy's per-statement compile and cache-key work costs more than the round trip itself.
     It is kept in the session until the UnitOfWork ends the transaction (finding it costs greenlet hops)."""
+    return await _driver_connection(session, first_statement=None)
+
+
+async def _driver_connection(session: AsyncSession, first_statement: str | None) -> Any:
+    """driver_connection; `first_statement` (no parameters) is run in the same round trip as BEGIN when
+    the transaction has not begun yet, else on its own."""
     cached = session.info.get(_DRIVER)
-    if cached is not None:
-        return cached
-    connection = await session.connection()
-    adapter = (await connection.get_raw_connection()).dbapi_connection
-    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: make sure it has been
-    # sent, or a statement sent directly would run outside the transaction (private, pinned in uv.lock).
-    if adapter._transaction is None:
-        await adapter._start_transaction()
-    session.info[_DRIVER] = adapter._connection
-    return adapter._connection
+    if cached is None:
+        connection = await session.connection()
+        adapter = (await connection.get_raw_connection()).dbapi_connection
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: make sure it has been
+        # sent, or a statement sent directly would run outside the transaction (private, pinned in uv.lock).
+        if adapter._transaction is None:
+            if first_statement is not None and _plain_transaction(adapter):
+                await _begin_with(adapter, first_statement)
+                first_statement = None
+            else:
+                await adapter._start_transaction()
+        cached = session.info[_DRIVER] = adapter._connection
+    if first_statement is not None:
+        await cached.execute(first_statement)
+    return cached
 
 
-LOCK_SQL = (
-    "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
-    "FROM unnest($1::text[]) AS k ORDER BY h) AS locks"
-)
+def _plain_transaction(adapter: Any) -> bool:
+    return adapter.isolation_level is None and not adapter.readonly and not adapter.deferrable
+
+
+async def _begin_with(adapter: Any, statement: str) -> None:
+    """BEGIN and a first statement in one round trip (the simple query protocol takes both), then the
+    transaction handed to asyncpg and SQLAlchemy as if they had begun it, so that they commit or roll it
+    back as usual (private state of both, pinned in uv.lock; asyncpg's own start sends the same `BEGIN;`)."""
+    raw = adapter._connection
+    transaction = raw.transaction()
+    try:
+        await raw.execute(f"BEGIN;{statement}")
+    finally:
+        if raw._protocol.is_in_transaction():  # BEGIN ran, even if the statement failed: roll it back later
+            transaction._state = TransactionState.STARTED
+            raw._top_xact = transaction
+            adapter._transaction = transaction
+
+
+def _lock_id(key: str) -> int:
+    """A key's advisory lock: 64 bits of its BLAKE2b digest, as Postgres's signed bigint."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 async def lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
-    """Transaction-scoped advisory locks on these keys (a person, a lead...), taken in hash order so two
-    transactions never deadlock on them: work on the same thing waits for the other to commit."""
-    unique = sorted(set(keys))
-    if unique:
-        await (await driver_connection(session)).fetch(LOCK_SQL, unique)
+    """Transaction-scoped advisory locks on these keys (a person, a lead...), taken in id order so two
+    transactions never deadlock on them: work on the same thing waits for the other to commit. The ids
+    are integers spelled into the statement, so that it can travel with the transaction's BEGIN."""
+    ids = sorted({_lock_id(k) for k in keys})
+    if ids:
+        await _driver_connection(session, "SELECT pg_advisory_xact_lock(k) FROM unnest('{"
+                                 + ",".join(map(str, ids)) + "}'::bigint[]) AS k")  # unnest keeps the array's order
 
 
 async def insert_rows(session: AsyncSession, writes: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
