@@ -1,7 +1,7 @@
 """Group commit of single-lead posts: the leads posted while a transaction runs share the next one.
 
-A single POST alone costs five round trips to Postgres (BEGIN, locks, look-up, write, COMMIT) and a relay
-round; under load those, not the leads, fill the CPU. One submitter at a time takes every lead waiting
+A single POST alone costs four round trips to Postgres (BEGIN with the locks, look-up, write, COMMIT) and
+a relay round; under load those, not the leads, fill the CPU. One submitter at a time takes every lead waiting
 and runs them through the pipeline as one batch (the pipeline is set-wise: locks, look-ups and writes
 are one statement each however many leads). Nothing waits on purpose: an idle service commits a lone
 lead at once, and groups grow only as fast as posts arrive. Each post is answered after its group has
@@ -48,6 +48,7 @@ class GroupCommitter:
     async def submit(self, lead: CleanLead, partner_id: str) -> Accepted:
         """Accept one lead, committed with whatever others are waiting; returns once it is committed."""
         answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        answer.add_done_callback(_retrieved)  # a post whose client left must not log "never retrieved"
         self._waiting.append(_Waiting(lead, partner_id, answer))
         if self._submitter is None or self._submitter.done():
             self._submitter = asyncio.create_task(self._submit_waiting(), name="intake-group-commit")
@@ -81,6 +82,11 @@ class GroupCommitter:
         for waiting, result in zip(group, accepted, strict=True):
             if not waiting.answer.done():
                 waiting.answer.set_result(result)
+
+
+def _retrieved(answer: asyncio.Future[Accepted]) -> None:
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _fail(waiting: _Waiting, error: Exception) -> None:
