@@ -75,6 +75,7 @@ class OutboxRelay:
         self._backlog_counted_at = 0.0
         self._table = db.metadata.tables[f"{db.metadata.schema}.outbox"]
         self._qualified = f"{db.metadata.schema}.outbox"
+        self._mark_sql = f"UPDATE {self._qualified} SET sent_at = now() WHERE id = ANY($1::bigint[])"
         self._lock_key = zlib.crc32(f"leadflow-outbox-{db.metadata.schema}".encode())
         self._leader: AsyncConnection | None = None
         self._inflight: list[tuple[_Row, asyncio.Future[Any]]] = []
@@ -184,7 +185,7 @@ class OutboxRelay:
         marked = [r.id for r in self._unmarked]
         raw = (await conn.get_raw_connection()).driver_connection
         rows = list(await raw.fetch(
-            f"WITH sent AS (UPDATE {self._qualified} SET sent_at = now() WHERE id = ANY($1::bigint[])) "
+            f"WITH sent AS ({self._mark_sql}) "
             f"SELECT id, topic, key, payload::text AS payload, headers FROM {self._qualified} "
             "WHERE sent_at IS NULL AND failed_at IS NULL AND id <> ALL($1::bigint[]) ORDER BY id LIMIT $2",
             marked, self._batch_size))
@@ -196,8 +197,7 @@ class OutboxRelay:
         if not self._unmarked or self._leader is None:
             return
         raw = (await self._leader.get_raw_connection()).driver_connection
-        await raw.execute(f"UPDATE {self._qualified} SET sent_at = now() WHERE id = ANY($1::bigint[])",
-                          [r.id for r in self._unmarked])
+        await raw.execute(self._mark_sql, [r.id for r in self._unmarked])
         self._unmarked = []
 
     def _delivered(self, rows: list[_Row]) -> None:

@@ -8,7 +8,6 @@ write leads, contacts, companies, submissions and outgoing events with one state
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,12 +78,12 @@ class SubmissionPipeline:
         self.policy = policy
 
     async def submit(
-        self, uow: UnitOfWork, items: list[CleanLead], *, partner_id: str | None | Sequence[str | None],
+        self, uow: UnitOfWork, items: list[CleanLead], *, partner_id: str | None | list[str | None],
         import_id: uuid.UUID | None = None,
     ) -> list[Accepted]:
-        """Accept these leads in the uow's transaction, in order; `partner_id` is one partner for all of them
-        or each lead's own (single posts of several partners committed together)."""
-        partners = [partner_id] * len(items) if partner_id is None or isinstance(partner_id, str) else list(partner_id)
+        """Accept these leads in the uow's transaction, in order; `partner_id` is one partner for all of them,
+        or a list of each lead's own (single posts of several partners committed together)."""
+        partners = partner_id if isinstance(partner_id, list) else [partner_id] * len(items)
         repo = IntakeRepository(uow.session)
         await repo.lock([k for lead in items for k in _lock_keys(lead)])
         batch = await self._look_up(repo, items)
