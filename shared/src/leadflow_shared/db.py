@@ -207,9 +207,8 @@ def json_text(value: Any) -> str:
     return pydantic_core.to_json(value, fallback=str).decode()
 
 
-def make_engine(dsn: str, *, pool_size: int = 10, plan_cache_mode: str = "auto") -> AsyncEngine:
-    connect_args = {"server_settings": {"plan_cache_mode": plan_cache_mode}} if plan_cache_mode != "auto" else {}
-    engine = create_async_engine(dsn, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args,
+def make_engine(dsn: str, *, pool_size: int = 10) -> AsyncEngine:
+    engine = create_async_engine(dsn, pool_size=pool_size, max_overflow=pool_size,
                                  json_serializer=json_text, json_deserializer=pydantic_core.from_json)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed_connection)
     return engine
@@ -332,9 +331,8 @@ def _envelope_class(data_model: type[BaseModel]) -> type[CloudEvent[Any]]:
 class Database:
     """A service's engine and its unit-of-work factory."""
 
-    def __init__(self, dsn: str, metadata: MetaData, source: str, *, pool_size: int = 10,
-                 plan_cache_mode: str = "auto") -> None:
-        self.engine = make_engine(dsn, pool_size=pool_size, plan_cache_mode=plan_cache_mode)
+    def __init__(self, dsn: str, metadata: MetaData, source: str, *, pool_size: int = 10) -> None:
+        self.engine = make_engine(dsn, pool_size=pool_size)
         self.metadata = metadata
         self.source = source
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -180,7 +180,7 @@ class Runtime:
         self.service = service
         self.settings = settings
         self.db = Database(settings.pg_dsn, service.metadata, f"/leadflow/{service.name}",
-                           pool_size=settings.pg_pool_size, plan_cache_mode=settings.pg_plan_cache_mode)
+                           pool_size=settings.pg_pool_size)
         self.broker = make_broker(settings.kafka_bootstrap, f"leadflow-{service.name}",
                                   graceful_timeout=settings.shutdown_grace_s)
         self.processor = EventProcessor(

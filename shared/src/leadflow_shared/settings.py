@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,8 +15,6 @@ class LeadflowSettings(BaseSettings):
 
     pg_dsn: str = Field(DEFAULT_PG_DSN, description="SQLAlchemy URL of PostgreSQL (asyncpg driver).")
     pg_pool_size: int = Field(10, description="Connections kept open per service process.")
-    pg_plan_cache_mode: Literal["auto", "force_custom_plan", "force_generic_plan"] = Field(
-        "auto", description="Postgres plan_cache_mode of the service's connections (see the service's default).")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
     kafka_topic_partitions: int = Field(6, description="Partitions of topics the local stack creates.")
     kafka_topic_replication: int = Field(1, description="Replication factor of topics leadflow creates.")

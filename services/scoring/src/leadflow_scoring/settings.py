@@ -1,19 +1,11 @@
 """scoring's settings (LEADFLOW_* variables)."""
 
-from typing import Literal
-
 from pydantic import Field
 
 from leadflow_shared.settings import LeadflowSettings
 
 
 class ScoringSettings(LeadflowSettings):
-    # Every hot statement carries a whole batch (`key = ANY($1)` over hundreds of keys) against tables that
-    # grow from empty. A generic plan made while a table was small scans it and compares each row with
-    # every key, unhashed: 100 ms and more per lookup once it holds tens of thousands of rows. Planning
-    # each execution with its keys costs about a millisecond per batch.
-    pg_plan_cache_mode: Literal["auto", "force_custom_plan", "force_generic_plan"] = Field(
-        "force_custom_plan", description="Postgres plan_cache_mode of scoring's connections.")
     scoring_rules_file: str | None = Field(
         None, description="YAML rules activated at first start when none are active yet (default: the built-in rules).")
     scoring_watch_interval_s: float = Field(
