@@ -178,33 +178,40 @@ customer_contacts = Table(
 # Everything a batch must know before deciding, in one round trip: who owns its contacts, which customers
 # and companies it names, what the blocklist says, and how busy its visitors' IPs and devices have been.
 # Rows are (kind, k, id, owner, n, core, region, credit_code, city); the columns a kind does not use are null.
+# Each lookup joins the batch's values (`unnest($n) AS q(v) JOIN …`) rather than testing `col = ANY($n)`:
+# statements are prepared, and a plan Postgres made once while a table was small (a fresh database taking
+# its first import) scans that table and compares every row with every value; joined, a stale plan at
+# worst hashes the values, until the next ANALYZE brings the index back. The values come deduplicated.
 LOOK_UP_SQL = (
-    "SELECT 'contact' AS kind, key AS k, lead_id AS id, NULL::text AS owner, NULL::bigint AS n, NULL::text AS core, "
-    "  NULL::text AS region, NULL::text AS credit_code, NULL::text AS city "
-    "  FROM intake.lead_contacts WHERE key = ANY($1::text[]) "
-    "UNION ALL SELECT 'code', credit_code, id, owner_id, NULL, NULL, NULL, NULL, NULL FROM intake.customers "
-    "  WHERE credit_code = ANY($2::text[]) "
-    "UNION ALL SELECT 'core', core, id, owner_id, NULL, NULL, NULL, NULL, NULL FROM intake.customers "
-    "  WHERE core = ANY($3::text[]) "
+    "SELECT 'contact' AS kind, lc.key AS k, lc.lead_id AS id, NULL::text AS owner, NULL::bigint AS n, "
+    "  NULL::text AS core, NULL::text AS region, NULL::text AS credit_code, NULL::text AS city "
+    "  FROM unnest($1::text[]) AS q(v) JOIN intake.lead_contacts lc ON lc.key = q.v "
+    "UNION ALL SELECT 'code', c.credit_code, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL "
+    "  FROM unnest($2::text[]) AS q(v) JOIN intake.customers c ON c.credit_code = q.v "
+    "UNION ALL SELECT 'core', c.core, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL "
+    "  FROM unnest($3::text[]) AS q(v) JOIN intake.customers c ON c.core = q.v "
     "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL "
-    "  FROM intake.customer_contacts cc JOIN intake.customers c ON c.id = cc.customer_id WHERE cc.key = ANY($1::text[]) "
-    "UNION ALL SELECT 'company', NULL, id, NULL, NULL, core, region, credit_code, city FROM intake.companies "
-    "  WHERE credit_code = ANY($2::text[]) "
-    "UNION ALL SELECT 'company', NULL, id, NULL, NULL, core, region, credit_code, city FROM intake.companies "
-    "  WHERE core = ANY($3::text[]) "
+    "  FROM unnest($1::text[]) AS q(v) JOIN intake.customer_contacts cc ON cc.key = q.v "
+    "  JOIN intake.customers c ON c.id = cc.customer_id "
+    "UNION ALL SELECT 'company', NULL, c.id, NULL, NULL, c.core, c.region, c.credit_code, c.city "
+    "  FROM unnest($2::text[]) AS q(v) JOIN intake.companies c ON c.credit_code = q.v "
+    "UNION ALL SELECT 'company', NULL, c.id, NULL, NULL, c.core, c.region, c.credit_code, c.city "
+    "  FROM unnest($3::text[]) AS q(v) JOIN intake.companies c ON c.core = q.v "
     "UNION ALL SELECT 'blocked', kind || ':' || value, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM intake.blocklist "
     "  WHERE kind || ':' || value = ANY($4::text[]) "
     "UNION ALL SELECT 'blocked', 'ip_range:' || host(ip), NULL, NULL, NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($5::inet[]) AS ip "
     "  WHERE EXISTS (SELECT 1 FROM intake.blocklist WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip) "
-    "UNION ALL SELECT 'ip_count', host(client_ip), NULL, NULL, count(*), NULL, NULL, NULL, NULL "
-    "  FROM intake.submissions WHERE client_ip = ANY($5::inet[]) AND received_at >= $7 GROUP BY client_ip "
-    "UNION ALL SELECT 'device_count', device_id, NULL, NULL, count(*), NULL, NULL, NULL, NULL "
-    "  FROM intake.submissions WHERE device_id = ANY($6::text[]) AND received_at >= $7 GROUP BY device_id"
+    "UNION ALL SELECT 'ip_count', host(s.client_ip), NULL, NULL, count(*), NULL, NULL, NULL, NULL "
+    "  FROM unnest($5::inet[]) AS q(v) JOIN intake.submissions s ON s.client_ip = q.v "
+    "  WHERE s.client_ip IS NOT NULL AND s.received_at >= $7 GROUP BY s.client_ip "
+    "UNION ALL SELECT 'device_count', s.device_id, NULL, NULL, count(*), NULL, NULL, NULL, NULL "
+    "  FROM unnest($6::text[]) AS q(v) JOIN intake.submissions s ON s.device_id = q.v "
+    "  WHERE s.device_id IS NOT NULL AND s.received_at >= $7 GROUP BY s.device_id"
 )
 LEADS_FOR_UPDATE_SQL = (
-    "SELECT id, fields, status, company_id, customer_id, account_owner_id, owner_id "
-    "FROM intake.leads WHERE id = ANY($1::uuid[]) FOR UPDATE"
+    "SELECT l.id, l.fields, l.status, l.company_id, l.customer_id, l.account_owner_id, l.owner_id "
+    "FROM unnest($1::uuid[]) AS q(v) JOIN intake.leads l ON l.id = q.v FOR UPDATE OF l"
 )
 # Joins on unnest(): one btree probe per value, whatever the planner thinks of a long list.
 TYPO_COMPANIES_SQL = (
