@@ -57,6 +57,16 @@ class Scorer:
         return getattr(self.model, "version", None)
 
 
+def probabilities_of(rows: Sequence[dict[str, Any]], scorer: Scorer, *, changed: set[uuid.UUID]) -> list[float | None]:
+    """Each lead's probability. The model sees a lead's fields, never its activities: a lead whose fields
+    did not change keeps what the same model said of it, and only the others are predicted."""
+    version = scorer.model_version
+    stale = [r for r in rows if r["lead_id"] in changed or r.get("probability") is None
+             or r.get("model_version") != version]
+    fresh = dict(zip([r["lead_id"] for r in stale], scorer.probabilities(stale), strict=True))
+    return [fresh[r["lead_id"]] if r["lead_id"] in fresh else r["probability"] for r in rows]
+
+
 def model_features(row: dict[str, Any]) -> dict[str, Any]:
     """The predictive model's view of a lead: what is known when it arrives (its fields, enrichment and
     custom attributes), not who the person or company is. Activities are left to the behaviour rules:
@@ -246,7 +256,7 @@ class ScoringHandlers:
     async def _score_and_save(self, uow: UnitOfWork, batch: _Batch, scorer: Scorer) -> int:
         now = self._clock()
         rows = [batch.rows[i] for i in batch.touched]
-        probabilities = scorer.probabilities(rows)
+        probabilities = probabilities_of(rows, scorer, changed=batch.changed)
         events = []
         for row, probability in zip(rows, probabilities, strict=True):
             score = _sticky_mql(evaluate_state(row["lead"], row["behaviour"], scorer.rules, now, probability),
