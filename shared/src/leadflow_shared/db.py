@@ -55,7 +55,7 @@ def service_metadata(schema: str) -> MetaData:
         Column("event_id", Uuid, nullable=False, unique=True),
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
-        Column("payload", JSONB, nullable=False),
+        Column("payload", Text, nullable=False),  # the event's JSON, sent as stored
         Column("headers", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True)),

@@ -122,6 +122,22 @@ def drop_plumbing_tables_v1(schema: str) -> None:
     op.drop_table("outbox", schema=schema)
 
 
+def outbox_payload_as_text_v2(schema: str) -> None:
+    """An outbox payload is the event's JSON exactly as the relay will send it: kept as text, Postgres
+    neither parses it on the way in nor prints it on the way out (jsonb did both, ~60 µs an event)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.alter_column("outbox", "payload", type_=sa.Text(), postgresql_using="payload::text", schema=schema)
+
+
+def outbox_payload_as_jsonb_v1(schema: str) -> None:
+    from alembic import op
+    from sqlalchemy.dialects import postgresql
+
+    op.alter_column("outbox", "payload", type_=postgresql.JSONB(), postgresql_using="payload::jsonb", schema=schema)
+
+
 def downgrade(package: str, dsn: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(package, dsn), revision)
 

@@ -186,7 +186,7 @@ class OutboxRelay:
         raw = (await conn.get_raw_connection()).driver_connection
         rows = list(await raw.fetch(
             f"WITH sent AS ({self._mark_sql}) "
-            f"SELECT id, topic, key, payload::text AS payload, headers FROM {self._qualified} "
+            f"SELECT id, topic, key, payload, headers FROM {self._qualified} "
             "WHERE sent_at IS NULL AND failed_at IS NULL AND id <> ALL($1::bigint[]) ORDER BY id LIMIT $2",
             marked, self._batch_size))
         self._unmarked = []
