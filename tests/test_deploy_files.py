@@ -26,3 +26,19 @@ def test_compose_creates_every_contract_topic() -> None:
     script = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["kafka-init"]["command"][0]
     listed = set(re.findall(r"^\s+([a-z_.0-9]+)(?: \\)?$", script, re.MULTILINE))
     assert {t.name for t in TOPICS} <= listed
+
+
+def _lock_table(settings: list[str]) -> int:
+    """Advisory locks the whole server can hold at once (max_locks_per_transaction × max_connections)."""
+    values = dict(s.split("=", 1) for s in settings)
+    return int(values.get("max_locks_per_transaction", 64)) * int(values.get("max_connections", 100))
+
+
+def test_both_stacks_hold_several_full_batches_of_advisory_locks() -> None:
+    # A 1,000-lead batch locks up to ~4 keys a lead; intake, scoring and a few single posts at once.
+    enough = 4 * 4 * 1_000 * 3
+    from leadflow_localstack.components import POSTGRES_SETTINGS
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["postgres"]["command"]
+    assert _lock_table([arg for arg in command if "=" in arg]) >= enough
+    assert _lock_table(list(POSTGRES_SETTINGS)) >= enough

@@ -28,8 +28,11 @@ class StackError(RuntimeError):
 
 # An OLTP server on a developer's machine: the working set of a million-lead dedupe base in memory (128MB
 # left the indexes churning through the OS cache); no JIT (it compiles prepared statements' generic plans
-# for tens of ms, on the hot path); checkpoints far enough apart that full-page writes do not swamp the WAL.
-POSTGRES_SETTINGS = ("shared_buffers=1GB", "jit=off", "max_wal_size=4GB", "checkpoint_timeout=15min")
+# for tens of ms, on the hot path); checkpoints far enough apart that full-page writes do not swamp the WAL;
+# room for advisory locks: a batch transaction locks each person and company it touches (thousands), and
+# the lock table all transactions share holds max_locks_per_transaction × max_connections.
+POSTGRES_SETTINGS = ("shared_buffers=1GB", "jit=off", "max_wal_size=4GB", "checkpoint_timeout=15min",
+                     "max_connections=300", "max_locks_per_transaction=256")
 
 
 @dataclass
@@ -86,7 +89,7 @@ class Postgres:
     def start(self) -> int:
         argv = [
             str(self.bin_dir() / "postgres"), "-D", str(self.root / "data"), "-p", str(self.port),
-            "-k", str(self.root / "run"), "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
+            "-k", str(self.root / "run"), "-c", "listen_addresses=127.0.0.1",
             *(arg for setting in POSTGRES_SETTINGS for arg in ("-c", setting)),
         ]
         if os.geteuid() == 0:
