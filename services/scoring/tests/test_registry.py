@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from leadflow_scoring.domain.enrichment import RegistryCompany, employees_from_size, enrich, find_match
+from leadflow_scoring.domain.enrichment import Candidates, RegistryCompany, employees_from_size, enrich
 from leadflow_scoring.registry import _capital, read_registry_csv
 
 CSV = ("企业名称,统一社会信用代码,所属行业,人员规模,注册资本,成立日期,经营状态\n"
@@ -45,8 +45,8 @@ def test_the_registry_fills_only_blanks_and_matches_by_code_before_name() -> Non
     acme = RegistryCompany(name="示例科技有限公司", canonical="示例科技有限公司", source="qcc", credit_code="C1",
                            industry="制造业", city="杭州", founded=date(2010, 1, 1))
     other = RegistryCompany(name="示例科技有限公司", canonical="示例科技有限公司", source="qcc", credit_code="C2")
-    assert find_match("C2", "示例科技有限公司", [acme, other]).company is other  # type: ignore[union-attr]
-    assert find_match(None, "示例科技有限公司", [acme, other]) is None  # two of that name: no guess
-    lead, record = enrich({"city": "上海"}, find_match("C1", None, [acme]))
+    assert Candidates.of([acme, other]).match("C2", "示例科技有限公司").company is other  # type: ignore[union-attr]
+    assert Candidates.of([acme, other]).match(None, "示例科技有限公司") is None  # two of that name: no guess
+    lead, record = enrich({"city": "上海"}, Candidates.of([acme]).match("C1", None))
     assert lead["city"] == "上海" and lead["industry"] == "制造业" and lead["founded"] == "2010-01-01"
     assert record is not None and record["matched_by"] == "credit_code" and "city" not in record["filled"]

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from leadflow_scoring.db import ActivityRepository, LeadRepository
-from leadflow_scoring.domain.enrichment import enrich, find_match
+from leadflow_scoring.domain.enrichment import Candidates, enrich
 from leadflow_scoring.domain.model import Score, Stage
 from leadflow_scoring.domain.rules import RuleSet
 from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state
@@ -191,9 +191,9 @@ class ScoringHandlers:
         codes = [r.lead.company_credit_code for r in received if r.lead.company_credit_code]
         if not names and not codes:
             return {}
-        candidates = await self._registry.find(uow.session, codes, list(names.values()))
+        candidates = Candidates.of(await self._registry.find(uow.session, codes, list(names.values())))
         return {r.lead_id: m for r in received
-                if (m := find_match(r.lead.company_credit_code, names.get(r.lead_id), candidates))}
+                if (m := candidates.match(r.lead.company_credit_code, names.get(r.lead_id)))}
 
     # ---- leads.activity.v1 ------------------------------------------------------------------
 

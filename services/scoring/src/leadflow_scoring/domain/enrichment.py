@@ -46,19 +46,32 @@ class Match:
     matched_by: str  # credit_code | name
 
 
-def find_match(credit_code: str | None, canonical_name: str | None,
-               candidates: Iterable[RegistryCompany]) -> Match | None:
-    """The lead's company in the registry: by credit code first (exact and unique), then by name."""
-    candidates = list(candidates)
-    if credit_code:
-        for company in candidates:
-            if company.credit_code == credit_code:
-                return Match(company, "credit_code")
-    if canonical_name:
-        named = [c for c in candidates if c.canonical == canonical_name]
+@dataclass(frozen=True)
+class Candidates:
+    """A batch's registry candidates by credit code and by name: each lead finds its own at once, not by
+    scanning every company the batch's leads named."""
+
+    by_code: dict[str, RegistryCompany]
+    by_name: dict[str, list[RegistryCompany]]
+
+    @classmethod
+    def of(cls, companies: Iterable[RegistryCompany]) -> Candidates:
+        by_code: dict[str, RegistryCompany] = {}
+        by_name: dict[str, list[RegistryCompany]] = {}
+        for company in companies:
+            if company.credit_code:
+                by_code.setdefault(company.credit_code, company)
+            by_name.setdefault(company.canonical, []).append(company)
+        return cls(by_code, by_name)
+
+    def match(self, credit_code: str | None, canonical_name: str | None) -> Match | None:
+        """The lead's company: by credit code first (exact and unique), then by name."""
+        if credit_code and credit_code in self.by_code:
+            return Match(self.by_code[credit_code], "credit_code")
+        named = self.by_name.get(canonical_name, []) if canonical_name else []
         if len(named) == 1:  # two registered companies of the same name: no guess
             return Match(named[0], "name")
-    return None
+        return None
 
 
 def enrich(lead: Mapping[str, Any], match: Match | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
