@@ -75,7 +75,10 @@ class OutboxRelay:
         self._backlog_counted_at = 0.0
         self._table = db.metadata.tables[f"{db.metadata.schema}.outbox"]
         self._qualified = f"{db.metadata.schema}.outbox"
-        self._mark_sql = f"UPDATE {self._qualified} SET sent_at = now() WHERE id = ANY($1::bigint[])"
+        # Joined to the ids, not `id = ANY($1)`: the outbox keeps growing, and a prepared plan made while
+        # it was small would scan it, comparing every row with every id (331 ms for 500 of 41,600 rows).
+        self._mark_sql = (f"UPDATE {self._qualified} AS o SET sent_at = now() FROM unnest($1::bigint[]) AS s(id) "
+                          "WHERE o.id = s.id")
         self._lock_key = zlib.crc32(f"leadflow-outbox-{db.metadata.schema}".encode())
         self._leader: AsyncConnection | None = None
         self._inflight: list[tuple[_Row, asyncio.Future[Any]]] = []
