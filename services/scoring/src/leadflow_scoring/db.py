@@ -280,8 +280,9 @@ class LeadRepository:
     async def histories(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
         """Every activity counted for these leads, oldest first (to rebuild a state under new rules)."""
         rows = await self._fetch(
-            "SELECT lead_id, type, url, occurred_at, attributes FROM scoring.activities "
-            "WHERE lead_id = ANY($1::uuid[]) AND applied_at IS NOT NULL ORDER BY occurred_at", list(lead_ids))
+            "SELECT a.lead_id, a.type, a.url, a.occurred_at, a.attributes FROM unnest($1::uuid[]) AS k(id) "
+            "JOIN scoring.activities a ON a.lead_id = k.id WHERE a.applied_at IS NOT NULL ORDER BY a.occurred_at",
+            list(set(lead_ids)))
         found: dict[uuid.UUID, list[dict[str, Any]]] = {}
         for row in rows:
             found.setdefault(row["lead_id"], []).append(dict(row))
@@ -353,8 +354,9 @@ class RegistryRepository:
             return []
         conn = await driver_connection(self.session)
         rows = await conn.fetch(
-            "SELECT * FROM scoring.registry_companies WHERE credit_code = ANY($1::text[]) "
-            "OR canonical = ANY($2::text[])", list(set(codes)), list(set(canonicals)))
+            "SELECT r.* FROM unnest($1::text[]) AS k(v) JOIN scoring.registry_companies r ON r.credit_code = k.v "
+            "UNION SELECT r.* FROM unnest($2::text[]) AS k(v) JOIN scoring.registry_companies r ON r.canonical = k.v",
+            list(set(codes)), list(set(canonicals)))
         return [dict(row) for row in rows]
 
     async def count(self) -> int:
