@@ -20,7 +20,7 @@ from leadflow_scoring.db import ActivityRepository, LeadRepository
 from leadflow_scoring.domain.enrichment import Candidates, enrich
 from leadflow_scoring.domain.model import Score, Stage
 from leadflow_scoring.domain.rules import RuleSet
-from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state
+from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state, fit
 from leadflow_scoring.registry import CompanyRegistry
 from leadflow_shared.contracts import (
     LEADS_SCORED,
@@ -57,13 +57,15 @@ class Scorer:
         return getattr(self.model, "version", None)
 
 
-def probabilities_of(rows: Sequence[dict[str, Any]], scorer: Scorer, *, changed: set[uuid.UUID]) -> list[float | None]:
+def probabilities_of(rows: Sequence[dict[str, Any]], scorer: Scorer, *, changed: set[uuid.UUID],
+                     predicted: dict[uuid.UUID, float | None] | None = None) -> list[float | None]:
     """Each lead's probability. The model sees a lead's fields, never its activities: a lead whose fields
-    did not change keeps what the same model said of it, and only the others are predicted."""
-    version = scorer.model_version
-    stale = [r for r in rows if r["lead_id"] in changed or r.get("probability") is None
-             or r.get("model_version") != version]
-    fresh = dict(zip([r["lead_id"] for r in stale], scorer.probabilities(stale), strict=True))
+    did not change keeps what the same model said of it, and only the others are predicted (unless
+    `predicted` already has them, from the same scorer)."""
+    version, fresh = scorer.model_version, dict(predicted or {})
+    stale = [r for r in rows if r["lead_id"] not in fresh and (
+        r["lead_id"] in changed or r.get("probability") is None or r.get("model_version") != version)]
+    fresh.update(zip([r["lead_id"] for r in stale], scorer.probabilities(stale), strict=True))
     return [fresh[r["lead_id"]] if r["lead_id"] in fresh else r["probability"] for r in rows]
 
 
@@ -106,6 +108,7 @@ class _Batch:
     """Lead rows loaded or created by this batch, and what it will write."""
 
     rows: dict[uuid.UUID, dict[str, Any]]
+    predicted: dict[uuid.UUID, float | None] = field(default_factory=dict)  # probabilities already worked out
     before: dict[uuid.UUID, tuple[int, str, str] | None] = field(default_factory=dict)
     touched: list[uuid.UUID] = field(default_factory=list)
     applied: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
@@ -158,13 +161,19 @@ class ScoringHandlers:
         scorer = self._scorer()
         leads, acts = LeadRepository(uow.session), ActivityRepository(uow.session)
         keys = {r.lead_id: _snapshot_keys(r.lead) for r in received}
+        # What a lead's own event decides (its enriched snapshot, probability and fit) is worked out before
+        # its locks are taken: activities of the same leads wait only for the work that needs stored rows.
+        snapshots = await self._snapshots(uow, received)
+        predicted = dict(zip(snapshots, scorer.probabilities([{"lead": lead} for lead, _ in snapshots.values()]),
+                             strict=True))
+        for lead, _ in snapshots.values():
+            fit(lead, scorer.rules)  # remembered by the rule set for the same fields
         # An activity of the same lead or person, applied concurrently, would miss the lead (and this
         # transaction would miss the activity): they take the same locks, so one waits for the other.
         await lock_keys(uow.session, [f"lead:{i}" for i in keys] + [f"contact:{k}" for ks in keys.values() for k in ks])
-        batch = _Batch(await leads.for_update(keys))
+        batch = _Batch(await leads.for_update(keys), predicted=predicted)
         await self._rebuild_stale(uow, batch, scorer.rules)
         owners = await leads.owners_of([k for ks in keys.values() for k in ks])
-        matches = await self._registry_matches(uow, received)
         new_contacts = []
         for r in received:
             for key in keys[r.lead_id]:
@@ -177,14 +186,21 @@ class ScoringHandlers:
             row = batch.rows.setdefault(r.lead_id, _new_row(r.lead_id, scorer.rules))
             batch.touch(r.lead_id)
             batch.changed.add(r.lead_id)
-            row["lead"], row["enrichment"] = enrich(r.lead.model_dump(mode="json", exclude_none=True),
-                                                   matches.get(r.lead_id))
+            row["lead"], row["enrichment"] = snapshots[r.lead_id]
             row["company_id"] = r.company_id or row.get("company_id")
             row["customer_id"] = r.customer_id or row.get("customer_id")
             for activity in waiting.take(r.lead_id, [k for k in keys[r.lead_id] if owners.get(k) == r.lead_id]):
                 _apply(batch, row, activity, scorer.rules)
         await leads.add_contacts(new_contacts)
         await self._score_and_save(uow, batch, scorer)
+
+    async def _snapshots(self, uow: UnitOfWork, received: list[LeadReceived]
+                         ) -> dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any] | None]]:
+        """Each lead's snapshot with its blanks filled from the registry, and the record of the match (a
+        lead received twice in the batch: its later event)."""
+        matches = await self._registry_matches(uow, received)
+        return {r.lead_id: enrich(r.lead.model_dump(mode="json", exclude_none=True), matches.get(r.lead_id))
+                for r in received}
 
     async def _registry_matches(self, uow: UnitOfWork, received: list[LeadReceived]) -> dict[uuid.UUID, Any]:
         names = {r.lead_id: company_name(r.lead.company_name).canonical for r in received if r.lead.company_name}
@@ -256,7 +272,7 @@ class ScoringHandlers:
     async def _score_and_save(self, uow: UnitOfWork, batch: _Batch, scorer: Scorer) -> int:
         now = self._clock()
         rows = [batch.rows[i] for i in batch.touched]
-        probabilities = probabilities_of(rows, scorer, changed=batch.changed)
+        probabilities = probabilities_of(rows, scorer, changed=batch.changed, predicted=batch.predicted)
         events = []
         for row, probability in zip(rows, probabilities, strict=True):
             score = _sticky_mql(evaluate_state(row["lead"], row["behaviour"], scorer.rules, now, probability),
