@@ -138,6 +138,21 @@ def test_activities_push_a_nurtured_lead_over_the_threshold(staff: httpx.Client,
     assert any(f["rule"] == "behaviour:demo_request" for f in score["explanation"])
     events = _scored_events(leadflow_env, lead_id, at_least=2)
     assert events[-1]["data"]["stage"] == "mql"
+    assert _stored_activities(leadflow_env, lead_id) == {"applied": 3}  # the one named by mobile too
+
+
+def _stored_activities(env: dict[str, str], lead_id: uuid.UUID) -> dict[str, int]:
+    """The lead's activities in scoring's table, applied or waiting."""
+    async def count() -> dict[str, int]:
+        conn = await asyncpg.connect(env["LEADFLOW_PG_DSN"].replace("postgresql+asyncpg", "postgresql"))
+        try:
+            rows = await conn.fetch("SELECT applied_at IS NOT NULL AS applied, count(*) AS n FROM scoring.activities "
+                                    "WHERE lead_id = $1 GROUP BY 1", lead_id)
+        finally:
+            await conn.close()
+        return {"applied" if r["applied"] else "waiting": r["n"] for r in rows}
+
+    return asyncio.run(count())
 
 
 def test_a_redelivered_event_changes_nothing(staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
@@ -170,6 +185,7 @@ def test_an_activity_before_its_lead_counts_when_the_lead_arrives(
     _publish(leadflow_env, _received(lead_id, mobile=mobile, email=email))
     score = _score(staff, lead_id)
     assert score["activity_counts"] == {"demo_request": 1, "wechat_friend_added": 1}
+    assert _stored_activities(leadflow_env, lead_id) == {"applied": 2}
 
 
 def test_the_registry_fills_a_leads_blanks_and_records_the_match(

@@ -195,11 +195,14 @@ PENDING_SQL = (
     "  OR contact_keys && $2::text[]) "
     "ORDER BY occurred_at, activity_id FOR UPDATE"
 )
-ACTIVITY_FIELDS = ["activity_id", "lead_id", "contact_keys", "type", "url", "occurred_at", "attributes"]
+# An activity whose lead is known is stored as applied to it (lead_id = its target, applied_at = $2): never
+# updated afterwards, so it never enters the partial indexes of waiting activities.
+ACTIVITY_FIELDS = ["activity_id", "lead_id", "contact_keys", "type", "url", "occurred_at", "attributes", "target"]
 ADD_ACTIVITIES_SQL = (
-    "INSERT INTO scoring.activities (activity_id, lead_id, contact_keys, type, url, occurred_at, attributes) "
-    "SELECT (r->>0)::uuid, (r->>1)::uuid, ARRAY(SELECT jsonb_array_elements_text(r->2)), r->>3, r->>4, "
-    "  (r->>5)::timestamptz, r->6 "
+    "INSERT INTO scoring.activities (activity_id, lead_id, contact_keys, type, url, occurred_at, attributes, "
+    "  applied_at) "
+    "SELECT (r->>0)::uuid, coalesce((r->>7)::uuid, (r->>1)::uuid), ARRAY(SELECT jsonb_array_elements_text(r->2)), "
+    "  r->>3, r->>4, (r->>5)::timestamptz, r->6, CASE WHEN r->>7 IS NOT NULL THEN $2::timestamptz END "
     "FROM jsonb_array_elements($1::text::jsonb) AS r "
     "ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id"
 )
@@ -303,12 +306,13 @@ class ActivityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_new(self, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
-        """Store activities not seen before (by activity_id); returns the ids that were new."""
+    async def add_new(self, rows: Sequence[dict[str, Any]], *, applied_at: datetime) -> set[uuid.UUID]:
+        """Store activities not seen before (by activity_id), those with a `target` lead as applied to it
+        at `applied_at`; returns the ids that were new."""
         if not rows:
             return set()
         conn = await driver_connection(self.session)
-        fresh = await conn.fetch(ADD_ACTIVITIES_SQL, json_rows(rows, ACTIVITY_FIELDS))
+        fresh = await conn.fetch(ADD_ACTIVITIES_SQL, json_rows(rows, ACTIVITY_FIELDS), applied_at)
         return {row["activity_id"] for row in fresh}
 
     async def mark_applied(self, applied: Sequence[tuple[uuid.UUID, uuid.UUID]], at: datetime) -> None:

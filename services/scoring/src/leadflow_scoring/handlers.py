@@ -220,19 +220,19 @@ class ScoringHandlers:
         rows = list({r["activity_id"]: r for r in map(_activity_row, (e.data for e in events))}.values())
         await lock_keys(uow.session, [f"lead:{r['lead_id']}" for r in rows if r["lead_id"]]
                         + [f"contact:{k}" for r in rows for k in r["contact_keys"]])
-        fresh = await acts.add_new(rows)  # the same activity twice (two events) counts once
-        rows = [r for r in rows if r["activity_id"] in fresh]
-        if not rows:
-            return
         known = await leads.known([r["lead_id"] for r in rows if r["lead_id"]])
         owners = await leads.owners_of([k for r in rows for k in r["contact_keys"]])
         targets = {r["activity_id"]: _target(r, known, owners) for r in rows}
         batch = _Batch(await leads.for_update(t for t in targets.values() if t))
-        await self._rebuild_stale(uow, batch, scorer.rules)
-        for row in rows:  # the rest wait for their lead (on_received picks them up)
-            lead_id = targets[row["activity_id"]]
-            if lead_id and lead_id in batch.rows:
-                _apply(batch, batch.touch(lead_id), row, scorer.rules)
+        await self._rebuild_stale(uow, batch, scorer.rules)  # from the history before this batch's activities
+        # Stored already applied to the lead they found; the rest wait for their lead (on_received picks
+        # them up). The same activity twice (two events) is stored, and counts, once.
+        for row in rows:
+            row["target"] = target if (target := targets[row["activity_id"]]) in batch.rows else None
+        fresh = await acts.add_new(rows, applied_at=self._clock())
+        for row in rows:
+            if row["activity_id"] in fresh and row["target"]:
+                _apply(batch, batch.touch(row["target"]), row, scorer.rules, stored_applied=True)
         await self._score_and_save(uow, batch, scorer)
 
     # ---- opportunities.closed.v1 ------------------------------------------------------------
@@ -319,14 +319,18 @@ def _new_row(lead_id: uuid.UUID, rules: RuleSet) -> dict[str, Any]:
             "model_version": None, "scored_at": None}
 
 
-def _apply(batch: _Batch, row: dict[str, Any], activity: dict[str, Any], rules: RuleSet) -> None:
+def _apply(batch: _Batch, row: dict[str, Any], activity: dict[str, Any], rules: RuleSet, *,
+           stored_applied: bool = False) -> None:
+    """Count an activity in its lead's behaviour; a waiting one (not `stored_applied`) is marked applied
+    with the batch's writes."""
     row["behaviour"] = apply_activity(row["behaviour"], activity, rules)
     counts = Counter(row.get("activity_counts") or {})
     counts[activity["type"]] += 1
     row["activity_counts"] = dict(counts)
     last = row.get("last_activity_at")
     row["last_activity_at"] = max(last, activity["occurred_at"]) if last else activity["occurred_at"]
-    batch.applied.append((activity["activity_id"], row["lead_id"]))
+    if not stored_applied:
+        batch.applied.append((activity["activity_id"], row["lead_id"]))
 
 
 def _snapshot_keys(lead: LeadSnapshot) -> list[str]:
