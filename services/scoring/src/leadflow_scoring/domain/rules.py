@@ -344,7 +344,7 @@ class RuleSet:
     _by_type: dict[str, tuple[BehaviourRule, ...]] = field(default_factory=dict, repr=False, compare=False)
     _any_type: tuple[BehaviourRule, ...] = field(default=(), repr=False, compare=False)
     # What the fit rules said of each set of lead fields: the rule set's own memo, gone with it.
-    fit_memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    fit_memo: dict[bytes, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         types = {t for r in self.behaviour if r.types for t in r.types}

@@ -46,7 +46,6 @@ anchor) / half_life). A state belongs to one rules version: `StateVersionError` 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import defaultdict
@@ -54,6 +53,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+
+import msgspec
 
 from leadflow_scoring.domain.model import Factor, Score, Stage
 from leadflow_scoring.domain.rules import (
@@ -416,8 +417,8 @@ class FitResult:
 def fit(lead: Mapping[str, Any], rules: RuleSet) -> FitResult:
     """The fit rules that match the lead (remembered by the rule set for the same fields)."""
     try:
-        key = json.dumps(lead, sort_keys=True, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+        key = _FIELDS_KEY.encode(lead)
+    except (TypeError, ValueError, msgspec.EncodeError):
         return _fit(lead, rules)
     memo = rules.fit_memo
     found = memo.get(key)
@@ -429,6 +430,8 @@ def fit(lead: Mapping[str, Any], rules: RuleSet) -> FitResult:
 
 
 FIT_MEMO_SIZE = 50_000
+# A lead's fields as canonical JSON (keys sorted): the memo's key, a tenth of the json module's cost.
+_FIELDS_KEY = msgspec.json.Encoder(enc_hook=str, order="sorted")
 
 
 def _fit(lead: Mapping[str, Any], rules: RuleSet) -> FitResult:
