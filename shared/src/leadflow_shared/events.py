@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,15 +41,21 @@ class CloudEvent(BaseModel, Generic[DataT]):
         return self.model_dump_json().encode()
 
     def kafka_headers(self) -> dict[str, str]:
-        """CloudEvents Kafka binding headers, so brokers' tools can route without parsing the body."""
-        return {
-            "content-type": CONTENT_TYPE,
-            "ce_specversion": self.specversion,
-            "ce_id": str(self.id),
-            "ce_type": self.type,
-            "ce_source": self.source,
-            "ce_subject": self.subject,
-        }
+        return kafka_headers(self.id, self.type, self.source, self.subject)
+
+
+def kafka_headers(event_id: uuid.UUID, type: str, source: str, subject: str) -> dict[str, str]:
+    """CloudEvents Kafka binding headers, so brokers' tools can route without parsing the body."""
+    return {"content-type": CONTENT_TYPE, "ce_specversion": "1.0", "ce_id": str(event_id), "ce_type": type,
+            "ce_source": source, "ce_subject": subject}
+
+
+def envelope_document(event_id: uuid.UUID, *, source: str, type: str, time: datetime, subject: str,
+                      dataschema: str | None, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudEvent as a plain document, field for field, for data that is already a JSON-ready dict in
+    its contract's shape (a hot path: see UnitOfWork.publish_documents). Valid as `CloudEvent[Model]`."""
+    return {"specversion": "1.0", "id": event_id, "source": source, "type": type, "time": time, "subject": subject,
+            "datacontenttype": "application/json", "dataschema": dataschema, "data": data}
 
 
 class MalformedEvent(ValueError):
