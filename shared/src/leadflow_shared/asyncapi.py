@@ -24,7 +24,7 @@ def json_schemas() -> dict[str, str]:
     out = {}
     for topic in TOPICS:
         schema = envelope_json_schema(topic.data_model)
-        schema["$id"] = f"urn:leadflow:schema:{topic.name}"
+        schema["$id"] = topic.schema_urn
         schema["title"] = topic.name
         schema["description"] = f"{topic.description.strip()} Produced by {topic.producer}."
         out[f"{topic.name}.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -193,6 +193,11 @@ class Topic:
     def dlq(self) -> str:
         return f"{self.name}.dlq"
 
+    @property
+    def schema_urn(self) -> str:
+        """The `$id` of its envelope's JSON Schema, and every event's `dataschema`."""
+        return f"urn:leadflow:schema:{self.name}"
+
 
 LEADS_RECEIVED = Topic("leads.received.v1", LeadReceived, "intake", LeadReceived.__doc__ or "")
 LEADS_DUPLICATE_DETECTED = Topic(

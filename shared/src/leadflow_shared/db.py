@@ -300,12 +300,12 @@ class UnitOfWork:
         written as given inside the CloudEvents envelope. For a hot path: building, validating and dumping
         a contract model per event was a fifth of scoring's time. A caller keeps a test that parses what it
         publishes with the contract (`parse_event`), since nothing here validates it."""
-        now, schema, rows = datetime.now(UTC), f"urn:leadflow:schema:{topic.name}", []
+        now, rows = datetime.now(UTC), []
         for subject, data in documents:
             event_id, key = uuid.uuid4(), str(subject)
             rows.append({"event_id": event_id, "topic": topic.name, "key": key,
                          "payload": json_text(envelope_document(event_id, source=self._source, type=topic.event_type,
-                                                                time=now, subject=key, dataschema=schema, data=data)),
+                                                                time=now, subject=key, dataschema=topic.schema_urn, data=data)),
                          "headers": json_text(kafka_headers(event_id, topic.event_type, self._source, key))})
         if rows:
             self._published += len(rows)
@@ -319,7 +319,7 @@ class UnitOfWork:
             raise TypeError(f"{topic.name} carries {topic.data_model.__name__}, not {type(data).__name__}")
         return _envelope_class(type(data))(
             source=self._source, type=topic.event_type, subject=str(subject), data=data,
-            dataschema=f"urn:leadflow:schema:{topic.name}",
+            dataschema=topic.schema_urn,
         )
 
     async def mark_processed(self, event_id: uuid.UUID, topic: str) -> bool:

@@ -6,8 +6,8 @@ The Kafka key is the lead id (`subject`), so every event of one lead lands on on
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
