@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import random
 import subprocess
 import sys
 import time
@@ -139,6 +140,26 @@ def test_concurrent_submissions_of_one_person_make_one_lead(intake: str, leadflo
     answers = asyncio.run(race())
     assert sorted(a["outcome"] for a in answers).count("created") == 1
     assert len({a["lead_id"] for a in answers}) == 1
+
+
+def test_concurrent_batches_naming_one_new_company_create_it_once(intake: str, leadflow_env: dict[str, str]) -> None:
+    """Batches of known companies take no company lock; two that may create the same one still wait for
+    each other, and the later links to the company the earlier created."""
+    _, auth = _partner(leadflow_env)
+    writings = ["{}科技有限公司", "{}科技有限责任公司", "{} 科技 有限公司", "{}科技（有限公司）", "{}科技股份有限公司"]
+
+    async def race(brand: str) -> list[dict]:  # type: ignore[type-arg]
+        batches = [[{"mobile": _mobile(), "company_name": writings[(b + n) % len(writings)].format(brand)}
+                    for n in range(5)] for b in range(6)]
+        async with httpx.AsyncClient(base_url=intake, headers=auth, timeout=30) as c:
+            replies = await asyncio.gather(*(c.post("/v1/leads/batch", json={"leads": leads}) for leads in batches))
+        return [result for reply in replies for result in reply.json()["results"]]
+
+    for _ in range(3):
+        brand = "".join(random.sample("青禾云帆星河远山明德汇智启航拓维", 4))
+        results = asyncio.run(race(brand))
+        assert [r["status"] for r in results] == ["accepted"] * 30
+        assert len({r["company_id"] for r in results}) == 1, brand
 
 
 def test_concurrent_single_posts_of_several_partners_commit_together(intake: str, leadflow_env: dict[str, str]

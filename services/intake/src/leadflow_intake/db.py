@@ -223,6 +223,12 @@ SIMILAR_COMPANIES_SQL = (
     f"CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core ~ '{LATIN_PATTERN}' AND core % q.core "
     "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"
 )
+COMPANIES_SQL = (
+    "SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(v) "
+    "JOIN intake.companies c ON c.credit_code = q.v "
+    "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($2::text[]) AS q(v) "
+    "JOIN intake.companies c ON c.core = q.v"
+)
 
 
 @dataclass
@@ -287,6 +293,11 @@ class IntakeRepository:
             else:
                 found.blocked.add(key)
         return found
+
+    async def companies(self, codes: Sequence[str], cores: Sequence[str]) -> list[CompanyCandidate]:
+        """The companies with one of these credit codes or cores."""
+        rows = await self._fetch(COMPANIES_SQL, list(set(codes)), list(set(cores)))
+        return [_candidate(row) for row in rows]
 
     async def near_companies(
         self, typo_cores: dict[str, Sequence[str]], latin_cores: Sequence[str], known: set[str],

@@ -1,8 +1,8 @@
 """The submission pipeline (what POST /v1/leads, the batch API and imports all run).
 
-One transaction per batch, set-wise: lock the batch's people and companies, look everything up in a
-few indexed queries, decide lead by lead in memory (a batch may hold the same person twice), then
-write leads, contacts, companies, submissions and outgoing events with one statement each.
+One transaction per batch, set-wise: lock the batch's people (and the companies it may create), look
+everything up in a few indexed queries, decide lead by lead in memory (a batch may hold the same person
+twice), then write leads, contacts, companies, submissions and outgoing events with one statement each.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from leadflow_intake.db import (
     submissions,
 )
 from leadflow_intake.domain.lead import CleanLead, fill_blanks
-from leadflow_intake.domain.matching import CompanyCandidate, link_company
+from leadflow_intake.domain.matching import CompanyCandidate, CompanyLink, link_company
 from leadflow_intake.domain.model import LeadStatus
 from leadflow_shared.normalize import LATIN_CORE, CompanyName, typo_variants
 from leadflow_intake.domain.risk import RecentTraffic, RiskPolicy, assess
@@ -85,8 +85,9 @@ class SubmissionPipeline:
         or a list of each lead's own (single posts of several partners committed together)."""
         partners = partner_id if isinstance(partner_id, list) else [partner_id] * len(items)
         repo = IntakeRepository(uow.session)
-        await repo.lock([k for lead in items for k in _lock_keys(lead)])
+        await repo.lock([k for lead in items for k in lead.contact_keys()])
         batch = await self._look_up(repo, items)
+        await self._lock_new_companies(repo, batch, items)
         results = [self._decide(batch, lead, partner, import_id) for lead, partner in zip(items, partners, strict=True)]
         await self._write(repo, uow, batch)
         return results
@@ -118,6 +119,19 @@ class SubmissionPipeline:
             customers_by_contact=found.customers_by_contact, blocked=found.blocked,
             by_ip=found.by_ip, by_device=found.by_device,
         )
+
+    async def _lock_new_companies(self, repo: IntakeRepository, batch: _Batch, items: list[CleanLead]) -> None:
+        """Lock the companies this batch may create, then look them up again: a batch that created one of
+        them while this one waited has committed it. A company already known needs no lock (linking to it
+        writes nothing to it), so concurrent batches of known companies never wait for each other."""
+        unlinked = [lead for lead in items if lead.company and not _link(batch, lead)]
+        if not unlinked:
+            return
+        await repo.lock([k for lead in unlinked for k in _company_lock_keys(lead)])
+        found = await repo.companies([lead.credit_code for lead in unlinked if lead.credit_code],
+                                     [lead.company.core for lead in unlinked if lead.company])
+        for candidate in found:
+            batch.companies.add(candidate)
 
     def _decide(self, batch: _Batch, lead: CleanLead, partner_id: str | None, import_id: uuid.UUID | None) -> Accepted:
         submission_id = uuid.uuid4()
@@ -190,8 +204,7 @@ class SubmissionPipeline:
     def _company(self, batch: _Batch, lead: CleanLead) -> uuid.UUID | None:
         if not lead.company and not lead.credit_code:
             return None
-        link = link_company(lead.company, lead.credit_code, lead.fields.get("city"),
-                            batch.companies.near(lead.company, lead.credit_code))
+        link = _link(batch, lead)
         if link:
             return link.company_id
         if not lead.company:
@@ -261,13 +274,15 @@ class CompanyIndex:
         return list(found.values())
 
 
-def _lock_keys(lead: CleanLead) -> list[str]:
-    keys = list(lead.contact_keys())
-    if lead.credit_code:
-        keys.append(f"company-code:{lead.credit_code}")
-    if lead.company:
-        keys.append(f"company:{lead.company.core}")
-    return keys
+def _link(batch: _Batch, lead: CleanLead) -> CompanyLink | None:
+    return link_company(lead.company, lead.credit_code, lead.fields.get("city"),
+                        batch.companies.near(lead.company, lead.credit_code))
+
+
+def _company_lock_keys(lead: CleanLead) -> list[str]:
+    """What two batches creating the same company share (the person's own keys are locked first)."""
+    keys = [f"company:{lead.company.core}"] if lead.company else []
+    return keys + ([f"company-code:{lead.credit_code}"] if lead.credit_code else [])
 
 
 def _person_match(batch: _Batch, lead: CleanLead) -> tuple[str | None, uuid.UUID | None]:
