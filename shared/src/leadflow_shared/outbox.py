@@ -57,7 +57,7 @@ class OutboxRelay:
         send: Send,
         *,
         service: str,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         poll_interval_s: float = 0.5,
         linger_s: float = 0.01,
         delivery_timeout_s: float = 30.0,

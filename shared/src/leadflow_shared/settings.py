@@ -31,7 +31,9 @@ class LeadflowSettings(BaseSettings):
     migrate_on_start: bool = Field(False, description="Apply the service's migrations at start-up.")
     consumer_max_attempts: int = Field(3, ge=1, description="Tries of a failing handler before its DLQ.")
     consumer_retry_backoff_s: float = Field(0.2, ge=0, description="First retry delay; doubles each try.")
-    outbox_batch_size: int = Field(500, ge=1)
+    outbox_batch_size: int = Field(2000, ge=1, description="Events a relay round reads and sends: a round waits "
+                                                           "for a few turns of a busy event loop, so large "
+                                                           "rounds keep up with the writers.")
     outbox_poll_interval_s: float = Field(0.5, gt=0, description="Relay's idle poll; commits wake it sooner.")
     outbox_linger_s: float = Field(0.01, ge=0, description="Relay's wait after a commit wakes it, so that the "
                                                             "events of concurrent requests go in one round.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -23,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from leadflow_intake import imports as imports_mod
 from leadflow_intake.db import PartnerRepository, idempotency_keys, leads, submissions
 from leadflow_intake.domain.errors import FieldError, preferred_language
-from leadflow_intake.domain.lead import clean
+from leadflow_intake.domain.lead import CleanLead, clean
 from leadflow_intake.schemas import BatchIn, LeadIn, ProblemOut, validate_lead
 from leadflow_intake.handlers import SubmissionPipeline
 from leadflow_intake.partners import KeyCache, Partner, PartnerRateLimiter, hash_key
@@ -32,6 +33,7 @@ from leadflow_shared.service import Runtime
 
 PROBLEM = ResponseSpec(data_container=ProblemOut, description="Invalid input: every problem as {field, code, message}")
 UNAUTHORIZED = ResponseSpec(data_container=None, description="No API key, or a revoked one")
+YIELD_EVERY = 100  # leads validated between two turns of the event loop
 TOO_MANY = ResponseSpec(data_container=None, description="Over the partner's rate; see Retry-After")
 
 # ---- partner authentication and rate -------------------------------------------------------
@@ -121,6 +123,16 @@ def _request_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
+async def _validated(leads: list[Any]) -> list[CleanLead | list[FieldError]]:
+    """Each lead cleaned, or its errors. A slice at a time: between slices the event loop serves the
+    relay and single posts, which would otherwise wait for the whole batch (~0.1 ms a lead)."""
+    checked: list[CleanLead | list[FieldError]] = []
+    for start in range(0, len(leads), YIELD_EVERY):
+        checked += [validate_lead(raw) for raw in leads[start:start + YIELD_EVERY]]
+        await asyncio.sleep(0)
+    return checked
+
+
 class LeadController(Controller):
     path = "/v1"
     tags = ["leads"]
@@ -163,7 +175,7 @@ class LeadController(Controller):
         if len(data.leads) > limit:
             return _problem([FieldError("leads", "too_many_leads")], request)
         language = preferred_language(request.headers.get("accept-language"))
-        checked = [validate_lead(raw) for raw in data.leads]
+        checked = await _validated(data.leads)
         valid = [lead for lead in checked if not isinstance(lead, list)]
 
         async def accept(uow: UnitOfWork) -> tuple[int, Any]:
