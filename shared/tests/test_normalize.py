@@ -1,3 +1,4 @@
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,3 +122,15 @@ chinese_company = st.builds(
 def test_chinese_company_names_are_idempotent(value: str) -> None:
     canonical = company_name(value).canonical
     assert company_name(canonical).canonical == canonical
+
+
+@given(st.from_regex(r"(\+86)?1[0-9]{10}", fullmatch=True))
+def test_a_plainly_written_mobile_is_read_as_phonenumbers_reads_it(written: str) -> None:
+    """The shortcut for 13800138000 and +8613800138000 agrees with phonenumbers on every number."""
+    parsed = phonenumbers.parse(written, "CN")
+    expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) \
+        if phonenumbers.is_valid_number(parsed) else None
+    try:
+        assert normalize.phone(written) == expected
+    except InvalidContact:
+        assert expected is None

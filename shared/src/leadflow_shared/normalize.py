@@ -59,16 +59,28 @@ class InvalidContact(ValueError):
         self.code = code
 
 
+# A Chinese mobile already written as 13800138000 or +8613800138000, the common case by far: phonenumbers
+# would parse it the same way, at six times the cost of checking it.
+_PLAIN_CN_MOBILE = re.compile(r"(?:\+86)?(1[0-9]{10})")
+
+
 def phone(text: str, region: str = DEFAULT_REGION) -> str:
     """E.164 (+8613800138000) from any common writing: +86 138-0013-8000, 0086…, full-width digits."""
     cleaned = fold_width(text).strip()
-    try:
-        number = phonenumbers.parse(cleaned, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidContact("invalid_phone", f"not a phone number: {exc}") from exc
+    if region == "CN" and (plain := _PLAIN_CN_MOBILE.fullmatch(cleaned)):
+        number = phonenumbers.PhoneNumber(country_code=86, national_number=int(plain[1]))
+    else:
+        number = _parsed(cleaned, region)
     if not phonenumbers.is_valid_number(number):
         raise InvalidContact("invalid_phone", "not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parsed(text: str, region: str) -> phonenumbers.PhoneNumber:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidContact("invalid_phone", f"not a phone number: {exc}") from exc
 
 
 _EMAIL = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
