@@ -300,19 +300,23 @@ class UnitOfWork:
         written as given inside the CloudEvents envelope. For a hot path: building, validating and dumping
         a contract model per event was a fifth of scoring's time. A caller keeps a test that parses what it
         publishes with the contract (`parse_event`), since nothing here validates it."""
+        table, rows = self.document_rows([(topic, subject, data) for subject, data in documents])
+        if rows:
+            await insert_rows(self.session, [(table, rows)])
+
+    def document_rows(self, documents: Sequence[tuple[Topic, str | uuid.UUID, dict[str, Any]]]
+                      ) -> tuple[Table, list[dict[str, Any]]]:
+        """The outbox rows of events given as contract-shaped dicts (see publish_documents), in order, for
+        a caller that inserts them with its own rows (one round trip)."""
         now, rows = datetime.now(UTC), []
-        for subject, data in documents:
+        for topic, subject, data in documents:
             event_id, key = uuid.uuid4(), str(subject)
             rows.append({"event_id": event_id, "topic": topic.name, "key": key,
                          "payload": json_text(envelope_document(event_id, source=self._source, type=topic.event_type,
                                                                 time=now, subject=key, dataschema=topic.schema_urn, data=data)),
                          "headers": json_text(kafka_headers(event_id, topic.event_type, self._source, key))})
-        if rows:
-            self._published += len(rows)
-            await insert_rows(self.session, [(self._outbox, rows)])
-
-    def envelopes(self, events: Sequence[tuple[Topic, str | uuid.UUID, BaseModel]]) -> list[CloudEvent[Any]]:
-        return [self._envelope(topic, subject, data) for topic, subject, data in events]
+        self._published += len(rows)
+        return self._outbox, rows
 
     def _envelope(self, topic: Topic, subject: str | uuid.UUID, data: BaseModel) -> CloudEvent[Any]:
         if not isinstance(data, topic.data_model):
