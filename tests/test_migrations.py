@@ -44,3 +44,19 @@ def test_migrations_match_the_models_and_round_trip(name: str, empty_database: s
                                                 f"WHERE table_schema = '{service.metadata.schema}'"))
     assert [r["table_name"] for r in left] == ["alembic_version"]
     service.migrate(empty_database)  # and forward again
+
+
+def test_every_gin_index_is_built_as_its_model_says(empty_database: str) -> None:
+    """Alembic does not compare index storage options: a GIN index whose model turns fast update off must
+    have it off in the database too (its pending list made each search read it whole)."""
+    for service in discover_services().values():
+        service.migrate(empty_database)
+        for table in service.metadata.tables.values():
+            for index in table.indexes:
+                if index.dialect_options["postgresql"]["using"] != "gin":
+                    continue
+                expected = [f"{k}={v}" for k, v in (index.dialect_options["postgresql"]["with"] or {}).items()]
+                found = asyncio.run(_execute(empty_database, f"SELECT reloptions FROM pg_class c JOIN pg_namespace n "
+                                                             f"ON n.oid = c.relnamespace WHERE n.nspname = "
+                                                             f"'{table.schema}' AND c.relname = '{index.name}'"))
+                assert (found[0]["reloptions"] or []) == expected, index.name
