@@ -495,7 +495,8 @@ async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, proc:
                 if count >= total and done is None:
                     done = now
                 if done is not None:
-                    unsent = int(await conn.fetchval("SELECT count(*) FROM scoring.outbox WHERE sent_at IS NULL"))
+                    unsent = int(await conn.fetchval("SELECT count(*) FROM scoring.outbox "
+                                                     "WHERE sent_at IS NULL AND failed_at IS NULL"))
                     if unsent == 0:
                         written = int(await conn.fetchval("SELECT count(*) FROM scoring.outbox"))
                         if await _scored_in_kafka(consumer, partitions) >= written:
