@@ -33,8 +33,8 @@ from leadflow_shared.service import Runtime
 
 PROBLEM = ResponseSpec(data_container=ProblemOut, description="Invalid input: every problem as {field, code, message}")
 UNAUTHORIZED = ResponseSpec(data_container=None, description="No API key, or a revoked one")
-YIELD_EVERY = 100  # leads validated between two turns of the event loop
 TOO_MANY = ResponseSpec(data_container=None, description="Over the partner's rate; see Retry-After")
+YIELD_EVERY = 100  # leads validated between two turns of the event loop
 
 # ---- partner authentication and rate -------------------------------------------------------
 
