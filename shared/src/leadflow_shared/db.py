@@ -280,12 +280,12 @@ class UnitOfWork:
         """Stage several events with one statement, in the order given."""
         envelopes = [self._envelope(topic, subject, data) for topic, subject, data in events]
         if envelopes:
-            await insert_rows(self.session, [self.outbox_rows(envelopes)])
+            await insert_rows(self.session, [self._outbox_rows(envelopes)])
         return envelopes
 
-    def outbox_rows(self, envelopes: Sequence[CloudEvent[Any]]) -> tuple[Table, list[dict[str, Any]]]:
-        """The outbox rows of these events, for a caller that inserts them with its own rows (one round
-        trip); they leave for Kafka only if this transaction commits."""
+    def _outbox_rows(self, envelopes: Sequence[CloudEvent[Any]]) -> tuple[Table, list[dict[str, Any]]]:
+        """The outbox rows of validated envelopes (a caller inserting events with its own rows in one
+        round trip uses `document_rows`)."""
         self._published += len(envelopes)
         # Serialized once, by pydantic-core: the relay sends these exact bytes (no decode/encode).
         return self._outbox, [
