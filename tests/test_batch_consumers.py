@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Column, Identity, Integer, String, Table, Uui
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadflow_localstack.testing import eventually, in_process, read_topic
-from leadflow_shared.consumers import BatchSubscription
+from leadflow_shared.consumers import BatchSubscription, Lanes, split_lanes
 from leadflow_shared.contracts import LEADS_RECEIVED, LeadReceived, LeadSnapshot
 from leadflow_shared.db import Database, UnitOfWork, insert_rows, service_metadata
 from leadflow_shared.errors import TransientError
@@ -92,9 +92,32 @@ class Recorder:
         return sum(len(c) for c in self.calls)
 
 
-def batch_service(handler: BatchHandler, max_records: int = 500) -> Service:
+def batch_service(handler: BatchHandler, max_records: int = 500, lanes: Lanes | None = None) -> Service:
     return Service(name="batchtest", http_port=0, metadata=metadata,
-                   subscriptions=[BatchSubscription(LEADS_RECEIVED, handler, max_records=max_records)])
+                   subscriptions=[BatchSubscription(LEADS_RECEIVED, handler, max_records=max_records, lanes=lanes)])
+
+
+def by_subject(lanes: int) -> Lanes:
+    async def split(events: list[CloudEvent[Any]]) -> list[list[CloudEvent[Any]]]:
+        return split_lanes(events, lambda e: e.subject, lanes)
+    return split
+
+
+class Overlap:
+    """A batch handler (a Recorder's writes) that stays a moment in its transaction and counts how many of
+    its calls were in at once."""
+
+    def __init__(self) -> None:
+        self.recorder, self.inside, self.most = Recorder(), 0, 0
+
+    async def __call__(self, events: list[CloudEvent[Any]], uow: UnitOfWork) -> None:
+        self.inside += 1
+        self.most = max(self.most, self.inside)
+        try:
+            await self.recorder(events, uow)
+            await asyncio.sleep(0.05)
+        finally:
+            self.inside -= 1
 
 
 @pytest.fixture
@@ -143,6 +166,16 @@ async def applied_count(env: dict[str, str], events: list[CloudEvent[Any]]) -> i
     rows = await query(env, f"SELECT count(*) FROM {SCHEMA}.applied WHERE event_id = ANY($1::uuid[])",
                        [e.id for e in events])
     return rows[0][0]
+
+
+async def ranks_per_subject(env: dict[str, str], events: list[CloudEvent[Any]]) -> dict[str, list[int]]:
+    """Each lead's events' ranks (n) in the order their rows were written."""
+    rows = await query(env, f"SELECT subject, n FROM {SCHEMA}.applied WHERE event_id = ANY($1::uuid[])"
+                       " ORDER BY seq", [e.id for e in events])
+    order: dict[str, list[int]] = {}
+    for row in rows:
+        order.setdefault(row["subject"], []).append(row["n"])
+    return order
 
 
 async def processed_count(env: dict[str, str], events: list[CloudEvent[Any]]) -> int:
@@ -228,12 +261,7 @@ async def test_a_batch_is_applied_exactly_once_in_order_per_key(env: dict[str, s
     assert max(len(call) for call in handler.calls) <= 100
     assert await applied_count(env, events) == len(events)
     assert await processed_count(env, events) == len(events)
-    rows = await query(env, f"SELECT subject, n FROM {SCHEMA}.applied WHERE event_id = ANY($1::uuid[])"
-                       " ORDER BY seq", [e.id for e in events])
-    order: dict[str, list[int]] = {}
-    for row in rows:
-        order.setdefault(row["subject"], []).append(row["n"])
-    assert order == {e.subject: list(range(30)) for e in events}
+    assert await ranks_per_subject(env, events) == {e.subject: list(range(30)) for e in events}
     # each batch acked: the group's committed offsets cover every record
     assert await committed(env) == len(events)
 
@@ -332,4 +360,65 @@ async def test_a_transient_failure_retries_the_batch_until_it_is_applied_once(en
     assert [e.id for e in handler.calls[1]] == first and [e.id for e in handler.calls[2]] == first
     assert len(first) > 1
     assert await applied_count(env, events) == len(events)
+    assert await processed_count(env, events) == len(events)
+
+
+# --- lanes: one poll in concurrent transactions -----------------------------------------------------
+
+
+def test_split_lanes_keeps_each_key_in_one_group_in_delivery_order() -> None:
+    events = lead_events(keys=40, per_key=3)
+    groups = split_lanes(events, lambda e: e.subject, 3)
+    assert len(groups) == 3 and sorted(e.id for g in groups for e in g) == sorted(e.id for e in events)
+    for group in groups:
+        assert [e.id for e in group] == [e.id for e in events if e in group]  # delivery order kept
+    lane_of = {e.subject: i for i, group in enumerate(groups) for e in group}
+    assert all(e in groups[lane_of[e.subject]] for e in events)  # a key never in two groups
+    assert split_lanes(events[:1], lambda e: e.subject, 4) == [events[:1]]  # no empty groups
+    assert split_lanes(events, lambda e: e.subject, 1) == [events]
+
+
+async def test_lanes_apply_a_poll_in_concurrent_transactions_once_in_order_per_key(env: dict[str, str]) -> None:
+    events = lead_events(keys=12, per_key=20)
+    await produce_all(env, as_messages(events))
+    handler = Overlap()
+    async with in_process(batch_service(handler, max_records=500, lanes=by_subject(2))):
+        assert await eventually(lambda: reaches(applied_count(env, events), len(events)), timeout_s=30)
+    calls = handler.recorder.calls
+    assert handler.most >= 2, "the lanes of a poll were applied one after the other"
+    assert sorted(e.id for call in calls for e in call) == sorted(e.id for e in events)
+    assert await processed_count(env, events) == len(events)
+    assert await ranks_per_subject(env, events) == {e.subject: list(range(20)) for e in events}
+    assert await eventually(lambda: reaches(committed(env), len(events)))
+
+
+async def test_lanes_that_lose_an_event_leave_the_poll_whole(env: dict[str, str]) -> None:
+    events = lead_events(keys=5, per_key=4)
+    await produce_all(env, as_messages(events))
+
+    async def careless(batch: list[CloudEvent[Any]]) -> list[list[CloudEvent[Any]]]:
+        return [batch[1:]] if len(batch) > 1 else [batch]  # drops the first event
+
+    handler = Recorder()
+    async with in_process(batch_service(handler, lanes=careless)):
+        assert await eventually(lambda: reaches(applied_count(env, events), len(events)))
+    assert sorted(e.id for call in handler.calls for e in call) == sorted(e.id for e in events)
+
+
+async def test_a_poison_event_in_one_lane_goes_to_the_dlq_and_the_other_lane_is_applied(
+    env: dict[str, str],
+) -> None:
+    events = lead_events(keys=8, per_key=5)
+    poison = lead_event(events[0].subject, 99, name="poison")
+    await produce_all(env, as_messages([poison, *events]))
+
+    def fail(batch: list[CloudEvent[Any]]) -> None:
+        if any(e.data.lead.name == "poison" for e in batch):
+            raise RuntimeError("registry lookup exploded")
+
+    handler = Recorder(fail)
+    async with in_process(batch_service(handler, lanes=by_subject(2))):
+        assert await eventually(lambda: reaches(applied_count(env, events), len(events)), timeout_s=30)
+        assert await eventually(lambda: dead_letters(env, poison.to_bytes())), "the poison never reached the DLQ"
+    assert await applied_count(env, [poison]) == 0
     assert await processed_count(env, events) == len(events)

@@ -11,6 +11,8 @@ A batch handler (`BatchSubscription`) is `async def handler(events: list[CloudEv
 it gets the fresh events of a poll, in delivery order (Kafka's order per partition, so per key), and
 applies them set-wise in one transaction. When a batch fails through some event's fault, its events are
 applied one at a time (each a one-element batch), so the poison goes to the DLQ and the others pass.
+A batch subscription with `lanes` splits each poll into groups that touch different rows, applied in
+concurrent transactions: one group's Python work runs while another waits on Postgres.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +46,7 @@ from leadflow_shared.metrics import (
 
 Handler = Callable[[CloudEvent[Any], UnitOfWork], Awaitable[None]]
 BatchHandler = Callable[[list[CloudEvent[Any]], UnitOfWork], Awaitable[None]]
+Lanes = Callable[[list[CloudEvent[Any]]], Awaitable[list[list[CloudEvent[Any]]]]]
 
 log = get_logger(__name__)
 
@@ -67,6 +71,19 @@ class BatchSubscription:
     topic: Topic
     handler: BatchHandler
     max_records: int = 500
+    # Splits a poll's events into groups applied concurrently, each in its own transaction (see
+    # split_lanes). Events that lock the same rows belong in one group: else one group waits for the other.
+    lanes: Lanes | None = None
+
+
+def split_lanes(events: list[CloudEvent[Any]], key: Callable[[CloudEvent[Any]], str], lanes: int
+                ) -> list[list[CloudEvent[Any]]]:
+    """The events grouped by a stable hash of `key` (what they lock: a lead, a person), each group in
+    delivery order; empty groups left out."""
+    groups: list[list[CloudEvent[Any]]] = [[] for _ in range(max(1, lanes))]
+    for event in events:
+        groups[zlib.crc32(key(event).encode()) % len(groups)].append(event)
+    return [group for group in groups if group]
 
 
 AnySubscription = Subscription | BatchSubscription
@@ -111,7 +128,8 @@ class EventProcessor:
     async def process_batch(
         self, subscription: BatchSubscription, messages: Sequence[DeliveredMessage]
     ) -> dict[str, int]:
-        """Apply a poll's messages in one transaction; returns how many events had each outcome.
+        """Apply a poll's messages in one transaction (one per lane, concurrently, with `lanes`); returns
+        how many events had each outcome.
 
         An outage is retried, the whole batch, until it passes; any other failure has the batch's events
         applied one at a time, with the retries and dead letters of `process`.
@@ -128,6 +146,40 @@ class EventProcessor:
         if not parsed:
             return dict(outcomes)
         CONSUMER_BATCH_SIZE.labels(self._service, topic).observe(len(parsed))
+        groups = await self._lanes(subscription, parsed)
+        results = await asyncio.gather(*(self._apply_group(subscription, group) for group in groups),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # a dead letter that could not be written: the poll comes again
+            outcomes.update(result)
+        return dict(outcomes)
+
+    async def _lanes(self, subscription: BatchSubscription, parsed: list[tuple[CloudEvent[Any], DeliveredMessage]]
+                     ) -> list[list[tuple[CloudEvent[Any], DeliveredMessage]]]:
+        """The poll's events in the groups its lanes make (one group without lanes, or when splitting fails:
+        the split is an optimization, the handler's own locks keep the groups correct)."""
+        if subscription.lanes is None or len(parsed) < 2:
+            return [parsed]
+        try:
+            groups = await subscription.lanes([event for event, _ in parsed])
+        except Exception as exc:
+            log.warning("could not split a batch into lanes; applying it whole", topic=subscription.topic.name,
+                        error=repr(exc))
+            return [parsed]
+        message_of = {id(event): message for event, message in parsed}
+        split = [id(event) for group in groups for event in group]
+        if len(split) != len(parsed) or set(split) != set(message_of):  # every event once, or none is lost
+            log.error("lanes lost or repeated events; applying the batch whole", topic=subscription.topic.name)
+            return [parsed]
+        return [[(event, message_of[id(event)]) for event in group] for group in groups if group]
+
+    async def _apply_group(self, subscription: BatchSubscription,
+                           parsed: list[tuple[CloudEvent[Any], DeliveredMessage]]) -> Counter[str]:
+        """One transaction for the events, retried while Postgres is away; on any other failure, each event
+        in its own transaction (the poison to the DLQ)."""
+        topic = subscription.topic.name
+        outcomes: Counter[str] = Counter()
         events = [event for event, _ in parsed]
         tries = 0
         while True:
@@ -154,7 +206,7 @@ class EventProcessor:
             outcomes["duplicate"] += len(events) - fresh
             self._count(topic, "processed", fresh)
             self._count(topic, "duplicate", len(events) - fresh)
-            return dict(outcomes)
+            return outcomes
 
         # Isolate the poison: each event in its own transaction, through the same batch handler.
         async def one(event: CloudEvent[Any], uow: UnitOfWork) -> None:
@@ -162,7 +214,7 @@ class EventProcessor:
 
         for event, message in parsed:
             outcomes[await self._process_event(topic, one, event, message)] += 1
-        return dict(outcomes)
+        return outcomes
 
     async def _parse(self, topic: Topic, message: DeliveredMessage) -> CloudEvent[Any] | None:
         """The message's event; None when it was malformed (and has been dead-lettered)."""

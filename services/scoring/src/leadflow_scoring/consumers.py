@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from leadflow_scoring.handlers import ScoringHandlers
-from leadflow_shared.consumers import BatchSubscription
+from leadflow_shared.consumers import BatchSubscription, split_lanes
 from leadflow_shared.contracts import LEADS_ACTIVITY, LEADS_RECEIVED, OPPORTUNITIES_CLOSED
+from leadflow_shared.events import CloudEvent
 from leadflow_shared.service import Runtime
 
 
 def subscriptions(runtime: Runtime) -> list[BatchSubscription]:
     handlers: ScoringHandlers = runtime.state["handlers"]
     size = runtime.settings.scoring_batch_max_records  # type: ignore[attr-defined]
+    lanes = runtime.settings.scoring_lanes  # type: ignore[attr-defined]
+
+    async def lead_lanes(events: list[CloudEvent[Any]]) -> list[list[CloudEvent[Any]]]:
+        return split_lanes(events, lambda e: str(e.data.lead_id), lanes)
+
+    async def activity_lanes(events: list[CloudEvent[Any]]) -> list[list[CloudEvent[Any]]]:
+        return await handlers.activity_lanes(runtime.db, events, lanes)
+
+    def split(by: Callable[[list[CloudEvent[Any]]], Awaitable[list[list[CloudEvent[Any]]]]]) -> Any:
+        return by if lanes > 1 else None
+
     return [
-        BatchSubscription(LEADS_RECEIVED, handlers.on_received, max_records=size),
-        BatchSubscription(LEADS_ACTIVITY, handlers.on_activity, max_records=size),
+        BatchSubscription(LEADS_RECEIVED, handlers.on_received, max_records=size, lanes=split(lead_lanes)),
+        BatchSubscription(LEADS_ACTIVITY, handlers.on_activity, max_records=size, lanes=split(activity_lanes)),
         BatchSubscription(OPPORTUNITIES_CLOSED, handlers.on_opportunity_closed, max_records=size),
     ]

@@ -22,6 +22,7 @@ from leadflow_scoring.domain.model import Score, Stage
 from leadflow_scoring.domain.rules import RuleSet
 from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state, fit
 from leadflow_scoring.registry import CompanyRegistry
+from leadflow_shared.consumers import split_lanes
 from leadflow_shared.contracts import (
     LEADS_SCORED,
     LeadActivity,
@@ -29,7 +30,7 @@ from leadflow_shared.contracts import (
     LeadSnapshot,
     OpportunityClosed,
 )
-from leadflow_shared.db import UnitOfWork, lock_keys
+from leadflow_shared.db import Database, UnitOfWork, lock_keys
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.normalize import InvalidContact, company_name, email, phone, wechat
 
@@ -209,6 +210,30 @@ class ScoringHandlers:
         candidates = Candidates.of(await self._registry.find(uow.session, codes, list(names.values())))
         return {r.lead_id: m for r in received
                 if (m := candidates.match(r.lead.company_credit_code, names.get(r.lead_id)))}
+
+    # ---- lanes: a poll split into groups that lock different leads ----------------------------
+
+    async def activity_lanes(self, db: Database, events: list[CloudEvent[LeadActivity]], lanes: int
+                             ) -> list[list[CloudEvent[LeadActivity]]]:
+        """A poll's activities grouped by the lead they will lock, so that the groups' transactions run side
+        by side: an activity named by contact goes with its owner's (read without locks; should the owner
+        change meanwhile, the transactions' own locks make one wait for the other)."""
+        keys = {e.data.activity_id: contact_keys(e.data.mobile, e.data.wechat, e.data.email)
+                for e in events if e.data.lead_id is None}
+        owners: dict[str, uuid.UUID] = {}
+        if any(keys.values()):
+            async with db.uow() as uow:
+                owners = await LeadRepository(uow.session).owners_of([k for ks in keys.values() for k in ks])
+
+        def locked(event: CloudEvent[LeadActivity]) -> str:
+            data = event.data
+            if data.lead_id is not None:
+                return str(data.lead_id)
+            mine = keys[data.activity_id]
+            owner = next((owners[k] for k in mine if k in owners), None)
+            return str(owner) if owner else (mine[0] if mine else str(data.activity_id))
+
+        return split_lanes(events, locked, lanes)
 
     # ---- leads.activity.v1 ------------------------------------------------------------------
 

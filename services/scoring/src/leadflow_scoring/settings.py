@@ -14,4 +14,6 @@ class ScoringSettings(LeadflowSettings):
         3600.0, gt=0, description="How often leads are re-scored so that decay shows (养鱼: quiet leads sink).")
     scoring_rescore_batch: int = Field(500, ge=1, description="Leads re-scored per transaction by the periodic job.")
     scoring_batch_max_records: int = Field(1000, ge=1, description="Events applied per transaction by a consumer.")
+    scoring_lanes: int = Field(
+        2, ge=1, description="Transactions a consumer applies a poll in, side by side (its events split by lead).")
     scoring_auth_cache_s: float = Field(2.0, ge=0, description="How long a checked API key is trusted.")
