@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,9 +65,15 @@ class MalformedEvent(ValueError):
 
 def parse_event(raw: bytes, data_model: type[DataT]) -> CloudEvent[DataT]:
     try:
-        return CloudEvent[data_model].model_validate_json(raw)  # type: ignore[valid-type]
+        return _envelope_of(data_model).model_validate_json(raw)
     except Exception as exc:  # pydantic.ValidationError, or bytes that are not JSON at all
         raise MalformedEvent(str(exc)) from exc
+
+
+@lru_cache(maxsize=None)
+def _envelope_of(data_model: type[DataT]) -> type[CloudEvent[DataT]]:
+    """The envelope class of a contract (pydantic's generic subscript costs more than a cache look-up)."""
+    return CloudEvent[data_model]  # type: ignore[valid-type]
 
 
 def envelope_json_schema(data_model: type[BaseModel]) -> dict[str, Any]:

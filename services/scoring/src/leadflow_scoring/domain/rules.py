@@ -48,6 +48,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -295,6 +296,14 @@ class BehaviourRule:
             return self.when.matches({"type": type_, "url": url, "attributes": attributes or {}})
         return True
 
+    @cached_property
+    def detail_parts(self) -> tuple[str, str, str]:
+        """What a score's explanation says of this rule, the same on every score: what it is, its cap and
+        its half-life (kept on the rule: each score names the rules that took its activities)."""
+        cap = f" (cap {self.cap.points:g}/{self.cap.period})" if self.cap is not None else ""
+        half_life = f" (half-life {self.half_life_days:g}d)" if self.half_life_days is not None else ""
+        return self.explain(), cap, half_life
+
     def explain(self) -> str:
         if self.description:
             return self.description
@@ -343,6 +352,8 @@ class RuleSet:
     version_derived: bool = False  # True when `version` was derived from the content hash
     _by_type: dict[str, tuple[BehaviourRule, ...]] = field(default_factory=dict, repr=False, compare=False)
     _any_type: tuple[BehaviourRule, ...] = field(default=(), repr=False, compare=False)
+    _behaviour_by_id: dict[str, BehaviourRule] = field(default_factory=dict, repr=False, compare=False)
+    _behaviour_rank: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # What the fit rules said of each set of lead fields: the rule set's own memo, gone with it.
     fit_memo: dict[bytes, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -351,6 +362,13 @@ class RuleSet:
         by_type = {t: tuple(r for r in self.behaviour if r.types is None or t in r.types) for t in types}
         object.__setattr__(self, "_by_type", by_type)
         object.__setattr__(self, "_any_type", tuple(r for r in self.behaviour if r.types is None))
+        object.__setattr__(self, "_behaviour_by_id", {r.id: r for r in self.behaviour})
+        object.__setattr__(self, "_behaviour_rank", {r.id: n for n, r in enumerate(self.behaviour)})
+
+    def behaviour_in_order(self, rule_ids: Iterable[str]) -> list[BehaviourRule]:
+        """These behaviour rules (by id), in file order."""
+        rank = self._behaviour_rank
+        return [self._behaviour_by_id[i] for i in sorted(rule_ids, key=rank.__getitem__)]
 
     def behaviour_rule(self, type_: str, url: str | None = None,
                        attributes: Mapping[str, Any] | None = None) -> BehaviourRule | None:

@@ -99,7 +99,7 @@ def _timestamp(value: Any, what: str = "occurred_at") -> float:
 
 
 def _activity(activity: Any) -> tuple[str, str | None, float, Mapping[str, Any]]:
-    if isinstance(activity, Mapping):
+    if type(activity) is dict or isinstance(activity, Mapping):  # dict first: ABC checks are slow
         return (str(activity["type"]), activity.get("url"), _timestamp(activity["occurred_at"]),
                 activity.get("attributes") or {})
     return (str(activity.type), getattr(activity, "url", None), _timestamp(activity.occurred_at),
@@ -249,8 +249,8 @@ def behaviour_from_state(state: Mapping[str, Any], rules: RuleSet, now: datetime
     now_ts = _timestamp(now, "now")
     at = now_ts if state["latest"] is None else max(now_ts, state["latest"])
     totals = []
-    for rule in rules.behaviour:
-        entry = state["rules"].get(rule.id)
+    for rule in rules.behaviour_in_order(state["rules"]):  # the rules that took an activity, in file order
+        entry = state["rules"][rule.id]
         if not entry:
             continue
         h = rule.half_life_days
@@ -380,7 +380,7 @@ def bant_positive(key: str, value: Any, *, timeline_months: float = 3.0, now: da
 
 def bant_answers(bant: Any, *, timeline_months: float = 3.0, now: datetime | None = None) -> tuple[str, ...]:
     """The positive BANT answers of a lead's `bant` mapping, in B-A-N-T order."""
-    if not isinstance(bant, Mapping):
+    if not bant or type(bant) is not dict and not isinstance(bant, Mapping):  # dict first: ABC checks are slow
         return ()
     return tuple(k for k in BANT_KEYS if bant_positive(k, bant.get(k), timeline_months=timeline_months, now=now))
 
@@ -394,11 +394,10 @@ def _r2(x: float) -> float:
 
 def _behaviour_detail(total: BehaviourTotal) -> str:
     rule = total.rule
-    text = f"{total.count}× {rule.explain()}: {_r2(total.counted):g} pts counted"
-    if rule.cap is not None:
-        text += f" (cap {rule.cap.points:g}/{rule.cap.period})"
-    if rule.half_life_days is not None:
-        text += f", {_r2(total.points):g} after decay (half-life {rule.half_life_days:g}d)"
+    explain, cap, half_life = rule.detail_parts
+    text = f"{total.count}× {explain}: {_r2(total.counted):g} pts counted{cap}"
+    if half_life:
+        text += f", {_r2(total.points):g} after decay{half_life}"
     if total.dropped:
         text += f"; {total.dropped} too late to count (re-evaluate from history)"
     return text
@@ -455,8 +454,9 @@ def _score(lead: Mapping[str, Any], behaviour: list[BehaviourTotal], rules: Rule
     for bt in behaviour:
         factors.append(Factor(f"behaviour:{bt.rule.id}", _r2(bt.points), _behaviour_detail(bt), bt.count))
         total += bt.points
-    positive = bant_answers(lead.get("bant"), timeline_months=rules.bant.timeline_months, now=now)
-    if positive or isinstance(lead.get("bant"), Mapping) and lead["bant"]:
+    bant = lead.get("bant")
+    positive = bant_answers(bant, timeline_months=rules.bant.timeline_months, now=now) if bant else ()
+    if positive or bant and (type(bant) is dict or isinstance(bant, Mapping)):
         bant_points = len(positive) * rules.bant.points_per_positive
         factors.append(Factor("bant", _r2(bant_points),
                               f"{len(positive)}/4 positive" + (f": {', '.join(positive)}" if positive else "")))
