@@ -69,6 +69,7 @@ def service_metadata(schema: str) -> MetaData:
         Column("event_id", Uuid, primary_key=True),
         Column("topic", String(200), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("ix_processed_events_processed_at", "processed_at", postgresql_using="brin"),
     )
     return metadata
 

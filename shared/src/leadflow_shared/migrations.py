@@ -138,6 +138,21 @@ def outbox_payload_as_jsonb_v1(schema: str) -> None:
     op.alter_column("outbox", "payload", type_=postgresql.JSONB(), postgresql_using="payload::jsonb", schema=schema)
 
 
+def processed_events_by_time_v1(schema: str) -> None:
+    """A BRIN index on when events were processed, for the relay leader's purge of old ids: a few pages for
+    millions of rows, since rows are written in time order (the primary key, a random UUID, is not)."""
+    from alembic import op
+
+    op.create_index("ix_processed_events_processed_at", "processed_events", ["processed_at"], schema=schema,
+                    postgresql_using="brin")
+
+
+def drop_processed_events_by_time_v1(schema: str) -> None:
+    from alembic import op
+
+    op.drop_index("ix_processed_events_processed_at", table_name="processed_events", schema=schema)
+
+
 def downgrade(package: str, dsn: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(package, dsn), revision)
 

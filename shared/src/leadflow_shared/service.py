@@ -199,7 +199,8 @@ class Runtime:
         self.relay = OutboxRelay(self.db, self.send, service=service.name,
                                  batch_size=settings.outbox_batch_size,
                                  poll_interval_s=settings.outbox_poll_interval_s,
-                                 linger_s=settings.outbox_linger_s)
+                                 linger_s=settings.outbox_linger_s,
+                                 processed_retention_days=settings.processed_retention_days)
         self.kafka_connected = asyncio.Event()
         self.relay_producer: AIOKafkaProducer | None = None
         self._connect_task: asyncio.Task[None] | None = None

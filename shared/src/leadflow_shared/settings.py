@@ -37,4 +37,7 @@ class LeadflowSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(0.5, gt=0, description="Relay's idle poll; commits wake it sooner.")
     outbox_linger_s: float = Field(0.01, ge=0, description="Relay's wait after a commit wakes it, so that the "
                                                             "events of concurrent requests go in one round.")
+    processed_retention_days: float = Field(
+        30.0, gt=0, description="How long a consumed event's id is kept to refuse its redelivery; keep it longer "
+                                "than the topics' retention (a replay from older offsets would apply again).")
     shutdown_grace_s: float = Field(15.0, description="Time in-flight work gets to finish on SIGTERM.")
