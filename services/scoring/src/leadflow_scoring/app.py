@@ -8,7 +8,7 @@ from leadflow_scoring.admin import keys_app, models_app, registry_app, rescore_c
 from leadflow_scoring.cli import scoring_app
 from leadflow_scoring.domain.rules import RulesError
 from leadflow_scoring.handlers import Scorer, ScoringHandlers
-from leadflow_scoring.jobs import ActiveVersionWatcher, RescoreJob
+from leadflow_scoring.jobs import ActiveVersionWatcher, RescoreJob, WaitingActivityExpiry
 from leadflow_scoring.registry import TableRegistry
 from leadflow_scoring.settings import ScoringSettings
 from leadflow_shared.auth import KeyCache
@@ -38,7 +38,7 @@ service = Service(
     metadata=db.metadata,
     controllers=[http.ScoreController, http.ActivityController, http.RulesController, http.ModelController],
     subscriptions=consumers.subscriptions,
-    components=[ActiveVersionWatcher, RescoreJob],
+    components=[ActiveVersionWatcher, RescoreJob, WaitingActivityExpiry],
     settings_class=ScoringSettings,
     setup=setup,
     exception_handlers={RulesError: http.rules_problem},

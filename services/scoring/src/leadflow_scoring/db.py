@@ -93,6 +93,8 @@ activities = Table(
           postgresql_where=text("applied_at IS NULL AND lead_id IS NOT NULL")),
     Index("ix_activities_pending_contacts", "contact_keys", postgresql_using="gin",
           postgresql_where=text("applied_at IS NULL"), postgresql_with={"fastupdate": "off"}),
+    # Waiting activities by age, for their expiry (a visitor who never becomes a lead).
+    Index("ix_activities_waiting_since", "received_at", postgresql_where=text("applied_at IS NULL")),
 )
 
 # 客商系统: the company registry enrichment reads (a provider; this table is the built-in one).
@@ -313,6 +315,19 @@ class LeadRepository:
 class ActivityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def expire_waiting(self, received_before: datetime, limit: int) -> tuple[int, int]:
+        """Delete the oldest `limit` activities still waiting for a lead that were received before the
+        given time; returns (found, deleted). One applied meanwhile (its row locked by a consumer) is kept:
+        the DELETE checks again, on the row it finally gets, that the activity is still waiting."""
+        row = await (await driver_connection(self.session)).fetchrow(
+            "WITH found AS (SELECT activity_id FROM scoring.activities WHERE applied_at IS NULL AND received_at < $1 "
+            "  ORDER BY received_at LIMIT $2), "
+            "gone AS (DELETE FROM scoring.activities a USING found f WHERE a.activity_id = f.activity_id "
+            "  AND a.applied_at IS NULL AND a.received_at < $1 RETURNING 1) "
+            "SELECT (SELECT count(*) FROM found) AS found, (SELECT count(*) FROM gone) AS deleted",
+            received_before, limit)
+        return row["found"], row["deleted"]
 
     async def add_new(self, rows: Sequence[dict[str, Any]], *, applied_at: datetime) -> set[uuid.UUID]:
         """Store activities not seen before (by activity_id), those with a `target` lead as applied to it

@@ -1,5 +1,6 @@
-"""scoring's background work: following the active rules and model (hot swap) and re-scoring leads so
-that decay and new rules show even when a lead does nothing (养鱼)."""
+"""scoring's background work: following the active rules and model (hot swap), re-scoring leads so
+that decay and new rules show even when a lead does nothing (养鱼), and expiring activities that waited
+too long for their lead."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from leadflow_shared.db import Database
 from leadflow_shared.logging import get_logger
 from leadflow_shared.service import BackgroundComponent, Runtime
 
-from leadflow_scoring.db import LeadRepository, ModelRepository, RuleSetRepository
+from leadflow_scoring.db import ActivityRepository, LeadRepository, ModelRepository, RuleSetRepository
 from leadflow_scoring.domain.rules import default_rules_text, load_rules_yaml
 from leadflow_scoring.handlers import Scorer, ScoringHandlers
 
@@ -149,3 +150,33 @@ async def rescore_due(db: Database, handlers: ScoringHandlers, scorer: Scorer, b
         rescored += len(due)
         if progress:
             progress(len(due))
+
+
+class WaitingActivityExpiry(_Periodic):
+    """Deletes activities that have waited `scoring_waiting_retention_days` for a lead that never came
+    (a visitor, a mistyped contact), a batch per transaction, once an hour."""
+
+    name = "waiting-activity-expiry"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(3600.0)
+        self.runtime = runtime
+        self.retention_days: float = runtime.settings.scoring_waiting_retention_days  # type: ignore[attr-defined]
+
+    async def round(self) -> None:
+        if self.retention_days > 0:
+            expired = await expire_waiting(self.runtime.db, datetime.now(UTC) - timedelta(days=self.retention_days))
+            if expired:
+                log.info("waiting activities expired", count=expired, retention_days=self.retention_days)
+
+
+async def expire_waiting(db: Database, received_before: datetime, batch: int = 5000) -> int:
+    """How many activities still waiting for their lead, received before the given time, were deleted."""
+    expired = 0
+    while True:
+        async with db.uow() as uow:
+            found, deleted = await ActivityRepository(uow.session).expire_waiting(received_before, batch)
+            await uow.commit()
+        expired += deleted
+        if found < batch:
+            return expired
