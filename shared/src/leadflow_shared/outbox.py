@@ -303,8 +303,8 @@ class OutboxRelay:
         `processed_events`, which the idempotent consumers write and nothing else would ever delete);
         returns how many. A chunk a statement, found by the BRIN index on `processed_at`."""
         table = f"{self._db.metadata.schema}.processed_events"
-        sql = (f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} "
-               "WHERE processed_at < now() - make_interval(secs => $1) LIMIT $2))")
+        old = "processed_at < now() - make_interval(secs => $1)"
+        sql = f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {old} LIMIT $2)) AND {old}"
         deleted = 0
         while True:
             async with self._db.engine.begin() as conn:
