@@ -143,8 +143,9 @@ def processed_events_by_time_v1(schema: str) -> None:
     millions of rows, since rows are written in time order (the primary key, a random UUID, is not)."""
     from alembic import op
 
-    op.create_index("ix_processed_events_processed_at", "processed_events", ["processed_at"], schema=schema,
-                    postgresql_using="brin")
+    with op.get_context().autocommit_block():  # built without blocking the consumers' writes
+        op.create_index("ix_processed_events_processed_at", "processed_events", ["processed_at"], schema=schema,
+                        postgresql_using="brin", postgresql_concurrently=True)
 
 
 def drop_processed_events_by_time_v1(schema: str) -> None:

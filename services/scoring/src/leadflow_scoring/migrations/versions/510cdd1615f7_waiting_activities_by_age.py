@@ -16,9 +16,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Only waiting activities enter it (few, next to the applied ones): small, and cheap to build.
-    op.create_index('ix_activities_waiting_since', 'activities', ['received_at'], unique=False, schema='scoring',
-                    postgresql_where=sa.text('applied_at IS NULL'))
+    # Only waiting activities enter it (few, next to the applied ones): small. Built without blocking the
+    # consumers' writes while it reads the table.
+    with op.get_context().autocommit_block():
+        op.create_index('ix_activities_waiting_since', 'activities', ['received_at'], unique=False,
+                        schema='scoring', postgresql_where=sa.text('applied_at IS NULL'),
+                        postgresql_concurrently=True)
 
 
 def downgrade() -> None:
