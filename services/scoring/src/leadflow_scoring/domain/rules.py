@@ -171,7 +171,9 @@ class FieldTest(Condition):
     test: Callable[[Any], bool] = field(repr=False)
 
     def matches(self, data: Mapping[str, Any]) -> bool:
-        value = lookup(data, self.parts)
+        parts = self.parts
+        # A top-level field of a dict (most tests) without the walk of a dotted path.
+        value = data.get(parts[0], _MISSING) if len(parts) == 1 and type(data) is dict else lookup(data, parts)
         if self.op == "exists":
             return not is_blank(value)
         if self.op == "missing":
@@ -883,13 +885,9 @@ class _Parser:
             if not values or not all(isinstance(v, str) and v.strip() for v in values):
                 self.problem(path, f"must be a substring or a non-empty list of substrings (strings), got {value!r}")
                 return None
-            needles = tuple(normalize(v) for v in values)
-
-            def contains(v: Any) -> bool:
-                text = normalize(v)
-                return any(n in text for n in needles)
-
-            return contains
+            # Any of the substrings, in one C-level search (a title is tested against dozens of them).
+            search = re.compile("|".join(re.escape(normalize(v)) for v in values)).search
+            return lambda v: search(normalize(v)) is not None
         if op == "regex":
             pattern = self.regex(value, path)
             return (lambda v: pattern.search(str(v)) is not None) if pattern else None
