@@ -244,10 +244,12 @@ class Runtime:
     async def start(self) -> None:
         if self.settings.migrate_on_start:
             await asyncio.to_thread(self.service.migrate, self.settings.pg_dsn)
-        self._connect_task = asyncio.create_task(self._connect_kafka(), name="kafka-connect")
         self._relay_task = asyncio.create_task(_supervised("outbox relay", self.relay.run), name="outbox-relay")
         for component in self.components:
             await component.start()
+        # Consumers only once the components are up (scoring's rules and model loaded): events polled before
+        # would fail as transient and back off, holding their partitions for seconds after the start.
+        self._connect_task = asyncio.create_task(self._connect_kafka(), name="kafka-connect")
         # What start-up built (modules, metadata, dictionaries) lives as long as the process: out of the
         # collector's sight, a full collection no longer walks it, which would pause requests for tens of ms.
         gc.collect()
