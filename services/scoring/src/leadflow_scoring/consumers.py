@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from leadflow_scoring.handlers import ScoringHandlers
@@ -23,11 +22,11 @@ def subscriptions(runtime: Runtime) -> list[BatchSubscription]:
     async def activity_lanes(events: list[CloudEvent[Any]]) -> list[list[CloudEvent[Any]]]:
         return await handlers.activity_lanes(runtime.db, events, lanes)
 
-    def split(by: Callable[[list[CloudEvent[Any]]], Awaitable[list[list[CloudEvent[Any]]]]]) -> Any:
-        return by if lanes > 1 else None
-
+    split = lanes > 1
     return [
-        BatchSubscription(LEADS_RECEIVED, handlers.on_received, max_records=size, lanes=split(lead_lanes)),
-        BatchSubscription(LEADS_ACTIVITY, handlers.on_activity, max_records=size, lanes=split(activity_lanes)),
+        BatchSubscription(LEADS_RECEIVED, handlers.on_received, max_records=size,
+                          lanes=lead_lanes if split else None),
+        BatchSubscription(LEADS_ACTIVITY, handlers.on_activity, max_records=size,
+                          lanes=activity_lanes if split else None),
         BatchSubscription(OPPORTUNITIES_CLOSED, handlers.on_opportunity_closed, max_records=size),
     ]

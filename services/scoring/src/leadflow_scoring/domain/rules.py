@@ -137,11 +137,18 @@ def to_bool(value: Any) -> bool | None:
     return None
 
 
+def is_mapping(value: Any) -> bool:
+    """isinstance(value, Mapping), dict first: the ABC check costs more than most rule tests."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def lookup(data: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
     """The value at a dotted path of nested mappings, or a sentinel if there is none."""
+    if len(parts) == 1 and type(data) is dict:  # a top-level field (most tests): no walk
+        return data.get(parts[0], _MISSING)
     value: Any = data
     for part in parts:
-        if type(value) is not dict and not isinstance(value, Mapping):  # dict first: ABC checks are slow
+        if not is_mapping(value):
             return _MISSING
         value = value.get(part, _MISSING)
         if value is _MISSING:
@@ -171,9 +178,7 @@ class FieldTest(Condition):
     test: Callable[[Any], bool] = field(repr=False)
 
     def matches(self, data: Mapping[str, Any]) -> bool:
-        parts = self.parts
-        # A top-level field of a dict (most tests) without the walk of a dotted path.
-        value = data.get(parts[0], _MISSING) if len(parts) == 1 and type(data) is dict else lookup(data, parts)
+        value = lookup(data, self.parts)
         if self.op == "exists":
             return not is_blank(value)
         if self.op == "missing":

@@ -63,6 +63,7 @@ from leadflow_scoring.domain.rules import (
     TRUE_WORDS,
     BehaviourRule,
     RuleSet,
+    is_mapping,
     normalize,
     to_number,
 )
@@ -99,7 +100,7 @@ def _timestamp(value: Any, what: str = "occurred_at") -> float:
 
 
 def _activity(activity: Any) -> tuple[str, str | None, float, Mapping[str, Any]]:
-    if type(activity) is dict or isinstance(activity, Mapping):  # dict first: ABC checks are slow
+    if is_mapping(activity):
         return (str(activity["type"]), activity.get("url"), _timestamp(activity["occurred_at"]),
                 activity.get("attributes") or {})
     return (str(activity.type), getattr(activity, "url", None), _timestamp(activity.occurred_at),
@@ -380,7 +381,7 @@ def bant_positive(key: str, value: Any, *, timeline_months: float = 3.0, now: da
 
 def bant_answers(bant: Any, *, timeline_months: float = 3.0, now: datetime | None = None) -> tuple[str, ...]:
     """The positive BANT answers of a lead's `bant` mapping, in B-A-N-T order."""
-    if not bant or type(bant) is not dict and not isinstance(bant, Mapping):  # dict first: ABC checks are slow
+    if not bant or not is_mapping(bant):
         return ()
     return tuple(k for k in BANT_KEYS if bant_positive(k, bant.get(k), timeline_months=timeline_months, now=now))
 
@@ -456,7 +457,7 @@ def _score(lead: Mapping[str, Any], behaviour: list[BehaviourTotal], rules: Rule
         total += bt.points
     bant = lead.get("bant")
     positive = bant_answers(bant, timeline_months=rules.bant.timeline_months, now=now) if bant else ()
-    if positive or bant and (type(bant) is dict or isinstance(bant, Mapping)):
+    if positive or bant and is_mapping(bant):
         bant_points = len(positive) * rules.bant.points_per_positive
         factors.append(Factor("bant", _r2(bant_points),
                               f"{len(positive)}/4 positive" + (f": {', '.join(positive)}" if positive else "")))
