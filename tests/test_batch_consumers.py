@@ -26,7 +26,8 @@ from leadflow_shared.db import Database, UnitOfWork, insert_rows, service_metada
 from leadflow_shared.errors import TransientError
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import ensure_topics
-from leadflow_shared.service import Service
+from leadflow_shared.service import Container, Service
+from leadflow_shared.settings import LeadflowSettings
 
 SCHEMA = "batchtest"
 metadata = service_metadata(SCHEMA)
@@ -92,9 +93,11 @@ class Recorder:
         return sum(len(c) for c in self.calls)
 
 
-def batch_service(handler: BatchHandler, max_records: int = 500, lanes: Lanes | None = None) -> Service:
-    return Service(name="batchtest", http_port=0, metadata=metadata,
-                   subscriptions=[BatchSubscription(LEADS_RECEIVED, handler, max_records=max_records, lanes=lanes)])
+def batch_service(handler: BatchHandler, max_records: int = 500, lanes: Lanes | None = None
+                  ) -> Service[LeadflowSettings, Container[LeadflowSettings]]:
+    return Service(name="batchtest", http_port=0, metadata=metadata, settings_class=LeadflowSettings,
+                   bootstrap=Container, subscriptions=lambda _: [
+                       BatchSubscription(LEADS_RECEIVED, handler, max_records=max_records, lanes=lanes)])
 
 
 def by_subject(lanes: int) -> Lanes:

@@ -15,7 +15,8 @@ from leadflow_shared.consumers import Subscription
 from leadflow_shared.contracts import LEADS_RECEIVED, LeadReceived, LeadSnapshot
 from leadflow_shared.db import UnitOfWork
 from leadflow_shared.events import CloudEvent
-from leadflow_shared.service import Service
+from leadflow_shared.service import Container, Service
+from leadflow_shared.settings import LeadflowSettings
 
 
 def received_event(name: str = "赵敏") -> CloudEvent[LeadReceived]:
@@ -83,8 +84,8 @@ async def test_a_handler_that_keeps_failing_dead_letters_the_event_and_moves_on(
             raise RuntimeError("registry lookup exploded")
         handled.append(event.subject)
 
-    flaky = Service(name="scoring", http_port=0, metadata=scoring_db.metadata,
-                    subscriptions=[Subscription(LEADS_RECEIVED, fails_on_poison)])
+    flaky = Service(name="scoring", http_port=0, metadata=scoring_db.metadata, settings_class=LeadflowSettings,
+                    bootstrap=Container, subscriptions=lambda _: [Subscription(LEADS_RECEIVED, fails_on_poison)])
     poison, healthy = received_event("poison"), received_event("健康")
     async with in_process(flaky):
         for event in (poison, healthy):

@@ -14,6 +14,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from leadflow_pool import views
 from leadflow_pool.activities import PoolActivities
 from leadflow_pool.db import PoolRepository, metadata
 from leadflow_pool.domain.model import FollowUpDeadline, PoolStatus, workflow_id
@@ -48,8 +49,7 @@ async def _owned_lead(db: Database, owner: str) -> uuid.UUID:
 
 
 async def _row(db: Database, lead_id: uuid.UUID) -> dict[str, object]:
-    async with db.uow() as uow:
-        row = await PoolRepository(uow.session).get(lead_id)
+    row = await views.pool_lead(db, lead_id)
     assert row is not None
     return row
 

@@ -1,8 +1,11 @@
-"""A service, declared once: its schema, HTTP controllers, subscriptions and extra components.
+"""A service, declared once: its schema, HTTP controllers, subscriptions and the bootstrap of its container.
 
 `Service(...)` in a service's app.py is all the wiring there is: from it come the litestar app with
 health and metrics, the Kafka consumers, the outbox relay, migrations, the process entry point and
-the service's `leadflow <name> …` commands.
+the service's `leadflow <name> …` commands. What the service's own handlers need (its settings, its
+database, its caches and workers) is a typed `Container`, built once per process by the service's
+`bootstrap(settings, db)` (cosmicpython's bootstrap): handlers are given it, never look it up, and a test
+builds the same container with parts of its own.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import typer
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from litestar import Litestar
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy import MetaData
@@ -85,27 +88,44 @@ class BackgroundComponent(ABC):
             raise RuntimeError(f"{self.name} not running")
 
 
+S = TypeVar("S", bound=LeadflowSettings)
+C = TypeVar("C", bound="Container[Any]")
+
+
 @dataclass
-class Service:
+class Container(Generic[S]):
+    """What a service's handlers need, built once per process by its bootstrap. A service's own container
+    adds its parts as typed fields (a pipeline, caches, a Temporal worker) and lists the ones that run
+    beside HTTP and Kafka in `components()`."""
+
+    settings: S
+    db: Database
+
+    def components(self) -> Sequence[Component]:
+        """What runs beside HTTP and Kafka, in start order (stopped in reverse)."""
+        return ()
+
+
+@dataclass
+class Service(Generic[S, C]):
     name: str
     http_port: int
     metadata: MetaData
+    settings_class: type[S]
+    # (settings, db) → the container; handlers receive it as the dependency named after the service.
+    bootstrap: Callable[[S, Database], C]
+    # The container → the service's Kafka subscriptions (`consumers.subscriptions` in every service).
+    subscriptions: Callable[[C], Sequence[AnySubscription]]
     description: str = ""
     controllers: Sequence[type] = ()
-    # A list, or a factory given the runtime (for handlers that need settings or a component).
-    subscriptions: Sequence[AnySubscription] | Callable[[Runtime], Sequence[AnySubscription]] = ()
-    components: Sequence[Callable[[Runtime], Component]] = ()
     commands: Sequence[Callable[..., Any]] = field(default_factory=tuple)
-    settings_class: type[LeadflowSettings] = LeadflowSettings
-    # Builds the service's own long-lived objects into runtime.state (rules, caches, limiters).
-    setup: Callable[[Runtime], None] | None = None
     exception_handlers: dict[type[Exception], Callable[..., Any]] = field(default_factory=dict)
 
     @property
     def package(self) -> str:
         return f"leadflow_{self.name}"
 
-    def settings(self) -> LeadflowSettings:
+    def settings(self) -> S:
         settings = self.settings_class()
         if settings.http_port is None:
             settings.http_port = self.http_port
@@ -114,15 +134,15 @@ class Service:
     def migrate(self, dsn: str) -> None:
         migrations.upgrade(self.package, dsn)
 
-    def create_app(self, settings: LeadflowSettings | None = None) -> Litestar:
+    def create_app(self, settings: S | None = None) -> Litestar:
         runtime = Runtime(self, settings or self.settings())
         return Litestar(
             route_handlers=[HealthController, PrometheusController, *self.controllers],
             dependencies={
-                # db depends on runtime so that each level of a handler's dependencies holds one: litestar
-                # resolves a level of several in an anyio task group, a task per dependency per request.
-                "runtime": Provide(lambda: runtime, sync_to_thread=False),
-                "db": Provide(_database_of, sync_to_thread=False),
+                # Handlers ask for one dependency (the container) or build on it: litestar resolves a level
+                # of several dependencies in an anyio task group, a task per dependency per request.
+                self.name: Provide(lambda: runtime.container, sync_to_thread=False),
+                "runtime": Provide(lambda: runtime, sync_to_thread=False),  # health only
             },
             lifespan=[runtime.lifespan],
             middleware=[
@@ -173,10 +193,13 @@ class Service:
         return app
 
 
-class Runtime:
-    """The live parts of one service process, started and stopped with the HTTP app."""
+class Runtime(Generic[S, C]):
+    """The live parts of one service process, started and stopped with the HTTP app: the platform's
+    (database, broker, consumers, relay) and the service's container."""
 
-    def __init__(self, service: Service, settings: LeadflowSettings) -> None:
+    def __init__(self, service: Service[S, C], settings: S,
+                 bootstrap: Callable[[S, Database], C] | None = None) -> None:
+        """`bootstrap` replaces the service's own (a test's container with parts of its own)."""
         self.service = service
         self.settings = settings
         self.db = Database(settings.pg_dsn, service.metadata, f"/leadflow/{service.name}",
@@ -187,13 +210,10 @@ class Runtime:
             service.name, self.db, self.dead_letter,
             max_attempts=settings.consumer_max_attempts, backoff_s=settings.consumer_retry_backoff_s,
         )
-        self.state: dict[str, Any] = {}
-        if service.setup:
-            service.setup(self)
-        self.components = [factory(self) for factory in service.components]
-        subscriptions = service.subscriptions(self) if callable(service.subscriptions) else service.subscriptions
+        self.container: C = (bootstrap or service.bootstrap)(settings, self.db)
+        self.components = list(self.container.components())
         register_subscriptions(
-            self.broker, self.processor, list(subscriptions),
+            self.broker, self.processor, list(service.subscriptions(self.container)),
             group_id=f"{settings.kafka_group_prefix}-{service.name}", topic_prefix=settings.kafka_topic_prefix,
         )
         self.relay = OutboxRelay(self.db, self.send, service=service.name,
@@ -205,9 +225,6 @@ class Runtime:
         self.relay_producer: AIOKafkaProducer | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._relay_task: asyncio.Task[None] | None = None
-
-    def component(self, name: str) -> Component:
-        return next(c for c in self.components if c.name == name)
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
         """Queue one outbox event on the relay's producer; returns the future of its delivery."""
@@ -333,10 +350,6 @@ class Runtime:
             raise ConnectionError("no answer")
 
 
-def _database_of(runtime: NamedDependency[Runtime]) -> Database:
-    return runtime.db
-
-
 async def _log_exception(exc: Exception, scope: Any) -> None:
     """litestar answers 500 without logging: an unexpected error must leave a trace."""
     from litestar.exceptions import HTTPException
@@ -378,7 +391,7 @@ def app_factory() -> Litestar:
     return service.create_app()
 
 
-def discover_services() -> dict[str, Service]:
+def discover_services() -> dict[str, Service[Any, Any]]:
     """Every installed leadflow service, in platform order (entry point group `leadflow.services`)."""
     order = ["intake", "scoring", "assignment", "pool", "opportunity"]
     found = {ep.name: ep.load() for ep in entry_points(group="leadflow.services")}

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -27,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from leadflow_localstack import procs
+from leadflow_shared.db import Database
 from leadflow_shared.kafka import ensure_topics
 from leadflow_shared.service import Runtime, Service, discover_services
 from leadflow_shared.settings import LeadflowSettings
@@ -137,7 +139,7 @@ def leadflow_env(infra: Infra, test_database: str, topic_prefix: str) -> dict[st
 
 
 @pytest.fixture(scope="session")
-def migrated(leadflow_env: dict[str, str]) -> dict[str, Service]:
+def migrated(leadflow_env: dict[str, str]) -> dict[str, Service[Any, Any]]:
     """Every service's migrations applied to this session's database."""
     services = discover_services()
     for service in services.values():
@@ -146,7 +148,7 @@ def migrated(leadflow_env: dict[str, str]) -> dict[str, Service]:
 
 
 @pytest.fixture
-def service_env(leadflow_env: dict[str, str], migrated: dict[str, Service]) -> dict[str, str]:
+def service_env(leadflow_env: dict[str, str], migrated: dict[str, Service[Any, Any]]) -> dict[str, str]:
     """The session's settings with this test's own consumer groups and task queue."""
     run = uuid.uuid4().hex[:8]
     # Own topics too (the services create them), so a test never wades through earlier tests' events;
@@ -164,9 +166,11 @@ def settings_env(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -
 
 
 @asynccontextmanager
-async def in_process(service: Service, settings: LeadflowSettings | None = None) -> AsyncIterator[Runtime]:
-    """A service's runtime (consumers, relay, components) in this process, connected to Kafka."""
-    runtime = Runtime(service, settings or service.settings())
+async def in_process(service: Service[Any, Any], settings: LeadflowSettings | None = None,
+                     bootstrap: Callable[[Any, Database], Any] | None = None) -> AsyncIterator[Runtime[Any, Any]]:
+    """A service's runtime (consumers, relay, components) in this process, connected to Kafka; `bootstrap`
+    builds its container with parts of the test's own."""
+    runtime = Runtime(service, settings or service.settings(), bootstrap)
     await runtime.start()
     try:
         await asyncio.wait_for(runtime.kafka_connected.wait(), 60)
@@ -177,7 +181,7 @@ async def in_process(service: Service, settings: LeadflowSettings | None = None)
 
 @dataclass
 class RunningService:
-    service: Service
+    service: Service[Any, Any]
     port: int
     pid: int
     log_file: Path
@@ -195,7 +199,7 @@ class ServiceProcesses:
     log_dir: Path
     running: dict[str, RunningService] = field(default_factory=dict)
 
-    def start(self, service: Service) -> RunningService:
+    def start(self, service: Service[Any, Any]) -> RunningService:
         port = procs.free_port(18000 + len(self.running) * 7, [r.port for r in self.running.values()])
         log_file = self.log_dir / f"{service.name}.log"
         pid = procs.spawn([sys.executable, "-m", f"leadflow_{service.name}"], log_file,

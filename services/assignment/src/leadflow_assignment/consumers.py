@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from leadflow_assignment.bootstrap import Assignment
 from leadflow_assignment.db import AssignmentRepository
 from leadflow_assignment.domain.routing import route
-from leadflow_assignment.settings import AssignmentSettings
 from leadflow_shared.consumers import Subscription
 from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_SCORED, LeadAssigned, LeadScored
 from leadflow_shared.db import UnitOfWork
 from leadflow_shared.events import CloudEvent
-from leadflow_shared.service import Runtime
 
 
-def make_subscriptions(runtime: Runtime) -> list[Subscription]:
-    settings = runtime.settings
-    assert isinstance(settings, AssignmentSettings)
+def subscriptions(assignment: Assignment) -> list[Subscription]:
+    settings = assignment.settings
 
     async def on_lead_scored(event: CloudEvent[LeadScored], uow: UnitOfWork) -> None:
         scored = event.data

@@ -1,11 +1,10 @@
-"""assignment's tables (schema `assignment`) and repository."""
+"""assignment's tables (schema `assignment`) and its writes (the read side is views.py)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, Uuid, func, select
+from sqlalchemy import Column, DateTime, String, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,8 +39,3 @@ class AssignmentRepository:
             .returning(assignments.c.assigned_at)
         )
         return result.first() is not None
-
-    async def get(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
-        rows = (await self.session.execute(select(assignments).where(assignments.c.lead_id == lead_id))).mappings()
-        first = rows.first()
-        return dict(first) if first else None

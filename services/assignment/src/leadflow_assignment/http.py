@@ -11,8 +11,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from pydantic import BaseModel
 
-from leadflow_assignment.db import AssignmentRepository
-from leadflow_shared.db import Database
+from leadflow_assignment import views
+from leadflow_assignment.bootstrap import Assignment
 
 
 class AssignmentView(BaseModel):
@@ -29,9 +29,8 @@ class AssignmentController(Controller):
     tags = ["assignments"]
 
     @get("/{lead_id:uuid}/assignment", summary="Where a lead was routed, by which rule")
-    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> AssignmentView:
-        async with db.uow() as uow:
-            row = await AssignmentRepository(uow.session).get(lead_id)
+    async def show(self, lead_id: FromPath[uuid.UUID], assignment: NamedDependency[Assignment]) -> AssignmentView:
+        row = await views.assignment(assignment.db, lead_id)
         if row is None:
             raise NotFoundException(f"lead {lead_id} has not been assigned")
         return AssignmentView.model_validate(row)

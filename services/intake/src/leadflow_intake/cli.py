@@ -11,10 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
 
-from leadflow_intake.db import PartnerRepository, blocklist, metadata
+from leadflow_intake.db import BlocklistRepository, PartnerRepository, metadata
 from leadflow_intake.partners import hash_key, new_key, new_partner_id
 from leadflow_intake.settings import IntakeSettings
 from leadflow_shared.db import Database, run_transaction
@@ -91,29 +89,24 @@ def block(kind: Annotated[str, typer.Argument(help=", ".join(BLOCK_KINDS))], val
     if kind not in BLOCK_KINDS:
         raise typer.BadParameter(f"kind is one of {', '.join(BLOCK_KINDS)}")
     value = _normal_block_value(kind, value)
-    _run(lambda uow: uow.session.execute(insert(blocklist).values(kind=kind, value=value, note=note)
-                                          .on_conflict_do_nothing()))
+    _run(lambda uow: BlocklistRepository(uow.session).add(kind, value, note))
     console.print(f"blocked {kind} {value}")
 
 
 @blocklist_app.command("remove")
 def unblock(kind: str, value: str) -> None:
     value = _normal_block_value(kind, value)
-    _run(lambda uow: uow.session.execute(delete(blocklist).where(blocklist.c.kind == kind, blocklist.c.value == value)))
+    _run(lambda uow: BlocklistRepository(uow.session).remove(kind, value))
     console.print(f"unblocked {kind} {value}")
 
 
 @blocklist_app.command("list")
 def list_blocked() -> None:
-    rows = _run(lambda uow: _all_blocked(uow))
+    rows = _run(lambda uow: BlocklistRepository(uow.session).all())
     table = Table("kind", "value", "note")
     for row in rows:
-        table.add_row(row.kind, row.value, row.note or "")
+        table.add_row(row["kind"], row["value"], row["note"] or "")
     console.print(table)
-
-
-async def _all_blocked(uow):  # type: ignore[no-untyped-def]
-    return (await uow.session.execute(select(blocklist).order_by(blocklist.c.kind, blocklist.c.value))).all()
 
 
 def _normal_block_value(kind: str, value: str) -> str:

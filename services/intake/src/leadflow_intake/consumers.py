@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert
-
-from leadflow_intake.db import IntakeRepository, customer_contacts, customers
+from leadflow_intake.bootstrap import Intake
+from leadflow_intake.db import CustomerRepository, IntakeRepository
 from leadflow_shared import normalize
 from leadflow_intake.domain.model import LeadStatus, advance
 from leadflow_shared.consumers import Subscription
@@ -55,13 +53,7 @@ async def on_customer_changed(event: CloudEvent[CustomerChanged], uow: UnitOfWor
     name = normalize.company_name(customer.name)
     values = dict(name=customer.name, core=name.core, region=name.region, credit_code=customer.credit_code,
                   owner_id=customer.owner_id)
-    await uow.session.execute(insert(customers).values(id=customer.customer_id, **values)
-                              .on_conflict_do_update(index_elements=["id"], set_=values))
-    await uow.session.execute(delete(customer_contacts).where(customer_contacts.c.customer_id == customer.customer_id))
-    keys = _contact_keys(customer)
-    if keys:
-        await uow.session.execute(insert(customer_contacts).values(
-            [{"key": k, "customer_id": customer.customer_id} for k in keys]).on_conflict_do_nothing())
+    await CustomerRepository(uow.session).put(customer.customer_id, values, _contact_keys(customer))
 
 
 def _contact_keys(customer: CustomerChanged) -> list[str]:
@@ -75,10 +67,11 @@ def _contact_keys(customer: CustomerChanged) -> list[str]:
     return keys
 
 
-subscriptions = [
-    _follow(LEADS_SCORED, LeadStatus.scored),
-    _follow(LEADS_ASSIGNED, LeadStatus.assigned),
-    _follow(LEADS_CONVERTED, LeadStatus.converted),
-    Subscription(LEADS_RECYCLED, on_lead_recycled),
-    Subscription(CUSTOMERS, on_customer_changed),
-]
+def subscriptions(intake: Intake) -> list[Subscription]:
+    return [
+        _follow(LEADS_SCORED, LeadStatus.scored),
+        _follow(LEADS_ASSIGNED, LeadStatus.assigned),
+        _follow(LEADS_CONVERTED, LeadStatus.converted),
+        Subscription(LEADS_RECYCLED, on_lead_recycled),
+        Subscription(CUSTOMERS, on_customer_changed),
+    ]

@@ -1,4 +1,6 @@
-"""intake's tables (schema `intake`) and the queries its submission pipeline runs, set-wise.
+"""intake's tables (schema `intake`) and its writes: the queries its submission pipeline runs, set-wise,
+and the repositories of partners, idempotency keys, imports, customers and the blocklist (the read side
+the API answers from is views.py).
 
 Every lookup is index-backed: contact keys and credit codes by unique index, company cores by btree,
 one-typo variants by GIN over an array, Latin names by pg_trgm; submissions by (visitor, time).
@@ -26,12 +28,13 @@ from sqlalchemy import (
     Text,
     Uuid,
     bindparam,
+    delete,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow_intake.domain.matching import CompanyCandidate
@@ -369,3 +372,97 @@ class PartnerRepository:
         )
         return result.first() is not None
 
+
+
+class IdempotencyRepository:
+    """Partners' Idempotency-Keys and the answers given to them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, partner_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
+        """Claim the key in this transaction; the earlier row when it was used before. A concurrent
+        request with the same key waits on the insert until the first commits."""
+        claimed = await self.session.execute(
+            insert(idempotency_keys).values(partner_id=partner_id, key=key, request_hash=request_hash)
+            .on_conflict_do_nothing().returning(idempotency_keys.c.key)
+        )
+        if claimed.first() is not None:
+            return None
+        row = (await self.session.execute(select(idempotency_keys).where(
+            idempotency_keys.c.partner_id == partner_id, idempotency_keys.c.key == key))).mappings().one()
+        return dict(row)
+
+    async def remember(self, partner_id: str, key: str, status: int, response: Any) -> None:
+        await self.session.execute(update(idempotency_keys).where(
+            idempotency_keys.c.partner_id == partner_id, idempotency_keys.c.key == key,
+        ).values(status_code=status, response=response))
+
+
+class ImportRepository:
+    """Bulk imports: the file, where processing stands, and the counts so far."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, partner_id: str, filename: str, content: bytes, mapping: dict[str, str],
+                  total: int) -> uuid.UUID:
+        import_id = uuid.uuid4()
+        await self.session.execute(imports.insert().values(
+            id=import_id, partner_id=partner_id, filename=filename, content=content, mapping=mapping,
+            status="queued", total=total))
+        return import_id
+
+    async def next_unfinished(self) -> dict[str, Any] | None:
+        """The oldest unfinished import, locked (another worker skips it)."""
+        i = imports.c
+        row = (await self.session.execute(
+            select(i.id, i.partner_id, i.filename, i.content, i.mapping, i.processed, i.total, i.rejected_rows)
+            .where(i.status.in_(("queued", "running"))).order_by(i.created_at).limit(1)
+            .with_for_update(skip_locked=True))).mappings().first()
+        return dict(row) if row else None
+
+    async def fail(self, import_id: uuid.UUID, error: str) -> None:
+        await self.session.execute(update(imports).where(imports.c.id == import_id).values(
+            status="failed", error=error, updated_at=func.now()))
+
+    async def record_chunk(self, import_id: uuid.UUID, *, processed: int, total: int, outcomes: list[str],
+                           rejected_rows: list[dict[str, Any]], new_rejected: int, done: bool) -> None:
+        """A chunk's counts added to the import's, with where to resume."""
+        i = imports.c
+        await self.session.execute(update(imports).where(i.id == import_id).values(
+            processed=processed, total=total,
+            created=i.created + outcomes.count("created"), merged=i.merged + outcomes.count("merged"),
+            flagged=i.flagged + outcomes.count("flagged"), rejected=i.rejected + new_rejected,
+            rejected_rows=rejected_rows, status="done" if done else "running", updated_at=func.now()))
+
+
+class CustomerRepository:
+    """The customer master intake links new leads to (from customers.v1)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, customer_id: uuid.UUID, values: dict[str, Any], contact_keys: Sequence[str]) -> None:
+        """The customer as now known, with exactly these contacts."""
+        await self.session.execute(insert(customers).values(id=customer_id, **values)
+                                   .on_conflict_do_update(index_elements=["id"], set_=values))
+        await self.session.execute(delete(customer_contacts).where(customer_contacts.c.customer_id == customer_id))
+        if contact_keys:
+            await self.session.execute(insert(customer_contacts).values(
+                [{"key": k, "customer_id": customer_id} for k in contact_keys]).on_conflict_do_nothing())
+
+
+class BlocklistRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, kind: str, value: str, note: str | None) -> None:
+        await self.session.execute(insert(blocklist).values(kind=kind, value=value, note=note).on_conflict_do_nothing())
+
+    async def remove(self, kind: str, value: str) -> None:
+        await self.session.execute(delete(blocklist).where(blocklist.c.kind == kind, blocklist.c.value == value))
+
+    async def all(self) -> list[dict[str, Any]]:
+        rows = await self.session.execute(select(blocklist).order_by(blocklist.c.kind, blocklist.c.value))
+        return [dict(r) for r in rows.mappings()]

@@ -18,18 +18,16 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundE
 from litestar.params import Body, FromPath, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
 
 from leadflow_intake import imports as imports_mod
-from leadflow_intake.db import PartnerRepository, idempotency_keys, leads, submissions
+from leadflow_intake import views
+from leadflow_intake.bootstrap import Intake
+from leadflow_intake.db import IdempotencyRepository, PartnerRepository
 from leadflow_intake.domain.errors import FieldError, preferred_language
 from leadflow_intake.domain.lead import CleanLead, clean
 from leadflow_intake.schemas import BatchIn, LeadIn, ProblemOut, validate_lead
-from leadflow_intake.handlers import SubmissionPipeline
-from leadflow_intake.partners import KeyCache, Partner, PartnerRateLimiter, hash_key
+from leadflow_intake.partners import KeyCache, Partner, hash_key
 from leadflow_shared.db import Database, UnitOfWork
-from leadflow_shared.service import Runtime
 
 PROBLEM = ResponseSpec(data_container=ProblemOut, description="Invalid input: every problem as {field, code, message}")
 UNAUTHORIZED = ResponseSpec(data_container=None, description="No API key, or a revoked one")
@@ -39,26 +37,23 @@ YIELD_EVERY = 100  # leads validated between two turns of the event loop
 # ---- partner authentication and rate -------------------------------------------------------
 
 
-async def provide_partner(
-    request: Request[Any, Any, Any], db: NamedDependency[Database], runtime: NamedDependency[Runtime]
-) -> Partner:
+async def provide_partner(request: Request[Any, Any, Any], intake: NamedDependency[Intake]) -> Partner:
     """`Authorization: Bearer <key>` → the partner; 401 without a live key, 429 over its rate."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise NotAuthorizedException("an API key is needed: Authorization: Bearer <key>")
-    partner = await _partner_of(hash_key(key.strip()), db, runtime.state["key_cache"])
+    partner = await _partner_of(hash_key(key.strip()), intake.db, intake.key_cache)
     if partner is None:
         raise NotAuthorizedException("unknown or revoked API key")
-    limiter: PartnerRateLimiter = runtime.state["rate_limiter"]
-    wait = limiter.retry_after(partner)
+    wait = intake.rate_limiter.retry_after(partner)
     if wait is not None:
         raise HTTPException(status_code=429, detail=f"over {partner.rate_per_s:g} requests/s",
                             headers={"Retry-After": str(wait)})
     return partner
 
 
-async def _partner_of(key_hash: str, db: Database, cache: KeyCache) -> Partner | None:
+async def _partner_of(key_hash: str, db: Database, cache: KeyCache[Partner]) -> Partner | None:
     known, partner = cache.get(key_hash)
     if known:
         return partner
@@ -91,34 +86,6 @@ def validation_problem(request: Request[Any, Any, Any], exc: ValidationException
 # ---- idempotency -----------------------------------------------------------------------------
 
 
-class KeyReused(Exception):
-    pass
-
-
-async def _claim_key(uow: UnitOfWork, partner: Partner, key: str, request_hash: str) -> dict[str, Any] | None:
-    """Claim the Idempotency-Key in this transaction; the stored answer when it was used before.
-
-    A concurrent request with the same key waits on the insert until the first commits.
-    """
-    claimed = await uow.session.execute(
-        insert(idempotency_keys).values(partner_id=partner.id, key=key, request_hash=request_hash)
-        .on_conflict_do_nothing().returning(idempotency_keys.c.key)
-    )
-    if claimed.first() is not None:
-        return None
-    row = (await uow.session.execute(select(idempotency_keys).where(
-        idempotency_keys.c.partner_id == partner.id, idempotency_keys.c.key == key))).mappings().one()
-    if row["request_hash"] != request_hash:
-        raise KeyReused
-    return dict(row)
-
-
-async def _remember(uow: UnitOfWork, partner: Partner, key: str, status: int, body: Any) -> None:
-    await uow.session.execute(update(idempotency_keys).where(
-        idempotency_keys.c.partner_id == partner.id, idempotency_keys.c.key == key,
-    ).values(status_code=status, response=body))
-
-
 def _request_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
@@ -145,7 +112,7 @@ class LeadController(Controller):
           responses={422: PROBLEM, 401: UNAUTHORIZED, 429: TOO_MANY})
     async def submit(
         self, request: Request[Any, Any, Any], data: LeadIn,
-        partner: NamedDependency[Partner], db: NamedDependency[Database], runtime: NamedDependency[Runtime],
+        partner: NamedDependency[Partner], intake: NamedDependency[Intake],
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=200)] = None,
     ) -> Response[Any]:
         lead = clean(data.model_dump(mode="json", exclude_none=True))
@@ -153,14 +120,14 @@ class LeadController(Controller):
             return _problem(lead, request)
 
         if idempotency_key is None:  # committed with the other posts waiting (see group_commit)
-            accepted = await runtime.state["group_committer"].submit(lead, partner.id)
+            accepted = await intake.group_committer.submit(lead, partner.id)
             return Response(accepted.as_dict(), status_code=HTTP_202_ACCEPTED)
 
         async def accept(uow: UnitOfWork) -> tuple[int, Any]:
-            accepted = await pipeline(runtime).submit(uow, [lead], partner_id=partner.id)
+            accepted = await intake.pipeline.submit(uow, [lead], partner_id=partner.id)
             return HTTP_202_ACCEPTED, accepted[0].as_dict()
 
-        return await _idempotent(request, db, partner, idempotency_key, data, accept)
+        return await _idempotent(request, intake.db, partner, idempotency_key, data, accept)
 
     @post("/leads/batch", status_code=HTTP_202_ACCEPTED, summary="Submit up to 1,000 leads",
           responses={422: PROBLEM, 401: UNAUTHORIZED, 429: TOO_MANY},
@@ -168,18 +135,17 @@ class LeadController(Controller):
                       "refused ones with their errors. A bad lead never sinks the others.")
     async def submit_batch(
         self, request: Request[Any, Any, Any], data: BatchIn, partner: NamedDependency[Partner],
-        db: NamedDependency[Database], runtime: NamedDependency[Runtime],
+        intake: NamedDependency[Intake],
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=200)] = None,
     ) -> Response[Any]:
-        limit = runtime.settings.intake_batch_max  # type: ignore[attr-defined]
-        if len(data.leads) > limit:
+        if len(data.leads) > intake.settings.intake_batch_max:
             return _problem([FieldError("leads", "too_many_leads")], request)
         language = preferred_language(request.headers.get("accept-language"))
         checked = await _validated(data.leads)
         valid = [lead for lead in checked if not isinstance(lead, list)]
 
         async def accept(uow: UnitOfWork) -> tuple[int, Any]:
-            accepted = iter(await pipeline(runtime).submit(uow, valid, partner_id=partner.id))
+            accepted = iter(await intake.pipeline.submit(uow, valid, partner_id=partner.id))
             results = [
                 {"index": i, "status": "rejected", "errors": [e.as_dict(language) for e in lead]}
                 if isinstance(lead, list) else {"index": i, "status": "accepted", **next(accepted).as_dict()}
@@ -188,18 +154,12 @@ class LeadController(Controller):
             counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "rejected")}
             return HTTP_202_ACCEPTED, {"results": results, **counts}
 
-        return await _idempotent(request, db, partner, idempotency_key, data, accept)
+        return await _idempotent(request, intake.db, partner, idempotency_key, data, accept)
 
     @get("/leads/{lead_id:uuid}", summary="One of your leads and its status so far")
     async def show(self, lead_id: FromPath[uuid.UUID], partner: NamedDependency[Partner],
-                   db: NamedDependency[Database]) -> dict[str, Any]:
-        async with db.uow() as uow:
-            rows = (await uow.session.execute(
-                select(submissions.c.id, submissions.c.outcome, submissions.c.received_at, submissions.c.fields,
-                       leads.c.status).join(leads, leads.c.id == submissions.c.lead_id)
-                .where(submissions.c.lead_id == lead_id, submissions.c.partner_id == partner.id)
-                .order_by(submissions.c.received_at)
-            )).all()
+                   intake: NamedDependency[Intake]) -> dict[str, Any]:
+        rows = await views.lead_submissions(intake.db, partner.id, lead_id)
         if not rows:
             raise NotFoundException(f"you have submitted no lead {lead_id}")  # never another partner's
         return {
@@ -210,25 +170,12 @@ class LeadController(Controller):
 
     @get("/submissions", summary="Your submissions and their outcomes, for settlement")
     async def list_submissions(
-        self, partner: NamedDependency[Partner], db: NamedDependency[Database],
+        self, partner: NamedDependency[Partner], intake: NamedDependency[Intake],
         since: Annotated[datetime | None, Parameter(query="since", description="ISO time; oldest first from it")] = None,
         after: Annotated[str | None, Parameter(query="after", description="`next` of the previous page")] = None,
         limit: Annotated[int, Parameter(query="limit", ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        s = submissions.c
-        query = select(s.id, s.lead_id, s.outcome, s.duplicate_of, s.received_at, leads.c.status).join(
-            leads, leads.c.id == s.lead_id).where(s.partner_id == partner.id)
-        if since:
-            query = query.where(s.received_at >= since)
-        if after:
-            at, _, last_id = after.partition("|")
-            try:
-                cursor_time, cursor_id = datetime.fromisoformat(at), uuid.UUID(last_id)
-            except ValueError as exc:
-                raise ValidationException("`after` is not a cursor this API gave") from exc
-            query = query.where(or_(s.received_at > cursor_time, and_(s.received_at == cursor_time, s.id > cursor_id)))
-        async with db.uow() as uow:
-            rows = (await uow.session.execute(query.order_by(s.received_at, s.id).limit(limit))).all()
+        rows = await views.submissions_page(intake.db, partner.id, since=since, after=_cursor(after), limit=limit)
         items = [{"submission_id": str(r.id), "lead_id": str(r.lead_id), "outcome": r.outcome,
                   "duplicate_of": str(r.duplicate_of) if r.duplicate_of else None,
                   "received_at": r.received_at.isoformat(), "lead_status": r.status} for r in rows]
@@ -236,25 +183,33 @@ class LeadController(Controller):
                 "next": f"{rows[-1].received_at.isoformat()}|{rows[-1].id}" if len(rows) == limit else None}
 
 
-def pipeline(runtime: Runtime) -> SubmissionPipeline:
-    return runtime.state["pipeline"]  # type: ignore[no-any-return]
+def _cursor(after: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """`next` of a page ("<received_at>|<submission id>") as the position to go on from."""
+    if not after:
+        return None
+    at, _, last_id = after.partition("|")
+    try:
+        return datetime.fromisoformat(at), uuid.UUID(last_id)
+    except ValueError as exc:
+        raise ValidationException("`after` is not a cursor this API gave") from exc
 
 
 async def _idempotent(request: Request[Any, Any, Any], db: Database, partner: Partner, key: str | None,
                       body: BaseModel, action: Any) -> Response[Any]:
     async with db.uow() as uow:
+        keys = IdempotencyRepository(uow.session)
         if key:
-            try:
-                # Only a keyed request pays for the hash (and the body's serialization it needs).
-                earlier = await _claim_key(uow, partner, key, _request_hash(body.model_dump(mode="json")))
-            except KeyReused:
+            # Only a keyed request pays for the hash (and the body's serialization it needs).
+            request_hash = _request_hash(body.model_dump(mode="json"))
+            earlier = await keys.claim(partner.id, key, request_hash)
+            if earlier is not None and earlier["request_hash"] != request_hash:
                 return _problem([FieldError("Idempotency-Key", "idempotency_key_reused")], request)
             if earlier is not None:
                 return Response(earlier["response"], status_code=earlier["status_code"],
                                 headers={"Idempotent-Replayed": "true"})
         status, answer = await action(uow)
         if key:
-            await _remember(uow, partner, key, status, answer)
+            await keys.remember(partner.id, key, status, answer)
         await uow.commit()
     return Response(answer, status_code=status)
 
@@ -270,13 +225,13 @@ class ImportController(Controller):
     async def create(
         self, request: Request[Any, Any, Any],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
-        partner: NamedDependency[Partner], db: NamedDependency[Database], runtime: NamedDependency[Runtime],
+        partner: NamedDependency[Partner], intake: NamedDependency[Intake],
     ) -> Response[Any]:
         upload = data.get("file")
         if not isinstance(upload, UploadFile):
             return _problem([FieldError("file", "missing")], request)
         content = await upload.read()
-        if len(content) > runtime.settings.intake_import_max_bytes:  # type: ignore[attr-defined]
+        if len(content) > intake.settings.intake_import_max_bytes:
             return _problem([FieldError("file", "too_long")], request)
         try:
             mapping = json.loads(data["mapping"]) if data.get("mapping") else {}
@@ -289,23 +244,24 @@ class ImportController(Controller):
         except imports_mod.UnreadableFile as exc:
             return _problem([FieldError("file", "unreadable_file", str(exc))], request)
         mapping["__language__"] = preferred_language(request.headers.get("accept-language"))  # for the report
-        import_id = await imports_mod.enqueue(db, partner.id, upload.filename or "upload", content, mapping, total)
-        runtime.state["import_wakeup"].set()
+        import_id = await imports_mod.enqueue(intake.db, partner.id, upload.filename or "upload", content, mapping,
+                                              total)
+        intake.imports.wake()
         return Response({"import_id": str(import_id), "status": "queued", "total": total,
                          "progress_url": f"/v1/imports/{import_id}"}, status_code=HTTP_202_ACCEPTED)
 
     @get("/{import_id:uuid}", summary="An import's progress and counts")
     async def show(self, import_id: FromPath[uuid.UUID], partner: NamedDependency[Partner],
-                   db: NamedDependency[Database]) -> dict[str, Any]:
-        found = await imports_mod.progress(db, import_id, partner.id)
+                   intake: NamedDependency[Intake]) -> dict[str, Any]:
+        found = await imports_mod.progress(intake.db, import_id, partner.id)
         if found is None:
             raise NotFoundException(f"you have no import {import_id}")
         return found
 
     @get("/{import_id:uuid}/rejected.csv", summary="The rejected rows, with their reasons", media_type="text/csv")
     async def rejected(self, import_id: FromPath[uuid.UUID], partner: NamedDependency[Partner],
-                       db: NamedDependency[Database]) -> Response[bytes]:
-        report = await imports_mod.rejected_csv(db, import_id, partner.id)
+                       intake: NamedDependency[Intake]) -> Response[bytes]:
+        report = await imports_mod.rejected_csv(intake.db, import_id, partner.id)
         if report is None:
             raise NotFoundException(f"you have no import {import_id}")
         return Response(report, media_type="text/csv; charset=utf-8",

@@ -13,15 +13,15 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select, update
-
-from leadflow_intake.db import imports
+from leadflow_intake import views
+from leadflow_intake.db import ImportRepository
 from leadflow_intake.domain.errors import FieldError
 from leadflow_intake.domain.lead import CleanLead
+from leadflow_intake.handlers import SubmissionPipeline
 from leadflow_intake.schemas import validate_lead
 from leadflow_shared.db import Database
 from leadflow_shared.logging import get_logger
-from leadflow_shared.service import BackgroundComponent, Runtime
+from leadflow_shared.service import BackgroundComponent
 
 log = get_logger(__name__)
 
@@ -118,22 +118,14 @@ def map_row(row: dict[str, str], mapping: dict[str, str]) -> dict[str, Any]:
 
 async def enqueue(db: Database, partner_id: str, filename: str, content: bytes, mapping: dict[str, str],
                   total: int) -> uuid.UUID:
-    import_id = uuid.uuid4()
     async with db.uow() as uow:
-        await uow.session.execute(imports.insert().values(
-            id=import_id, partner_id=partner_id, filename=filename, content=content, mapping=mapping,
-            status="queued", total=total))
+        import_id = await ImportRepository(uow.session).add(partner_id, filename, content, mapping, total)
         await uow.commit()
     return import_id
 
 
 async def progress(db: Database, import_id: uuid.UUID, partner_id: str) -> dict[str, Any] | None:
-    i = imports.c
-    async with db.uow() as uow:
-        row = (await uow.session.execute(
-            select(i.id, i.filename, i.status, i.total, i.processed, i.created, i.merged, i.flagged, i.rejected,
-                   i.error, i.created_at, i.updated_at)
-            .where(i.id == import_id, i.partner_id == partner_id))).mappings().first()
+    row = await views.import_progress(db, import_id, partner_id)
     if row is None:
         return None
     out = {k: (str(v) if isinstance(v, uuid.UUID) else v.isoformat() if hasattr(v, "isoformat") else v)
@@ -145,9 +137,7 @@ async def progress(db: Database, import_id: uuid.UUID, partner_id: str) -> dict[
 
 
 async def rejected_csv(db: Database, import_id: uuid.UUID, partner_id: str) -> bytes | None:
-    async with db.uow() as uow:
-        rows = await uow.session.scalar(
-            select(imports.c.rejected_rows).where(imports.c.id == import_id, imports.c.partner_id == partner_id))
+    rows = await views.rejected_rows(db, import_id, partner_id)
     if rows is None:
         return None
     columns: list[str] = []  # the file's own column order (data is kept as [header, value] pairs)
@@ -168,20 +158,23 @@ class ImportWorker(BackgroundComponent):
 
     name = "imports"
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.db = runtime.db
-        self.chunk = runtime.settings.intake_import_chunk  # type: ignore[attr-defined]
-        self.wakeup = asyncio.Event()
-        runtime.state["import_wakeup"] = self.wakeup
+    def __init__(self, db: Database, pipeline: SubmissionPipeline, *, chunk: int) -> None:
+        self.db = db
+        self.pipeline = pipeline
+        self.chunk = chunk
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """An import was queued: look now rather than at the next poll."""
+        self._wakeup.set()
 
     async def run(self) -> None:
         while True:
             try:
                 if not await self.run_next():
-                    self.wakeup.clear()
+                    self._wakeup.clear()
                     try:
-                        await asyncio.wait_for(self.wakeup.wait(), 2.0)
+                        await asyncio.wait_for(self._wakeup.wait(), 2.0)
                     except TimeoutError:
                         pass
             except asyncio.CancelledError:
@@ -193,37 +186,28 @@ class ImportWorker(BackgroundComponent):
     async def run_next(self) -> bool:
         """Process one chunk of the oldest unfinished import; False when there is none."""
         async with self.db.uow() as uow:
-            i = imports.c
-            job = (await uow.session.execute(
-                select(i.id, i.partner_id, i.filename, i.content, i.mapping, i.processed, i.total, i.rejected_rows)
-                .where(i.status.in_(("queued", "running"))).order_by(i.created_at).limit(1)
-                .with_for_update(skip_locked=True))).mappings().first()
+            repo = ImportRepository(uow.session)
+            job = await repo.next_unfinished()
             if job is None:
                 return False
             try:
                 rows = list(read_rows(job["filename"], job["content"]))
             except UnreadableFile as exc:
-                await uow.session.execute(update(imports).where(i.id == job["id"]).values(
-                    status="failed", error=str(exc), updated_at=func.now()))
+                await repo.fail(job["id"], str(exc))
                 await uow.commit()
                 return True
             start = job["processed"]
             chunk = rows[start:start + self.chunk]
             checked = [(start + n + 2, row, validate_lead(map_row(row, job["mapping"]))) for n, row in enumerate(chunk)]
             valid: list[CleanLead] = [lead for _, _, lead in checked if not isinstance(lead, list)]
-            accepted = await self.runtime.state["pipeline"].submit(uow, valid, partner_id=job["partner_id"],
-                                                                     import_id=job["id"])
+            accepted = await self.pipeline.submit(uow, valid, partner_id=job["partner_id"], import_id=job["id"])
             language = job["mapping"].get("__language__", "en")
             rejected = [{"row": line, "data": list(row.items()), "errors": [e.as_dict(language) for e in lead]}
                         for line, row, lead in checked if isinstance(lead, list)]
-            outcomes = [a.outcome for a in accepted]
-            done = start + len(chunk) >= len(rows)
-            await uow.session.execute(update(imports).where(i.id == job["id"]).values(
-                processed=start + len(chunk), total=len(rows),
-                created=i.created + outcomes.count("created"), merged=i.merged + outcomes.count("merged"),
-                flagged=i.flagged + outcomes.count("flagged"), rejected=i.rejected + len(rejected),
-                rejected_rows=job["rejected_rows"] + rejected,
-                status="done" if done else "running", updated_at=func.now()))
+            await repo.record_chunk(job["id"], processed=start + len(chunk), total=len(rows),
+                                    outcomes=[a.outcome for a in accepted],
+                                    rejected_rows=job["rejected_rows"] + rejected, new_rejected=len(rejected),
+                                    done=start + len(chunk) >= len(rows))
             await uow.commit()
         return True
 

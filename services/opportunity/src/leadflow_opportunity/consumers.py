@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from leadflow_opportunity.bootstrap import Opportunity
 from leadflow_opportunity.db import LeadOwnerRepository
 from leadflow_opportunity.domain.model import ConversionStatus, status_for_owner
 from leadflow_shared.consumers import Subscription
@@ -19,7 +20,8 @@ async def on_lead_recycled(event: CloudEvent[LeadRecycled], uow: UnitOfWork) -> 
     await LeadOwnerRepository(uow.session).set_owner(event.data.lead_id, None, ConversionStatus.unowned)
 
 
-subscriptions = [
-    Subscription(LEADS_ASSIGNED, on_lead_assigned),
-    Subscription(LEADS_RECYCLED, on_lead_recycled),
-]
+def subscriptions(opportunity: Opportunity) -> list[Subscription]:
+    return [
+        Subscription(LEADS_ASSIGNED, on_lead_assigned),
+        Subscription(LEADS_RECYCLED, on_lead_recycled),
+    ]

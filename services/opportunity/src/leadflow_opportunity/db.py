@@ -1,11 +1,10 @@
-"""opportunity's tables (schema `opportunity`) and repository."""
+"""opportunity's tables (schema `opportunity`) and its writes (the read side is views.py)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, Uuid, func, select
+from sqlalchemy import Column, DateTime, String, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,8 +36,3 @@ class LeadOwnerRepository:
                 where=lead_owners.c.status != ConversionStatus.converted,  # a customer stays one
             )
         )
-
-    async def get(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
-        rows = (await self.session.execute(select(lead_owners).where(lead_owners.c.lead_id == lead_id))).mappings()
-        first = rows.first()
-        return dict(first) if first else None

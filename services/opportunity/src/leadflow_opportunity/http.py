@@ -11,8 +11,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from pydantic import BaseModel
 
-from leadflow_opportunity.db import LeadOwnerRepository
-from leadflow_shared.db import Database
+from leadflow_opportunity import views
+from leadflow_opportunity.bootstrap import Opportunity
 
 
 class LeadOwnerView(BaseModel):
@@ -27,9 +27,8 @@ class LeadOwnerController(Controller):
     tags = ["opportunities"]
 
     @get("/{lead_id:uuid}", summary="Who works a lead and whether it has converted")
-    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> LeadOwnerView:
-        async with db.uow() as uow:
-            row = await LeadOwnerRepository(uow.session).get(lead_id)
+    async def show(self, lead_id: FromPath[uuid.UUID], opportunity: NamedDependency[Opportunity]) -> LeadOwnerView:
+        row = await views.lead_owner(opportunity.db, lead_id)
         if row is None:
             raise NotFoundException(f"opportunity knows no lead {lead_id}")
         return LeadOwnerView.model_validate(row)

@@ -33,7 +33,7 @@ class PoolActivities:
         lead_id = uuid.UUID(request.lead_id)
         async with self.db.uow() as uow:
             repo = PoolRepository(uow.session)
-            lead = await repo.get(lead_id, for_update=True)
+            lead = await repo.get_for_update(lead_id)
             if lead is None or lead["status"] != PoolStatus.owned or lead["owner_id"] != request.owner_id:
                 return False  # followed up, released or reassigned since: nothing to take back
             await repo.set_status(lead_id, PoolStatus.recycled, owner_id=None, pool_id=request.pool_id)

@@ -5,24 +5,19 @@ from __future__ import annotations
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
+from leadflow_pool.bootstrap import Pool
 from leadflow_pool.db import PoolRepository
 from leadflow_pool.domain.model import PoolStatus, follow_up_deadline, workflow_id
-from leadflow_pool.settings import PoolSettings
-from leadflow_pool.temporal import TemporalWorker
 from leadflow_pool.workflows import FollowUpDeadlineWorkflow
 from leadflow_shared.consumers import Subscription
 from leadflow_shared.contracts import LEADS_ASSIGNED, LeadAssigned
 from leadflow_shared.db import UnitOfWork
 from leadflow_shared.errors import TransientError
 from leadflow_shared.events import CloudEvent
-from leadflow_shared.service import Runtime
 
 
-def make_subscriptions(runtime: Runtime) -> list[Subscription]:
-    settings = runtime.settings
-    assert isinstance(settings, PoolSettings)
-    temporal = runtime.component("temporal")
-    assert isinstance(temporal, TemporalWorker)
+def subscriptions(pool: Pool) -> list[Subscription]:
+    settings, temporal = pool.settings, pool.temporal
 
     async def on_lead_assigned(event: CloudEvent[LeadAssigned], uow: UnitOfWork) -> None:
         assigned = event.data

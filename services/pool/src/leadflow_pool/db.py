@@ -1,4 +1,4 @@
-"""pool's tables (schema `pool`) and repository."""
+"""pool's tables (schema `pool`) and its writes (the read side is views.py)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class PoolRepository:
             .values(status=status, updated_at=func.now(), **values)
         )
 
-    async def get(self, lead_id: uuid.UUID, *, for_update: bool = False) -> dict[str, Any] | None:
-        query = select(pool_leads).where(pool_leads.c.lead_id == lead_id)
-        row = (await self.session.execute(query.with_for_update() if for_update else query)).mappings().first()
+    async def get_for_update(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
+        query = select(pool_leads).where(pool_leads.c.lead_id == lead_id).with_for_update()
+        row = (await self.session.execute(query)).mappings().first()
         return dict(row) if row else None

@@ -13,13 +13,13 @@ from litestar.exceptions import NotFoundException
 from litestar.status_codes import HTTP_202_ACCEPTED
 from pydantic import BaseModel
 
+from leadflow_pool import views
+from leadflow_pool.bootstrap import Pool
 from leadflow_pool.db import PoolRepository
 from leadflow_pool.domain.model import PoolStatus
 from leadflow_pool.temporal import TemporalWorker
 from leadflow_pool.workflows import FollowUpDeadlineWorkflow
-from leadflow_shared.db import Database
 from leadflow_shared.logging import get_logger
-from leadflow_shared.service import Runtime
 
 log = get_logger(__name__)
 
@@ -38,31 +38,28 @@ class PoolLeadController(Controller):
     tags = ["pool"]
 
     @get("/{lead_id:uuid}", summary="Where a lead is: its owner and deadline, or its pool")
-    async def show(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database]) -> PoolLeadView:
-        async with db.uow() as uow:
-            row = await PoolRepository(uow.session).get(lead_id)
+    async def show(self, lead_id: FromPath[uuid.UUID], pool: NamedDependency[Pool]) -> PoolLeadView:
+        row = await views.pool_lead(pool.db, lead_id)
         if row is None:
             raise NotFoundException(f"pool has no lead {lead_id}")
         return PoolLeadView.model_validate(row)
 
     @post("/{lead_id:uuid}/follow-ups", status_code=HTTP_202_ACCEPTED, summary="The owner followed the lead up")
-    async def follow_up(self, lead_id: FromPath[uuid.UUID], db: NamedDependency[Database], runtime: NamedDependency[Runtime]) -> PoolLeadView:
-        async with db.uow() as uow:
+    async def follow_up(self, lead_id: FromPath[uuid.UUID], pool: NamedDependency[Pool]) -> PoolLeadView:
+        async with pool.db.uow() as uow:
             repo = PoolRepository(uow.session)
-            row = await repo.get(lead_id, for_update=True)
+            row = await repo.get_for_update(lead_id)
             if row is None or row["status"] != PoolStatus.owned:
                 raise NotFoundException(f"lead {lead_id} has no owner waiting on a follow-up")
             await repo.set_status(lead_id, PoolStatus.followed_up)
             await uow.commit()
-        await _stop_the_clock(runtime, row["workflow_id"])
+        await _stop_the_clock(pool.temporal, row["workflow_id"])
         return PoolLeadView.model_validate({**row, "status": PoolStatus.followed_up})
 
 
-async def _stop_the_clock(runtime: Runtime, workflow_id: str) -> None:
+async def _stop_the_clock(worker: TemporalWorker, workflow_id: str) -> None:
     """Best effort: the follow-up is already recorded, and a clock that fires anyway finds the lead
     followed up and keeps it with its owner (the recycle activity checks)."""
-    worker = runtime.component("temporal")
-    assert isinstance(worker, TemporalWorker)
     try:
         client = await worker.connected_client(timeout_s=3)
         await asyncio.wait_for(

@@ -11,17 +11,17 @@ from temporalio.worker import Worker
 from leadflow_pool.activities import PoolActivities
 from leadflow_pool.settings import PoolSettings
 from leadflow_pool.workflows import FollowUpDeadlineWorkflow
+from leadflow_shared.db import Database
 from leadflow_shared.errors import TransientError
 from leadflow_shared.logging import get_logger
-from leadflow_shared.service import Runtime
 
 log = get_logger(__name__)
 
 WORKFLOWS = [FollowUpDeadlineWorkflow]
 
 
-def activities_of(runtime_db: object) -> list[object]:
-    pool = PoolActivities(runtime_db)  # type: ignore[arg-type]
+def activities_of(db: Database) -> list[object]:
+    pool = PoolActivities(db)
     return [pool.recycle_overdue_lead]
 
 
@@ -30,10 +30,9 @@ class TemporalWorker:
 
     name = "temporal"
 
-    def __init__(self, runtime: Runtime) -> None:
-        assert isinstance(runtime.settings, PoolSettings)
-        self.settings: PoolSettings = runtime.settings
-        self.runtime = runtime
+    def __init__(self, settings: PoolSettings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
         self.client: Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._worker_running = False
@@ -51,7 +50,7 @@ class TemporalWorker:
                                                        namespace=self.settings.temporal_namespace)
                 worker = Worker(
                     self.client, task_queue=self.settings.pool_task_queue, workflows=WORKFLOWS,
-                    activities=activities_of(self.runtime.db),
+                    activities=activities_of(self.db),
                 )
                 log.info("temporal worker started", task_queue=self.settings.pool_task_queue)
                 self._worker_running = True

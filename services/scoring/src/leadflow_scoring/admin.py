@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leadflow_scoring import views
 from leadflow_scoring.db import ApiKeyRepository, ModelRepository, RegistryRepository, RuleSetRepository, metadata
 from leadflow_scoring.domain.rules import RulesError, load_rules_yaml
 from leadflow_scoring.registry import read_registry_csv
@@ -39,6 +40,18 @@ def _database(dsn: str | None = None) -> Database:
 
 def _run(work: Callable[[UnitOfWork], Awaitable[T]], dsn: str | None = None) -> T:
     return run_transaction(lambda: _database(dsn), work)  # type: ignore[no-any-return]
+
+
+def _read(query: Callable[[Database], Awaitable[T]]) -> T:
+    """A query of the read side (views.py), with a database of its own."""
+    async def go() -> T:
+        db = _database()
+        try:
+            return await query(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
 
 
 # ---- registry ------------------------------------------------------------------------------------
@@ -194,7 +207,7 @@ def models_store(directory: Annotated[Path, typer.Argument(exists=True, file_oka
 @models_app.command("list")
 def models_list() -> None:
     table = Table("version", "active", "rows", "cv roc auc", "cv brier", "created")
-    for row in _run(lambda uow: ModelRepository(uow.session).all()):
+    for row in _read(views.predictive_models):
         model = row["info"].get("metrics", {}).get("model", {})
         table.add_row(row["version"], "✓" if row["active"] else "", str(row["info"].get("training_rows", "")),
                       f"{model.get('roc_auc', '')}", f"{model.get('brier', '')}", f"{row['created_at']:%Y-%m-%d %H:%M}")

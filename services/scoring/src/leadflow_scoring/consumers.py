@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadflow_scoring.handlers import ScoringHandlers
+from leadflow_scoring.bootstrap import Scoring
 from leadflow_shared.consumers import BatchSubscription, split_lanes
 from leadflow_shared.contracts import LEADS_ACTIVITY, LEADS_RECEIVED, OPPORTUNITIES_CLOSED
 from leadflow_shared.events import CloudEvent
-from leadflow_shared.service import Runtime
 
 
-def subscriptions(runtime: Runtime) -> list[BatchSubscription]:
-    handlers: ScoringHandlers = runtime.state["handlers"]
-    size = runtime.settings.scoring_batch_max_records  # type: ignore[attr-defined]
-    lanes = runtime.settings.scoring_lanes  # type: ignore[attr-defined]
+def subscriptions(scoring: Scoring) -> list[BatchSubscription]:
+    handlers = scoring.handlers
+    size = scoring.settings.scoring_batch_max_records
+    lanes = scoring.settings.scoring_lanes
 
     async def lead_lanes(events: list[CloudEvent[Any]]) -> list[list[CloudEvent[Any]]]:
         return split_lanes(events, lambda e: str(e.data.lead_id), lanes)
 
     async def activity_lanes(events: list[CloudEvent[Any]]) -> list[list[CloudEvent[Any]]]:
-        return await handlers.activity_lanes(runtime.db, events, lanes)
+        return await handlers.activity_lanes(scoring.db, events, lanes)
 
     split = lanes > 1
     return [

@@ -1,4 +1,5 @@
-"""scoring's tables (schema `scoring`) and repositories."""
+"""scoring's tables (schema `scoring`) and its writes: the repositories its consumers and jobs use (the read
+side the API answers from is views.py)."""
 
 from __future__ import annotations
 
@@ -265,10 +266,6 @@ class LeadRepository:
                 "INSERT INTO scoring.lead_contacts (key, lead_id) SELECT * FROM unnest($1::text[], $2::uuid[]) "
                 "ON CONFLICT (key) DO NOTHING", [k for k, _ in pairs], [i for _, i in pairs])
 
-    async def get(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(select(leads).where(leads.c.lead_id == lead_id))).mappings().first()
-        return dict(row) if row else None
-
     async def set_outcomes(self, outcomes: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
         """The latest close of each lead wins (a lost deal reopened and won is won)."""
         if outcomes:
@@ -300,16 +297,6 @@ class LeadRepository:
         for row in rows:
             found.setdefault(row["lead_id"], []).append(dict(row))
         return found
-
-    async def with_history(self, after: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
-        """A page of leads (by id) with every activity applied to them, for re-scoring from scratch."""
-        rows = await self._fetch(
-            "SELECT l.*, coalesce((SELECT jsonb_agg(jsonb_build_object('type', a.type, 'url', a.url, "
-            "  'occurred_at', a.occurred_at, 'attributes', a.attributes) ORDER BY a.occurred_at) "
-            "  FROM scoring.activities a WHERE a.lead_id = l.lead_id AND a.applied_at IS NOT NULL), '[]') AS history "
-            "FROM scoring.leads l WHERE ($1::uuid IS NULL OR l.lead_id > $1) ORDER BY l.lead_id LIMIT $2",
-            after, limit)
-        return [dict(row) for row in rows]
 
 
 class ActivityRepository:
@@ -424,11 +411,6 @@ class RuleSetRepository:
     async def activate(self, version: str) -> bool:
         return await _activate(self.session, rule_sets, version)
 
-    async def all(self) -> list[dict[str, Any]]:
-        rows = await self.session.execute(select(rule_sets.c.version, rule_sets.c.active, rule_sets.c.created_by,
-                                                 rule_sets.c.created_at).order_by(rule_sets.c.created_at))
-        return [dict(r) for r in rows.mappings()]
-
 
 class ModelRepository:
     """Predictive models by version (the artifact kept in the database, so every replica can load it)."""
@@ -448,11 +430,6 @@ class ModelRepository:
 
     async def activate(self, version: str) -> bool:
         return await _activate(self.session, models, version)
-
-    async def all(self) -> list[dict[str, Any]]:
-        rows = await self.session.execute(select(models.c.version, models.c.active, models.c.info,
-                                                 models.c.created_at).order_by(models.c.created_at))
-        return [dict(r) for r in rows.mappings()]
 
     async def outcome_history(self) -> list[dict[str, Any]]:
         """Leads whose opportunity closed (won or lost), with what was known of them: training data."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,38 +18,30 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTITY
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from leadflow_scoring.db import ApiKeyRepository, LeadRepository, ModelRepository, RuleSetRepository
+from leadflow_scoring import views
+from leadflow_scoring.bootstrap import Scoring
+from leadflow_scoring.db import ApiKeyRepository, ModelRepository, RuleSetRepository
+from leadflow_scoring.domain.model import Caller
 from leadflow_scoring.domain.rules import Problem, RuleSet, RulesError, load_rules_yaml
 from leadflow_scoring.domain.simulation import Simulation
 from leadflow_scoring.handlers import contact_keys, model_features
-from leadflow_shared.auth import KeyCache, hash_key
+from leadflow_shared.auth import hash_key
 from leadflow_shared.contracts import LEADS_ACTIVITY, LeadActivity
-from leadflow_shared.db import Database
-from leadflow_shared.service import Runtime
 
 MAX_ACTIVITIES = 1000
 
 
-@dataclass(frozen=True)
-class Caller:
-    id: str
-    name: str
-    role: str  # partner | staff
-
-
-async def provide_caller(request: Request[Any, Any, Any], db: NamedDependency[Database],
-                         runtime: NamedDependency[Runtime]) -> Caller:
+async def provide_caller(request: Request[Any, Any, Any], scoring: NamedDependency[Scoring]) -> Caller:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise NotAuthorizedException("an API key is needed: Authorization: Bearer <key>")
     key_hash = hash_key(key.strip())
-    cache: KeyCache[Caller] = runtime.state["key_cache"]
-    known, caller = cache.get(key_hash)
+    known, caller = scoring.key_cache.get(key_hash)
     if not known:
-        async with db.uow() as uow:
+        async with scoring.db.uow() as uow:
             row = await ApiKeyRepository(uow.session).by_hash(key_hash)
         caller = Caller(row["id"], row["name"], row["role"]) if row and row["revoked_at"] is None else None
-        cache.put(key_hash, caller)
+        scoring.key_cache.put(key_hash, caller)
     if caller is None:
         raise NotAuthorizedException("unknown or revoked API key")
     return caller
@@ -91,13 +82,12 @@ class ScoreController(Controller):
 
     @get("/{lead_id:uuid}/score", summary="A lead's score, grade, stage, probability and why (staff)")
     async def show(self, lead_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
-                   db: NamedDependency[Database], runtime: NamedDependency[Runtime]) -> ScoreView:
+                   scoring: NamedDependency[Scoring]) -> ScoreView:
         _staff(caller)
-        async with db.uow() as uow:
-            row = await LeadRepository(uow.session).get(lead_id)
+        row = await views.score(scoring.db, lead_id)
         if row is None:
             raise NotFoundException(f"lead {lead_id} has not been scored")
-        model = getattr(runtime.state.get("scorer"), "model", None)
+        model = getattr(scoring.scorer.current, "model", None)
         if model is not None and model.version == row["model_version"]:  # explained on read: it costs ~1 ms
             row["predictive_factors"] = [{"feature": f, "points": round(100 * c, 1)}
                                          for f, c in model.explain(model_features(row), top=3)]
@@ -165,14 +155,14 @@ class ActivityController(Controller):
           description="Each accepted activity is published on leads.activity.v1 and scored from there; an "
                       "activity whose lead has not arrived yet waits for it. A bad item never sinks the others.")
     async def record(self, data: dict[str, Any], caller: NamedDependency[Caller],
-                     db: NamedDependency[Database]) -> Response[dict[str, Any]]:
+                     scoring: NamedDependency[Scoring]) -> Response[dict[str, Any]]:
         items = data["activities"] if isinstance(data.get("activities"), list) else [data]
         if len(items) > MAX_ACTIVITIES:
             return _problems([{"field": "activities", "code": "too_many",
                                "message": f"at most {MAX_ACTIVITIES} activities per request"}])
         checked = [_activity(raw) for raw in items]
         accepted = [a for a in checked if isinstance(a, LeadActivity)]
-        async with db.uow() as uow:
+        async with scoring.db.uow() as uow:
             await uow.publish_many([(LEADS_ACTIVITY, _key(a), a) for a in accepted])
             await uow.commit()
         results = [{"index": i, "status": "accepted", "activity_id": str(a.activity_id)} if isinstance(a, LeadActivity)
@@ -205,11 +195,9 @@ class RulesController(Controller):
     dependencies = {"caller": Provide(provide_caller)}
 
     @get("/", summary="The active rule set (YAML) and the versions kept (staff)")
-    async def show(self, caller: NamedDependency[Caller], db: NamedDependency[Database]) -> dict[str, Any]:
+    async def show(self, caller: NamedDependency[Caller], scoring: NamedDependency[Scoring]) -> dict[str, Any]:
         _staff(caller)
-        async with db.uow() as uow:
-            repo = RuleSetRepository(uow.session)
-            active, versions = await repo.active(), await repo.all()
+        active, versions = await views.rule_sets_kept(scoring.db)
         return {"active_version": active["version"] if active else None, "yaml": active["yaml"] if active else None,
                 "versions": versions}
 
@@ -217,17 +205,17 @@ class RulesController(Controller):
          description="422 lists every problem with its path (e.g. fit[2].when.field). Leads are re-scored under "
                      "the new rules by the periodic job (`leadflow scoring rescore` does it at once).")
     async def replace(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller],
-                      db: NamedDependency[Database], runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
+                      scoring: NamedDependency[Scoring]) -> Response[dict[str, Any]]:
         _staff(caller)
         text, rules = await _rules_from(request)
-        async with db.uow() as uow:
+        async with scoring.db.uow() as uow:
             repo = RuleSetRepository(uow.session)
             if not await repo.store(rules.version, text, caller.name):
                 return _problems([{"field": "version", "code": "version_taken",
                                    "message": f"version {rules.version} exists with other rules: give a new version"}])
             await repo.activate(rules.version)
             await uow.commit()
-        await runtime.component("active-version-watcher").round()  # this replica at once; others within seconds
+        await scoring.watcher.round()  # this replica at once; others within seconds
         return Response({"active_version": rules.version}, status_code=200)
 
     @post("/validate", status_code=200, summary="Check a rule set without loading it (staff)")
@@ -240,13 +228,12 @@ class RulesController(Controller):
           description="Nothing is changed: every lead is scored from its history under the proposed rules and "
                       "compared with its current grade and stage.")
     async def simulate(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller],
-                       db: NamedDependency[Database]) -> Response[Any]:
+                       scoring: NamedDependency[Scoring]) -> Response[Any]:
         _staff(caller)
         _, rules = await _rules_from(request)
         simulation, after, now = Simulation(rules.version), None, datetime.now(UTC)
         while True:
-            async with db.uow() as uow:
-                page = await LeadRepository(uow.session).with_history(after, 1000)
+            page = await views.leads_with_history(scoring.db, after, 1000)
             for lead in page:
                 simulation.add(lead, rules, now)
             if len(page) < 1000:
@@ -262,18 +249,17 @@ class ModelController(Controller):
     dependencies = {"caller": Provide(provide_caller)}
 
     @get("/", summary="Predictive models kept, and which is active (staff)")
-    async def list_models(self, caller: NamedDependency[Caller], db: NamedDependency[Database]) -> dict[str, Any]:
+    async def list_models(self, caller: NamedDependency[Caller], scoring: NamedDependency[Scoring]) -> dict[str, Any]:
         _staff(caller)
-        async with db.uow() as uow:
-            return {"models": await ModelRepository(uow.session).all()}
+        return {"models": await views.predictive_models(scoring.db)}
 
     @post("/{version:str}/activate", status_code=200, summary="Make a model the active one (hot swap; staff)")
-    async def activate(self, version: FromPath[str], caller: NamedDependency[Caller], db: NamedDependency[Database],
-                       runtime: NamedDependency[Runtime]) -> dict[str, Any]:
+    async def activate(self, version: FromPath[str], caller: NamedDependency[Caller],
+                       scoring: NamedDependency[Scoring]) -> dict[str, Any]:
         _staff(caller)
-        async with db.uow() as uow:
+        async with scoring.db.uow() as uow:
             if not await ModelRepository(uow.session).activate(version):
                 raise NotFoundException(f"no model {version}")
             await uow.commit()
-        await runtime.component("active-version-watcher").round()
+        await scoring.watcher.round()
         return {"active_version": version}

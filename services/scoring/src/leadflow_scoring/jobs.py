@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from leadflow_shared.db import Database
+from leadflow_shared.errors import TransientError
 from leadflow_shared.logging import get_logger
-from leadflow_shared.service import BackgroundComponent, Runtime
+from leadflow_shared.service import BackgroundComponent
 
 from leadflow_scoring.db import ActivityRepository, LeadRepository, ModelRepository, RuleSetRepository
 from leadflow_scoring.domain.rules import default_rules_text, load_rules_yaml
@@ -75,32 +76,48 @@ class _Periodic(BackgroundComponent):
             await asyncio.sleep(self.interval_s)
 
 
+class ActiveScorer:
+    """The scorer in force (the active rules and model), swapped whole by the watcher: an event is scored
+    wholly by the old or the new. Called for it, it refuses while none is loaded yet: events that come
+    before the rules wait (transient), never dead-letter."""
+
+    def __init__(self) -> None:
+        self.current: Scorer | None = None
+
+    def __call__(self) -> Scorer:
+        if self.current is None:
+            raise TransientError("scoring rules not loaded yet")
+        return self.current
+
+
 class ActiveVersionWatcher(_Periodic):
     """Loads the active rule set and model whenever another version is activated (by API or CLI, on any
-    replica): the swap is one assignment, so an event is scored wholly by the old or the new."""
+    replica) into the active scorer."""
 
     name = "active-version-watcher"
 
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(runtime.settings.scoring_watch_interval_s)  # type: ignore[attr-defined]
-        self.runtime = runtime
+    def __init__(self, db: Database, scorer: ActiveScorer, *, interval_s: float, rules_file: str | None) -> None:
+        super().__init__(interval_s)
+        self.db = db
+        self.scorer = scorer
+        self.rules_file = rules_file
         self.loaded = asyncio.Event()
 
     async def start(self) -> None:
-        await ensure_active_rules(self.runtime.db, self.runtime.settings.scoring_rules_file)  # type: ignore[attr-defined]
+        await ensure_active_rules(self.db, self.rules_file)
         await self.round()
         await super().start()
 
     async def check(self) -> None:
         await super().check()
-        if "scorer" not in self.runtime.state:
+        if self.scorer.current is None:
             raise RuntimeError("no rules loaded yet")
 
     async def round(self) -> None:
-        async with self.runtime.db.uow() as uow:
+        async with self.db.uow() as uow:
             rules_row = await RuleSetRepository(uow.session).active()
             model_version = await ModelRepository(uow.session).active_version()
-            current: Scorer | None = self.runtime.state.get("scorer")
+            current = self.scorer.current
             rules = current.rules if current and rules_row and current.rules.version == rules_row["version"] else None
             if rules is None and rules_row:
                 rules = load_rules_yaml(rules_row["yaml"])
@@ -111,7 +128,7 @@ class ActiveVersionWatcher(_Periodic):
                 model = await asyncio.to_thread(load_packed_model, artifact) if artifact else None
                 log.info("predictive model loaded", version=model_version)
         if rules is not None:
-            self.runtime.state["scorer"] = Scorer(rules, model)
+            self.scorer.current = Scorer(rules, model)
             self.loaded.set()
 
 
@@ -121,17 +138,18 @@ class RescoreJob(_Periodic):
 
     name = "rescore"
 
-    def __init__(self, runtime: Runtime) -> None:
-        settings = runtime.settings
-        super().__init__(min(60.0, settings.scoring_rescore_interval_s))  # type: ignore[attr-defined]
-        self.runtime = runtime
-        self.every = timedelta(seconds=settings.scoring_rescore_interval_s)  # type: ignore[attr-defined]
-        self.batch = settings.scoring_rescore_batch  # type: ignore[attr-defined]
+    def __init__(self, db: Database, handlers: ScoringHandlers, scorer: ActiveScorer, *, every_s: float,
+                 batch: int) -> None:
+        super().__init__(min(60.0, every_s))
+        self.db = db
+        self.handlers = handlers
+        self.scorer = scorer
+        self.every = timedelta(seconds=every_s)
+        self.batch = batch
 
     async def round(self) -> None:
-        if "scorer" in self.runtime.state:
-            await rescore_due(self.runtime.db, self.runtime.state["handlers"], self.runtime.state["scorer"],
-                              datetime.now(UTC) - self.every, self.batch)
+        if self.scorer.current is not None:
+            await rescore_due(self.db, self.handlers, self.scorer.current, datetime.now(UTC) - self.every, self.batch)
 
 
 async def rescore_due(db: Database, handlers: ScoringHandlers, scorer: Scorer, before: datetime, batch: int,
@@ -158,14 +176,14 @@ class WaitingActivityExpiry(_Periodic):
 
     name = "waiting-activity-expiry"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, db: Database, *, retention_days: float) -> None:
         super().__init__(3600.0)
-        self.runtime = runtime
-        self.retention_days: float = runtime.settings.scoring_waiting_retention_days  # type: ignore[attr-defined]
+        self.db = db
+        self.retention_days = retention_days
 
     async def round(self) -> None:
         if self.retention_days > 0:
-            expired = await expire_waiting(self.runtime.db, datetime.now(UTC) - timedelta(days=self.retention_days))
+            expired = await expire_waiting(self.db, datetime.now(UTC) - timedelta(days=self.retention_days))
             if expired:
                 log.info("waiting activities expired", count=expired, retention_days=self.retention_days)
 

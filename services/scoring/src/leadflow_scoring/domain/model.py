@@ -75,3 +75,12 @@ BASELINE_RULES_VERSION = "baseline-0"
 def baseline_score(thresholds: GradeThresholds = GradeThresholds()) -> Score:
     """The score of a lead no rule has spoken about yet: nothing earned, so it is nurtured."""
     return Score(points=0.0, grade=thresholds.grade(0.0), stage=Stage.nurture, rules_version=BASELINE_RULES_VERSION)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls scoring's API: the holder of an API key (a partner posts activities; staff do all)."""
+
+    id: str
+    name: str
+    role: str  # partner | staff

@@ -1,0 +1,17 @@
+"""opportunity's read side: the queries its API answers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from leadflow_opportunity.db import lead_owners
+from leadflow_shared.db import Database
+
+
+async def lead_owner(db: Database, lead_id: uuid.UUID) -> dict[str, Any] | None:
+    async with db.uow() as uow:
+        row = (await uow.session.execute(select(lead_owners).where(lead_owners.c.lead_id == lead_id))).mappings().first()
+    return dict(row) if row else None
