@@ -17,7 +17,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -28,10 +27,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
-import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from leadflow_benchmarks import common
+from leadflow_benchmarks.common import (
+    SURNAMES,
+    bench_database,
+    free_port,
+    log_path,
+    mobile as _mobile,
+    pct,
+    peak_rss,
+    recreate_bench_database,
+    report_table,
+    service_env,
+    stack_env,
+    wait_ready,
+)
 from leadflow_shared.contracts import (
     LEADS_ACTIVITY,
     LEADS_RECEIVED,
@@ -41,14 +54,11 @@ from leadflow_shared.contracts import (
     LeadReceived,
 )
 from leadflow_shared.datasets import shared_dataset
-from leadflow_shared.db import recreate_database
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import ensure_topics, physical_topic
-from leadflow_shared.machine import python_speed_s, speed_note
 from leadflow_shared.normalize import company_name
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 console = Console(soft_wrap=True, width=max(140, Console().width))
 
@@ -57,15 +67,13 @@ HISTORY_NAME = "xeducation_leads_train.csv"
 LABEL, ID_COLUMN = "Converted", "Prospect ID"
 SOURCE = "/leadflow/bench"
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国文斌宇浩凯鑫婷雪琳晨阳"
-BRAND_CHARS = ("华信通达远博瑞星辰云海启明天宇恒新创金桥万象卓越鼎盛东方泰和安康永利嘉禾中科联众汇丰德润宏图"
-               "凯盛润泽锦程智慧优品佳美乐享百川千里正大国际青松蓝天绿洲银河长城黄河昆仑珠江")
 TRADES = ["科技", "网络技术", "信息技术", "软件", "电子商务", "智能制造", "医疗器械", "教育科技", "物流", "咨询", "贸易",
           "金融信息服务"]
 PLACES = [("上海", "上海"), ("北京", "北京"), ("广东", "深圳"), ("广东", "广州"), ("浙江", "杭州"), ("江苏", "南京"),
           ("江苏", "苏州"), ("四川", "成都"), ("湖北", "武汉"), ("山东", "济南"), ("福建", "厦门"), ("陕西", "西安"),
           ("湖南", "长沙"), ("河南", "郑州"), ("天津", "天津"), ("重庆", "重庆")]
+CITIES = [city for _, city in PLACES]
 # The default rules' industries (core, good, public sector) and a few they do not name.
 INDUSTRIES = ["软件和信息技术服务业", "信息传输、软件和信息技术服务业", "互联网和相关服务", "制造业", "金融业",
               "批发和零售业", "租赁和商务服务业", "科学研究和技术服务业", "公共管理、社会保障和社会组织", "教育",
@@ -115,39 +123,18 @@ def bench(
                                                       "file and print the top functions (slows it down)")] = None,
 ) -> None:
     """Events/s of one scoring process beside the raw Kafka consume rate; single-lead predict and rules latency."""
-    env = _stack_env()
+    env = stack_env(["postgres", "kafka"])
     history_path = None
     if with_model and model is None:
         history_path = history or _default_history()
         if history_path is None or not history_path.is_file():
             raise typer.BadParameter(f"no history CSV to train on: pass --history (looked for shared/datasets/{HISTORY_NAME})")
-    speed_before = python_speed_s()
-    asyncio.run(_bench(env, leads, activities, partitions, with_model, history_path, model, predict_runs, keep_topics,
-                       profile))
-    console.print(speed_note(speed_before, python_speed_s()))
-
-
-def _stack_env() -> dict[str, str]:
-    try:
-        from leadflow_localstack import stack
-    except ImportError:  # deployed without the local stack: use LEADFLOW_* as given
-        return {k: v for k, v in os.environ.items() if k.startswith("LEADFLOW_")}
-    return {**stack.up(["postgres", "kafka"]), **{k: v for k, v in os.environ.items() if k.startswith("LEADFLOW_")}}
+    common.run(_bench(env, leads, activities, partitions, with_model, history_path, model, predict_runs, keep_topics,
+                      profile), console)
 
 
 def _default_history() -> Path | None:
     return shared_dataset(HISTORY_NAME)
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -159,14 +146,11 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
 
     bootstrap = env["LEADFLOW_KAFKA_BOOTSTRAP"]
     admin_dsn = env["LEADFLOW_PG_DSN"]
-    dsn = admin_dsn.rpartition("/")[0] + f"/{DATABASE}"
-    plain = dsn.replace("postgresql+asyncpg", "postgresql")
+    dsn, plain = bench_database(admin_dsn, DATABASE)
     run = uuid.uuid4().hex[:8]
     prefix = f"bench-scoring-{run}."
 
-    conn = await asyncpg.connect(admin_dsn.replace("postgresql+asyncpg", "postgresql"))
-    await recreate_database(conn, DATABASE)
-    await conn.close()
+    await recreate_bench_database(admin_dsn, DATABASE)
     await asyncio.to_thread(service.migrate, dsn)
 
     tmp = tempfile.TemporaryDirectory(prefix="leadflow-bench-scoring-")
@@ -191,28 +175,26 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
 
     await ensure_topics(bootstrap, prefix=prefix, partitions=partitions)
     await _partitions(bootstrap, [physical_topic(t.name, prefix) for t in (LEADS_RECEIVED, LEADS_ACTIVITY, LEADS_SCORED)])
-    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / "leadflow-bench-scoring.log"
+    log_file = log_path("scoring")
     try:
         produced = await _produce(bootstrap, [(physical_topic(LEADS_RECEIVED.name, prefix), lead_events),
                                               (physical_topic(LEADS_ACTIVITY.name, prefix), activity_events)])
         topics = [physical_topic(t.name, prefix) for t in (LEADS_RECEIVED, LEADS_ACTIVITY)]
         ceiling, ceiling_count = await _raw_ceiling(bootstrap, topics, total)
 
-        port = _free_port()
-        proc_env = {**os.environ, **env, "LEADFLOW_PG_DSN": dsn, "LEADFLOW_KAFKA_TOPIC_PREFIX": prefix,
-                    "LEADFLOW_KAFKA_GROUP_PREFIX": f"bench-{run}", "LEADFLOW_HTTP_PORT": str(port),
-                    "LEADFLOW_LOG_LEVEL": "WARNING", "LEADFLOW_KAFKA_TOPIC_PARTITIONS": str(partitions),
-                    "LEADFLOW_HTTP_WORKERS": "1"}
-        with open(log_path, "wb") as log:
+        port = free_port()
+        proc_env = service_env(env, dsn, topic_prefix=prefix, group_prefix=f"bench-{run}", port=port,
+                               LEADFLOW_KAFKA_TOPIC_PARTITIONS=str(partitions))
+        with open(log_file, "wb") as log:
             spawned = time.perf_counter()
             profiler = ["-m", "cProfile", "-o", str(profile.resolve())] if profile else []
             proc = await asyncio.create_subprocess_exec(sys.executable, *profiler, "-m", "leadflow_scoring",
                                                         env=proc_env, stdout=log, stderr=log)
             try:
-                await _ready(f"http://127.0.0.1:{port}", proc, log_path)
+                await wait_ready(f"http://127.0.0.1:{port}", "scoring", proc, log_file)
                 timing = await _follow(plain, bootstrap, physical_topic(LEADS_SCORED.name, prefix), total, proc,
-                                       log_path, spawned, time.perf_counter())
-                peak_rss = _peak_rss(proc.pid)
+                                       log_file, spawned, time.perf_counter())
+                peak = peak_rss(proc.pid)
             finally:
                 if proc.returncode is None:
                     # uvicorn re-raises the signal once shut down: SIGINT ends as KeyboardInterrupt, which lets
@@ -234,7 +216,7 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
     tmp.cleanup()
     _report(n_leads=len(lead_events), n_activities=len(activity_events), produced=produced, partitions=partitions,
             companies=companies, model_version=model_version, ceiling=ceiling, ceiling_count=ceiling_count,
-            timing=timing, peak_rss=peak_rss, checks=checks, latency=latency, log_path=log_path)
+            timing=timing, peak_rss=peak, checks=checks, latency=latency, log_path=log_file)
 
 
 def _train(history: Path | None, out: Path) -> str:
@@ -252,14 +234,7 @@ def _train(history: Path | None, out: Path) -> str:
 # ---- the events ----------------------------------------------------------------------------------
 
 def _company(i: int) -> str:
-    n = len(BRAND_CHARS)
-    code = (i * 2_654_435_761) % n**4
-    brand = "".join(BRAND_CHARS[(code // n**k) % n] for k in range(4))
-    return f"{PLACES[i % len(PLACES)][1]}{brand}{TRADES[(i // len(PLACES)) % len(TRADES)]}有限公司"
-
-
-def _mobile(i: int) -> str:
-    return f"+86139{i:08d}"
+    return common.company(i, CITIES, TRADES)
 
 
 def _leads(rng: random.Random, count: int) -> tuple[list[tuple[str, bytes, list[tuple[str, bytes]]]], list[dict[str, Any]]]:
@@ -451,20 +426,6 @@ async def _scored_in_kafka(consumer: AIOKafkaConsumer, partitions: list[TopicPar
 
 # ---- the service ---------------------------------------------------------------------------------
 
-async def _ready(url: str, proc: asyncio.subprocess.Process, log_path: Path) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(1200):
-            if proc.returncode is not None:
-                raise RuntimeError(f"scoring exited with {proc.returncode} before it was ready (see {log_path})")
-            try:
-                if (await client.get(f"{url}/health/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"scoring did not become ready in 120 s (see {log_path})")
-
-
 async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, proc: asyncio.subprocess.Process,
                   log_path: Path, spawned: float, ready: float, stall_s: float = 120.0) -> dict[str, float]:
     """Seconds from the process's start to: ready, the first event processed (the start of its transaction,
@@ -517,17 +478,6 @@ async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, proc:
     finally:
         await consumer.stop()
         await conn.close()
-
-
-def _peak_rss(pid: int) -> int | None:
-    """The process's peak resident set (VmHWM), bytes; None where /proc does not tell."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 async def _checks(dsn: str) -> dict[str, Any]:
@@ -641,12 +591,8 @@ def _report(*, n_leads: int, n_activities: int, produced: float, partitions: int
             peak_rss: int | None, checks: dict[str, Any], latency: dict[str, list[float]], log_path: Path) -> None:
     total = n_leads + n_activities
     model = f"model {model_version}" if model_version else "no model"
-    table = Table(title=f"scoring benchmark ({os.cpu_count()} cores, {n_leads:,} leads + {n_activities:,} activities, "
-                        f"{partitions} partitions, {model})")
-    table.add_column("measure")
-    table.add_column("leadflow", justify="right")
-    table.add_column("raw ceiling", justify="right")
-    table.add_column("ratio", justify="right")
+    table = report_table(f"scoring benchmark ({os.cpu_count()} cores, {n_leads:,} leads + {n_activities:,} "
+                         f"activities, {partitions} partitions, {model})")
     t = timing
     busy = t["done"] - t["first"]
     rows = [
@@ -670,7 +616,7 @@ def _report(*, n_leads: int, n_activities: int, produced: float, partitions: int
                        ("rules", "rules (evaluate_state, default rules), one lead: p50 / p99 ms")):
         if key in latency:
             values = latency[key]
-            table.add_row(title, f"{_pct(values, .5):.3f} / {_pct(values, .99):.3f}", "", "")
+            table.add_row(title, f"{pct(values, .5):.3f} / {pct(values, .99):.3f}", "", "")
     table.add_section()
     table.add_row("leads / activities produced (producer events/s)",
                   f"{n_leads:,} / {n_activities:,} ({produced:,.0f}/s)", f"{ceiling_count:,} read", "")

@@ -11,7 +11,6 @@ import random
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
@@ -19,42 +18,36 @@ import httpx
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
+from leadflow_benchmarks import common
+from leadflow_benchmarks.common import (
+    SURNAMES,
+    bench_database,
+    cpu_seconds,
+    log_path,
+    machine_busy,
+    mobile as _mobile,
+    pct,
+    recreate_bench_database,
+    report_table,
+    service_env,
+    stack_env,
+    wait_ready,
+)
 from leadflow_intake.cli import add_partner
 from leadflow_intake.db import IntakeRepository, metadata
+from leadflow_shared.db import Database
 from leadflow_shared.normalize import company_name, typo_variants
-from leadflow_shared.db import Database, recreate_database
-from leadflow_shared.machine import python_speed_s, speed_note
 
 console = Console(soft_wrap=True)
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 BRANDS = ["华信", "东方", "星辰", "云海", "博远", "启明", "天宇", "恒通", "瑞达", "新创", "金桥", "万象", "卓越", "鼎盛"]
 TRADES = ["科技", "网络技术", "信息技术", "软件", "电子商务", "智能制造", "医疗器械", "教育科技", "物流", "咨询"]
 CITIES = ["上海", "北京", "深圳", "杭州", "广州", "成都", "南京", "武汉"]
 
 
-BRAND_CHARS = ("华信通达远博瑞星辰云海启明天宇恒新创金桥万象卓越鼎盛东方泰和安康永利嘉禾中科联众汇丰德润宏图"
-               "凯盛润泽锦程智慧优品佳美乐享百川千里正大国际青松蓝天绿洲银河长城黄河昆仑珠江")
-
-
 def _company(i: int) -> str:
-    """A distinct, realistic-looking name for every i: a four-character brand spread over 84⁴ choices
-    (so names are as sparse as real ones), a trade and a city."""
-    n = len(BRAND_CHARS)
-    code = (i * 2_654_435_761) % n**4  # a fixed scramble: neighbouring i get unrelated brands
-    brand = "".join(BRAND_CHARS[(code // n**k) % n] for k in range(4))
-    return f"{CITIES[i % 8]}{brand}{TRADES[(i // 8) % 10]}有限公司"
-
-
-def _mobile(i: int) -> str:
-    return f"+86139{i:08d}"
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+    return common.company(i, CITIES, TRADES)
 
 
 def bench(
@@ -67,18 +60,8 @@ def bench(
     skip_batch: Annotated[bool, typer.Option(help="leave out the batch run (e.g. to profile single POSTs)")] = False,
 ) -> None:
     """Seed a dedupe base, then measure the batch API, single-POST latency and the dedupe lookup."""
-    env = _stack_env()
-    speed_before = python_speed_s()
-    asyncio.run(_bench(env, existing, 0 if skip_batch else batches, rps, seconds, workers, keep_base))
-    console.print(speed_note(speed_before, python_speed_s()))
-
-
-def _stack_env() -> dict[str, str]:
-    try:
-        from leadflow_localstack import stack
-    except ImportError:  # deployed without the local stack: use LEADFLOW_* as given
-        return {k: v for k, v in os.environ.items() if k.startswith("LEADFLOW_")}
-    return {**stack.up(), **{k: v for k, v in os.environ.items() if k.startswith("LEADFLOW_")}}
+    env = stack_env()
+    common.run(_bench(env, existing, 0 if skip_batch else batches, rps, seconds, workers, keep_base), console)
 
 
 async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, seconds: int, workers: int,
@@ -87,54 +70,46 @@ async def _bench(env: dict[str, str], existing: int, batches: int, rps: int, sec
 
     admin = env["LEADFLOW_PG_DSN"]
     name = "leadflow_bench"
-    dsn = admin.rpartition("/")[0] + f"/{name}"
-    plain = dsn.replace("postgresql+asyncpg", "postgresql")
+    dsn, plain = bench_database(admin, name)
     seeded = await _existing_base(plain) if keep_base else 0
     if seeded < existing:
-        conn = await asyncpg.connect(admin.replace("postgresql+asyncpg", "postgresql"))
-        await recreate_database(conn, name)
-        await conn.close()
+        await recreate_bench_database(admin, name)
     await asyncio.to_thread(service.migrate, dsn)  # a kept base follows the migrations that came since
     if seeded < existing:
         seeded = await _seed(plain, existing)
     ceiling = await _raw_ceiling(plain, max(batches, 10))
     _, key = await asyncio.to_thread(add_partner, "bench", 100_000.0, dsn)
-    proc_env = {**os.environ, **env, "LEADFLOW_PG_DSN": dsn, "LEADFLOW_KAFKA_TOPIC_PREFIX": "bench.",
-                "LEADFLOW_KAFKA_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:6]}", "LEADFLOW_HTTP_PORT": "18901",
-                "LEADFLOW_LOG_LEVEL": "WARNING", "LEADFLOW_INTAKE_MAX_LEADS_PER_IP": "1000000",
-                "LEADFLOW_HTTP_WORKERS": str(workers)}
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "leadflow-bench-intake.log", "wb")
+    proc_env = service_env(env, dsn, topic_prefix="bench.", group_prefix=f"bench-{uuid.uuid4().hex[:6]}",
+                           port=18901, workers=workers, LEADFLOW_INTAKE_MAX_LEADS_PER_IP="1000000")
+    log_file = log_path("intake")
+    log = open(log_file, "wb")
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "leadflow_intake", env=proc_env,
                                                 stdout=log, stderr=log)
     try:
         url = "http://127.0.0.1:18901"
-        await _ready(url)
+        await wait_ready(url, "intake", proc, log_file, poll_s=0.5)
         headers = {"Authorization": f"Bearer {key}"}
         batch_rate, drained_rate = (await _batch_run(url, headers, plain, existing, batches)) if batches else (0.0, 0.0)
-        cpu_before, machine_before = _cpu_seconds(proc.pid), _machine_busy()
+        cpu_before, machine_before = cpu_seconds(proc.pid), machine_busy()
         latencies, achieved = await _latency_run(url, headers, existing, rps, seconds)
-        cpu_per_post = (_cpu_seconds(proc.pid) - cpu_before) / max(1, len(latencies))
-        machine_busy = _machine_busy(since=machine_before)
+        cpu_per_post = (cpu_seconds(proc.pid) - cpu_before) / max(1, len(latencies))
+        busy = machine_busy(since=machine_before)
         lookups = await _lookup_run(dsn, existing)
     finally:
         proc.terminate()
         await proc.wait()
-    table = Table(title=f"intake benchmark ({os.cpu_count()} cores, {seeded:,} leads in the dedupe base, "
-                        f"{workers} HTTP worker{'s' if workers > 1 else ''})")
-    table.add_column("measure")
-    table.add_column("leadflow", justify="right")
-    table.add_column("raw ceiling", justify="right")
-    table.add_column("ratio", justify="right")
+    table = report_table(f"intake benchmark ({os.cpu_count()} cores, {seeded:,} leads in the dedupe base, "
+                         f"{workers} HTTP worker{'s' if workers > 1 else ''})")
     table.add_row("batch API, leads/s accepted (HTTP 202)", f"{batch_rate:,.0f}", f"{ceiling:,.0f}",
                   f"{batch_rate / ceiling:.0%}")
     table.add_row("batch API, leads/s until every event is in Kafka", f"{drained_rate:,.0f}", f"{ceiling:,.0f}",
                   f"{drained_rate / ceiling:.0%}")
     table.add_row(f"single POST at {rps}/s ({achieved:.0f}/s achieved): p50 / p99 ms",
-                  f"{_pct(latencies, .5):.1f} / {_pct(latencies, .99):.1f}", "", "")
+                  f"{pct(latencies, .5):.1f} / {pct(latencies, .99):.1f}", "", "")
     table.add_row("intake CPU per single POST (all its processes), ms; machine busy during the run",
-                  f"{cpu_per_post * 1000:.2f}; {machine_busy:.0%} of {os.cpu_count()} cores", "", "")
+                  f"{cpu_per_post * 1000:.2f}; {busy:.0%} of {os.cpu_count()} cores", "", "")
     table.add_row("dedupe lookup (contacts + company candidates): p50 / p99 ms",
-                  f"{_pct(lookups, .5):.2f} / {_pct(lookups, .99):.2f}", "", "")
+                  f"{pct(lookups, .5):.2f} / {pct(lookups, .99):.2f}", "", "")
     console.print(table)
     console.print("raw ceiling: the same rows (lead, contacts, submission, outbox event) inserted by plain "
                   "batched INSERTs into identically indexed tables, no application code.")
@@ -214,18 +189,6 @@ async def _raw_ceiling(dsn: str, batches: int) -> float:
         await conn.close()
 
 
-async def _ready(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(240):
-            try:
-                if (await client.get(f"{url}/health/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.5)
-    raise RuntimeError("intake did not become ready (see the bench log in $TMPDIR)")
-
-
 def _batch_leads(b: int, existing: int) -> list[dict[str, Any]]:
     """1,000 leads: 90% new people, 10% people already in the base (merges), all with companies."""
     rng = random.Random()
@@ -303,34 +266,6 @@ class RawHttp:
     def close(self) -> None:
         for _, writer in self.idle:
             writer.close()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its descendants (uvicorn's workers), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # gone meanwhile
-            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    family, total = {pid}, 0.0
-    for _ in range(3):  # children, grandchildren
-        family |= {p for p, (parent, _) in stats.items() if parent in family}
-    for p in family:
-        total += stats.get(p, (0, 0.0))[1]
-    return total
-
-
-def _machine_busy(since: tuple[float, float] | None = None) -> Any:
-    """(busy, total) jiffies of all cores from /proc/stat; with `since`, the busy share in between."""
-    values = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle, total = values[3] + values[4], sum(values[:8])
-    if since is None:
-        return total - idle, total
-    return ((total - idle) - since[0]) / max(1.0, total - since[1])
 
 
 async def _latency_run(url: str, headers: dict[str, str], existing: int, rps: int, seconds: int
