@@ -16,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from leadflow_scoring.db import ApiKeyRepository, ModelRepository, RegistryRepository, RuleSetRepository, metadata
-from leadflow_scoring.domain.rules import RulesError, load_rules_yaml
+from leadflow_scoring.domain.rules import RulesError
+from leadflow_scoring.domain.rules_yaml import load_rules_yaml
 from leadflow_scoring.registry import read_registry_csv
 from leadflow_scoring.settings import ScoringSettings
 from leadflow_shared.auth import hash_key

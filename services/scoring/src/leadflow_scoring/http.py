@@ -20,7 +20,8 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_422_UNPROCESSABLE_ENTI
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from leadflow_scoring.db import ApiKeyRepository, LeadRepository, ModelRepository, RuleSetRepository
-from leadflow_scoring.domain.rules import Problem, RuleSet, RulesError, load_rules_yaml
+from leadflow_scoring.domain.rules import Problem, RuleSet, RulesError
+from leadflow_scoring.domain.rules_yaml import load_rules_yaml
 from leadflow_scoring.domain.simulation import Simulation
 from leadflow_scoring.handlers import contact_keys, model_features
 from leadflow_shared.auth import KeyCache, hash_key

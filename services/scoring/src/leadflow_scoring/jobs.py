@@ -19,7 +19,7 @@ from leadflow_shared.logging import get_logger
 from leadflow_shared.service import BackgroundComponent, Runtime
 
 from leadflow_scoring.db import ActivityRepository, LeadRepository, ModelRepository, RuleSetRepository
-from leadflow_scoring.domain.rules import default_rules_text, load_rules_yaml
+from leadflow_scoring.domain.rules_yaml import default_rules_text, load_rules_yaml
 from leadflow_scoring.handlers import Scorer, ScoringHandlers
 
 log = get_logger(__name__)
