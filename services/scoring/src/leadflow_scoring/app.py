@@ -7,7 +7,8 @@ from leadflow_scoring import consumers, db, http
 from leadflow_scoring.admin import keys_app, models_app, registry_app, rescore_command, rules_app
 from leadflow_scoring.cli import scoring_app
 from leadflow_scoring.domain.rules import RulesError
-from leadflow_scoring.handlers import Scorer, ScoringHandlers
+from leadflow_scoring.domain.scorer import Scorer
+from leadflow_scoring.handlers import ScoringHandlers
 from leadflow_scoring.jobs import ActiveVersionWatcher, RescoreJob, WaitingActivityExpiry
 from leadflow_scoring.registry import TableRegistry
 from leadflow_scoring.settings import ScoringSettings
