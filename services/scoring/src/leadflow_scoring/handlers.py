@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from leadflow_scoring.db import ActivityRepository, LeadRepository
@@ -24,6 +23,7 @@ from leadflow_scoring.domain.scorer import Scorer, probabilities_of
 from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state, fit
 from leadflow_scoring.registry import CompanyRegistry
 from leadflow_shared.consumers import split_lanes
+from leadflow_shared.contacts import contact_keys
 from leadflow_shared.contracts import (
     LEADS_SCORED,
     LeadActivity,
@@ -33,31 +33,7 @@ from leadflow_shared.contracts import (
 )
 from leadflow_shared.db import Database, UnitOfWork, lock_keys
 from leadflow_shared.events import CloudEvent
-from leadflow_shared.normalize import InvalidContact, company_name, email, phone, wechat
-
-
-def contact_keys(mobile: str | None, wechat_id: str | None, mail: str | None) -> list[str]:
-    """A person's match keys, spelled as intake spells them (so the same person gives the same keys)."""
-    keys = []
-    for kind, value in (("mobile", mobile), ("wechat", wechat_id), ("email", mail)):
-        if value:
-            key = _contact_key(kind, value)
-            if key is not None:
-                keys.append(key)
-    return keys
-
-
-_NORMAL_FORMS = {"mobile": phone, "wechat": wechat, "email": email}
-
-
-@lru_cache(maxsize=65536)
-def _contact_key(kind: str, value: str) -> str | None:
-    """One contact's key, or None when it is not a valid contact (normalizing is pure: the same person's
-    activities repeat their contacts, and parsing a phone number costs tens of µs)."""
-    try:
-        return f"{kind}:{_NORMAL_FORMS[kind](value)}"
-    except InvalidContact:
-        return None
+from leadflow_shared.normalize import company_name
 
 
 @dataclass
@@ -312,10 +288,9 @@ def _apply(batch: _Batch, row: dict[str, Any], activity: dict[str, Any], rules: 
         batch.applied.append((activity["activity_id"], row["lead_id"]))
 
 
-def _snapshot_keys(lead: LeadSnapshot) -> list[str]:
+def _snapshot_keys(lead: LeadSnapshot) -> tuple[str, ...]:
     """intake has already put the lead's contacts in their normal forms: no need to parse them again."""
-    return [f"{kind}:{value}" for kind, value in (("mobile", lead.mobile), ("wechat", lead.wechat),
-                                                  ("email", lead.email)) if value]
+    return contact_keys(lead.mobile, lead.wechat, lead.email, normalized=True)
 
 
 def _activity_row(activity: LeadActivity) -> dict[str, Any]:

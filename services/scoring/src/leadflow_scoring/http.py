@@ -24,8 +24,8 @@ from leadflow_scoring.domain.rules import Problem, RuleSet, RulesError
 from leadflow_scoring.domain.rules_yaml import load_rules_yaml
 from leadflow_scoring.domain.simulation import Simulation
 from leadflow_scoring.domain.scorer import model_features
-from leadflow_scoring.handlers import contact_keys
 from leadflow_shared.auth import KeyCache, hash_key
+from leadflow_shared.contacts import contact_keys
 from leadflow_shared.contracts import LEADS_ACTIVITY, LeadActivity
 from leadflow_shared.db import Database
 from leadflow_shared.service import Runtime
