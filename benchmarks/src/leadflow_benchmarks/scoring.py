@@ -514,9 +514,9 @@ def _latencies(model_dir: Path | None, history: Path | None, leads: list[dict[st
     and the rules (evaluate_state) for one lead with its behaviour state."""
     import gc
 
-    from leadflow_scoring.domain.rules import load_default_rules
+    from leadflow_scoring.domain.rules_yaml import load_default_rules
     from leadflow_scoring.domain.scoring import build_state, evaluate_state
-    from leadflow_scoring.handlers import Scorer, model_features
+    from leadflow_scoring.domain.scorer import Scorer, model_features
 
     rules = load_default_rules()
     timings: dict[str, list[float]] = {}

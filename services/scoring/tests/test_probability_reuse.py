@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from leadflow_scoring.domain.rules import default_rules_text, load_rules_yaml
-from leadflow_scoring.handlers import Scorer, probabilities_of
+from leadflow_scoring.domain.rules_yaml import default_rules_text, load_rules_yaml
+from leadflow_scoring.domain.scorer import Scorer, probabilities_of
 
 
 class CountingModel:

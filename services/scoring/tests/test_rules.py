@@ -6,14 +6,12 @@ import textwrap
 
 import pytest
 from leadflow_scoring.domain.model import GradeThresholds
-from leadflow_scoring.domain.rules import (
-    Problem,
-    RulesError,
+from leadflow_scoring.domain.rules import Problem, RulesError, to_number
+from leadflow_scoring.domain.rules_yaml import (
     default_rules_text,
     load_default_rules,
     load_rules_yaml,
     parse_rules,
-    to_number,
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from leadflow_scoring.domain.enrichment import Candidates, RegistryCompany, enrich
-from leadflow_scoring.domain.rules import load_default_rules
+from leadflow_scoring.domain.rules_yaml import load_default_rules
 from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state
 from leadflow_scoring.handlers import scored_data
 from leadflow_shared.contracts import LEADS_SCORED, LeadScored, LeadSnapshot

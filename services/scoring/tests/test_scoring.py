@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from leadflow_scoring.domain.model import Stage
-from leadflow_scoring.domain.rules import load_default_rules, load_rules_yaml
+from leadflow_scoring.domain.rules_yaml import load_default_rules, load_rules_yaml
 from leadflow_scoring.domain.scoring import (
     Activity,
     StateVersionError,
@@ -541,7 +541,7 @@ def test_the_default_rules_score_a_sample_lead() -> None:
 
 
 def test_the_remembered_fit_follows_the_leads_fields_and_the_rules() -> None:
-    from leadflow_scoring.domain.rules import load_default_rules
+    from leadflow_scoring.domain.rules_yaml import load_default_rules
     from leadflow_scoring.domain.scoring import fit
 
     rules = load_default_rules()

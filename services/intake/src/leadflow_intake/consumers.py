@@ -10,6 +10,7 @@ from leadflow_intake.db import CustomerRepository, IntakeRepository
 from leadflow_shared import normalize
 from leadflow_intake.domain.model import LeadStatus, advance
 from leadflow_shared.consumers import Subscription
+from leadflow_shared.contacts import contact_keys
 from leadflow_shared.contracts import (
     CUSTOMERS,
     LEADS_ASSIGNED,
@@ -56,15 +57,9 @@ async def on_customer_changed(event: CloudEvent[CustomerChanged], uow: UnitOfWor
     await CustomerRepository(uow.session).put(customer.customer_id, values, _contact_keys(customer))
 
 
-def _contact_keys(customer: CustomerChanged) -> list[str]:
-    keys = []
-    for raw, kind, normalizer in [*((m, "mobile", normalize.phone) for m in customer.mobiles),
-                                  *((e, "email", normalize.email) for e in customer.emails)]:
-        try:
-            keys.append(f"{kind}:{normalizer(raw)}")
-        except normalize.InvalidContact:
-            continue  # the customer master has an unusable contact: it just won't match
-    return keys
+def _contact_keys(customer: CustomerChanged) -> tuple[str, ...]:
+    # An unusable contact in the customer master gives no key: it just won't match.
+    return contact_keys(mobiles=customer.mobiles, emails=customer.emails)
 
 
 def subscriptions(intake: Intake) -> list[Subscription]:

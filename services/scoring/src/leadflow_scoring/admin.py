@@ -17,7 +17,8 @@ from rich.table import Table
 
 from leadflow_scoring import views
 from leadflow_scoring.db import ApiKeyRepository, ModelRepository, RegistryRepository, RuleSetRepository, metadata
-from leadflow_scoring.domain.rules import RulesError, load_rules_yaml
+from leadflow_scoring.domain.rules import RulesError
+from leadflow_scoring.domain.rules_yaml import load_rules_yaml
 from leadflow_scoring.registry import read_registry_csv
 from leadflow_scoring.settings import ScoringSettings
 from leadflow_shared.auth import hash_key
@@ -225,7 +226,7 @@ def models_activate(version: str) -> None:
 def train_from_outcomes(out_dir: Path, *, folds: int = 5, activate: bool = False, dsn: str | None = None) -> Any:
     """Train on the leads whose opportunity was won or lost (opportunities.closed.v1), as scoring saw them
     when they arrived (fields, custom attributes, activity counts); keep it, and activate it if asked."""
-    from leadflow_scoring.handlers import model_features
+    from leadflow_scoring.domain.scorer import model_features
     from leadflow_scoring.predictive import train_model
 
     history = _run(lambda uow: ModelRepository(uow.session).outcome_history(), dsn)
@@ -256,7 +257,8 @@ def models_train(
 
 def rescore_command() -> None:
     """Re-score every lead now under the active rules (the periodic job does it over time)."""
-    from leadflow_scoring.handlers import Scorer, ScoringHandlers
+    from leadflow_scoring.domain.scorer import Scorer
+    from leadflow_scoring.handlers import ScoringHandlers
     from leadflow_scoring.jobs import load_packed_model, rescore_due
     from leadflow_scoring.registry import TableRegistry
 

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from leadflow_scoring.db import ActivityRepository, LeadRepository
 from leadflow_scoring.domain.enrichment import Candidates, enrich
 from leadflow_scoring.domain.model import Score, Stage
 from leadflow_scoring.domain.rules import RuleSet
+from leadflow_scoring.domain.scorer import Scorer, probabilities_of
 from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state, fit
 from leadflow_scoring.registry import CompanyRegistry
 from leadflow_shared.consumers import split_lanes
+from leadflow_shared.contacts import contact_keys
 from leadflow_shared.contracts import (
     LEADS_SCORED,
     LeadActivity,
@@ -32,75 +33,7 @@ from leadflow_shared.contracts import (
 )
 from leadflow_shared.db import Database, UnitOfWork, lock_keys
 from leadflow_shared.events import CloudEvent
-from leadflow_shared.normalize import InvalidContact, company_name, email, phone, wechat
-
-# Fields that identify a person: never features of the predictive model.
-PERSONAL_FIELDS = frozenset({"name", "mobile", "wechat", "email", "client_ip", "device_id", "referrer",
-                             "company_name", "company_canonical", "company_credit_code"})
-
-
-@dataclass
-class Scorer:
-    """What scores leads right now: the active rule set and predictive model (each hot-swapped by the
-    watcher in app.py when another version is activated)."""
-
-    rules: RuleSet
-    model: Any | None = None  # leadflow_scoring.predictive model: .version, .predict_proba(rows)
-
-    def probabilities(self, rows: Sequence[dict[str, Any]]) -> list[float | None]:
-        if self.model is None or not rows:
-            return [None] * len(rows)
-        return [float(p) for p in self.model.predict_proba([model_features(r) for r in rows])]
-
-    @property
-    def model_version(self) -> str | None:
-        return getattr(self.model, "version", None)
-
-
-def probabilities_of(rows: Sequence[dict[str, Any]], scorer: Scorer, *, changed: set[uuid.UUID],
-                     predicted: dict[uuid.UUID, float | None] | None = None) -> list[float | None]:
-    """Each lead's probability. The model sees a lead's fields, never its activities: a lead whose fields
-    did not change keeps what the same model said of it, and only the others are predicted (unless
-    `predicted` already has them, from the same scorer)."""
-    version, fresh = scorer.model_version, dict(predicted or {})
-    stale = [r for r in rows if r["lead_id"] not in fresh and (
-        r["lead_id"] in changed or r.get("probability") is None or r.get("model_version") != version)]
-    fresh.update(zip([r["lead_id"] for r in stale], scorer.probabilities(stale), strict=True))
-    return [fresh[r["lead_id"]] if r["lead_id"] in fresh else r["probability"] for r in rows]
-
-
-def model_features(row: dict[str, Any]) -> dict[str, Any]:
-    """The predictive model's view of a lead: what is known when it arrives (its fields, enrichment and
-    custom attributes), not who the person or company is. Activities are left to the behaviour rules:
-    counted at a lead's close they would teach the model what sales did after contact."""
-    lead = row["lead"]
-    features = {k: v for k, v in lead.items() if k not in PERSONAL_FIELDS and not isinstance(v, dict | list)}
-    features.update({k: v for k, v in (lead.get("custom") or {}).items() if not isinstance(v, dict | list)})
-    return features
-
-
-def contact_keys(mobile: str | None, wechat_id: str | None, mail: str | None) -> list[str]:
-    """A person's match keys, spelled as intake spells them (so the same person gives the same keys)."""
-    keys = []
-    for kind, value in (("mobile", mobile), ("wechat", wechat_id), ("email", mail)):
-        if value:
-            key = _contact_key(kind, value)
-            if key is not None:
-                keys.append(key)
-    return keys
-
-
-_NORMAL_FORMS = {"mobile": phone, "wechat": wechat, "email": email}
-
-
-@lru_cache(maxsize=65536)
-def _contact_key(kind: str, value: str) -> str | None:
-    """One contact's key, or None when it is not a valid contact (normalizing is pure: the same person's
-    activities repeat their contacts, and parsing a phone number costs tens of µs)."""
-    try:
-        return f"{kind}:{_NORMAL_FORMS[kind](value)}"
-    except InvalidContact:
-        return None
+from leadflow_shared.normalize import company_name
 
 
 @dataclass
@@ -355,10 +288,9 @@ def _apply(batch: _Batch, row: dict[str, Any], activity: dict[str, Any], rules: 
         batch.applied.append((activity["activity_id"], row["lead_id"]))
 
 
-def _snapshot_keys(lead: LeadSnapshot) -> list[str]:
+def _snapshot_keys(lead: LeadSnapshot) -> tuple[str, ...]:
     """intake has already put the lead's contacts in their normal forms: no need to parse them again."""
-    return [f"{kind}:{value}" for kind, value in (("mobile", lead.mobile), ("wechat", lead.wechat),
-                                                  ("email", lead.email)) if value]
+    return contact_keys(lead.mobile, lead.wechat, lead.email, normalized=True)
 
 
 def _activity_row(activity: LeadActivity) -> dict[str, Any]:

@@ -22,10 +22,12 @@ from leadflow_scoring import views
 from leadflow_scoring.bootstrap import Scoring
 from leadflow_scoring.db import ApiKeyRepository, ModelRepository, RuleSetRepository
 from leadflow_scoring.domain.model import Caller
-from leadflow_scoring.domain.rules import Problem, RuleSet, RulesError, load_rules_yaml
+from leadflow_scoring.domain.rules import Problem, RuleSet, RulesError
+from leadflow_scoring.domain.rules_yaml import load_rules_yaml
+from leadflow_scoring.domain.scorer import model_features
 from leadflow_scoring.domain.simulation import Simulation
-from leadflow_scoring.handlers import contact_keys, model_features
 from leadflow_shared.auth import hash_key
+from leadflow_shared.contacts import contact_keys
 from leadflow_shared.contracts import LEADS_ACTIVITY, LeadActivity
 
 MAX_ACTIVITIES = 1000

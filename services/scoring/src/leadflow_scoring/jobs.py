@@ -20,8 +20,9 @@ from leadflow_shared.logging import get_logger
 from leadflow_shared.service import BackgroundComponent
 
 from leadflow_scoring.db import ActivityRepository, LeadRepository, ModelRepository, RuleSetRepository
-from leadflow_scoring.domain.rules import default_rules_text, load_rules_yaml
-from leadflow_scoring.handlers import Scorer, ScoringHandlers
+from leadflow_scoring.domain.rules_yaml import default_rules_text, load_rules_yaml
+from leadflow_scoring.domain.scorer import Scorer
+from leadflow_scoring.handlers import ScoringHandlers
 
 log = get_logger(__name__)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from leadflow_shared import normalize
 from leadflow_intake.domain.errors import FieldError
+from leadflow_shared.contacts import contact_keys
 from leadflow_shared.normalize import CompanyName, InvalidContact
 
 CONTACT_FIELDS = ("mobile", "wechat", "email")
@@ -35,12 +36,7 @@ class CleanLead:
 
     @cached_property
     def _contact_keys(self) -> tuple[str, ...]:  # asked for several times per lead in a batch
-        keys = [f"mobile:{m}" for m in (self.mobile, *self.extra_mobiles) if m]
-        if self.wechat and not self.wechat.startswith("+"):
-            keys.append(f"wechat:{self.wechat}")
-        if self.email:
-            keys.append(f"email:{self.email}")
-        return tuple(dict.fromkeys(keys))
+        return contact_keys(self.mobile, self.wechat, self.email, normalized=True)
 
     @property
     def email_domain(self) -> str | None:
