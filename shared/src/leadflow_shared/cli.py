@@ -1,10 +1,15 @@
-"""The `leadflow` command. Installed packages contribute sub-commands (entry points `leadflow.commands`)."""
+"""The `leadflow` command. Installed packages contribute sub-commands (entry points `leadflow.commands`).
+
+Every command finds the local stack through `.local/env` (unless LEADFLOW_* variables say otherwise).
+"""
 
 from __future__ import annotations
 
 from importlib.metadata import entry_points
 
 import typer
+
+from leadflow_shared.localenv import load_local_env
 
 app = typer.Typer(
     name="leadflow",
@@ -32,4 +37,5 @@ def build() -> typer.Typer:
 
 
 def main() -> None:
+    load_local_env()
     build()()
