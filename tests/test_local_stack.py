@@ -35,6 +35,37 @@ async def test_up_is_repeatable_and_down_stops_only_what_up_started(
     assert not procs.is_running(pid)
     assert {r["name"]: r for r in stack.status()}["postgres"]["state"] == "stopped"
 
+    # `source .local/env` (or any `leadflow` command, which reads it): our own address is not external,
+    # and our stopped Postgres is started again
+    for line in (tmp_path / "local" / "env").read_text().splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        monkeypatch.setenv(key, value)
+    assert stack.up(["postgres"])["LEADFLOW_PG_DSN"] == env["LEADFLOW_PG_DSN"]
+    again = {r["name"]: r for r in stack.status()}["postgres"]
+    assert again["state"] == "running" and again["pid"] != pid
+    stack.down()
+    assert not procs.is_running(again["pid"])
+
+
+def test_the_stacks_own_address_is_ours_not_external(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADFLOW_LOCAL_DIR", str(tmp_path / "local"))
+    ours = "postgresql+asyncpg://leadflow:leadflow@127.0.0.1:55999/leadflow"
+    state = stack.StackState.load()
+    state.components["postgres"] = {"pid": None, "started": None, "address": ours, "ports": {"postgres": 55999}}
+    state.save()
+
+    monkeypatch.setenv("LEADFLOW_PG_DSN", ours)  # as .local/env gives it
+    assert stack.external(stack.StackState.load(), "postgres") is None
+    assert {r["name"]: r for r in stack.status()}["postgres"]["state"] == "stopped"  # ours: `up` starts it
+    assert stack.stack_env()["LEADFLOW_PG_DSN"] == ours
+
+    elsewhere = "postgresql+asyncpg://leadflow:leadflow@db.example.internal:5432/leadflow"
+    monkeypatch.setenv("LEADFLOW_PG_DSN", elsewhere)
+    assert stack.external(stack.StackState.load(), "postgres") == elsewhere
+    row = {r["name"]: r for r in stack.status()}["postgres"]
+    assert row["state"] == "external" and row["address"] == elsewhere
+    assert stack.stack_env()["LEADFLOW_PG_DSN"] == elsewhere
+
 
 def test_down_never_signals_a_process_that_merely_reuses_a_recorded_pid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

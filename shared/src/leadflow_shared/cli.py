@@ -1,10 +1,18 @@
-"""The `leadflow` command. Installed packages contribute sub-commands (entry points `leadflow.commands`)."""
+"""The `leadflow` command. Installed packages contribute sub-commands (entry points `leadflow.commands`).
+
+Every command finds the local stack through `.local/env` (unless LEADFLOW_* variables say otherwise),
+and a component that does not answer is one line saying what to run, not a traceback.
+"""
 
 from __future__ import annotations
 
 from importlib.metadata import entry_points
 
 import typer
+from rich.console import Console
+
+from leadflow_shared import cli_errors
+from leadflow_shared.localenv import load_local_env
 
 app = typer.Typer(
     name="leadflow",
@@ -32,4 +40,16 @@ def build() -> typer.Typer:
 
 
 def main() -> None:
-    build()()
+    load_local_env()
+    command = build()
+    try:
+        command()
+    except Exception as exc:
+        try:
+            line = cli_errors.describe(exc)
+        except Exception:  # describing it failed too: the original traceback says more
+            line = None
+        if line is None:
+            raise  # a bug: typer shows its traceback
+        Console(stderr=True, soft_wrap=True, markup=False, highlight=False).print(f"✗ {line}", style="red")
+        raise SystemExit(1) from None

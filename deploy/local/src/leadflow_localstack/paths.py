@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-
-def repo_root() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "deploy" / "local" / "kafka" / "pom.xml").exists():
-            return parent
-    return Path.cwd()
-
-
-def local_dir() -> Path:
-    return Path(os.environ.get("LEADFLOW_LOCAL_DIR") or repo_root() / ".local").resolve()
+from leadflow_shared.localenv import local_dir, repo_root
 
 
 def logs_dir() -> Path:
@@ -26,3 +15,6 @@ def logs_dir() -> Path:
 
 def kafka_pom() -> Path:
     return repo_root() / "deploy" / "local" / "kafka" / "pom.xml"
+
+
+__all__ = ["kafka_pom", "local_dir", "logs_dir", "repo_root"]

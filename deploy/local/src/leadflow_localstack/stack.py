@@ -1,7 +1,8 @@
 """`leadflow stack up|down|status`: start what is missing, wait until healthy, stop only what we started.
 
 A component whose address is given (LEADFLOW_PG_DSN, LEADFLOW_KAFKA_BOOTSTRAP,
-LEADFLOW_TEMPORAL_ADDRESS) is external: it is used, never started or stopped.
+LEADFLOW_TEMPORAL_ADDRESS) is external: it is used, never started or stopped. The stack's own address
+(as .local/env gives it, which every `leadflow` command reads) is not external: it is ours.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import signal
 import time
 from collections.abc import Callable
@@ -94,13 +96,22 @@ def _ports(component: Postgres | Kafka | Temporal) -> dict[str, int]:
     return {component.name: component.port}
 
 
+def external(state: StackState, name: str) -> str | None:
+    """The address the environment gives for the component, unless it is the one ours was given."""
+    given = os.environ.get(EXTERNAL_ENV[name])
+    if not given or given == state.components.get(name, {}).get("address"):
+        return None
+    return given
+
+
 def stack_env(state: StackState | None = None) -> dict[str, str]:
     """LEADFLOW_* addresses for services and tests: external ones as given, ours from the state."""
     state = state or StackState.load()
     env: dict[str, str] = {}
     for name, var in EXTERNAL_ENV.items():
-        if os.environ.get(var):
-            env[var] = os.environ[var]
+        given = external(state, name)
+        if given:
+            env[var] = given
         elif name in state.components:
             env[var] = state.components[name]["address"]
     return env
@@ -115,8 +126,9 @@ def up(names: list[str] | None = None, started: list[str] | None = None) -> dict
     components = build_components(state)
     names = names or list(components)
     for name in names:
-        if os.environ.get(EXTERNAL_ENV[name]):
-            console.print(f"[cyan]{name}[/]: external at {os.environ[EXTERNAL_ENV[name]]}, not started")
+        given = external(state, name)
+        if given:
+            console.print(f"[cyan]{name}[/]: external at {given}, not started")
             continue
         if _up_one(state, components[name]) and started is not None:
             started.append(name)
@@ -198,9 +210,10 @@ def down(names: list[str] | None = None) -> None:
 def status() -> list[dict[str, Any]]:
     state = StackState.load()
     rows = []
-    for name, var in EXTERNAL_ENV.items():
-        if os.environ.get(var):
-            rows.append({"name": name, "state": "external", "address": os.environ[var], "pid": None, "rss": 0})
+    for name in EXTERNAL_ENV:
+        given = external(state, name)
+        if given:
+            rows.append({"name": name, "state": "external", "address": given, "pid": None, "rss": 0})
             continue
         info = state.components.get(name, {})
         pid = info.get("pid")
@@ -215,7 +228,8 @@ def status() -> list[dict[str, Any]]:
 def _write_env_file(env: dict[str, str]) -> None:
     """`.local/env`: `source .local/env` points a shell (or a service run by hand) at the stack."""
     path = local_dir() / "env"
-    path.write_text("".join(f"export {k}={v}\n" for k, v in sorted(env.items())))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
 
 
-__all__ = ["StackError", "StackState", "down", "stack_env", "status", "up"]
+__all__ = ["StackError", "StackState", "down", "external", "stack_env", "status", "up"]

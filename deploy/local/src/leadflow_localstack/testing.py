@@ -53,7 +53,11 @@ def docker_available() -> bool:
 
 @contextmanager
 def _local_infra() -> Iterator[Infra]:
-    """The local stack; what this session had to start, it stops again (a running demo is left be)."""
+    """The local stack; what this session had to start, it stops again (a running demo is left be).
+
+    LEADFLOW_* addresses of other servers are used as they are; the stack's own (a sourced .local/env)
+    are not external: a stopped component of ours is started.
+    """
     from leadflow_localstack import stack
 
     started: list[str] = []
