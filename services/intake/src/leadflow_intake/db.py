@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow_intake.domain.matching import CompanyCandidate
 from leadflow_shared.normalize import LATIN_PATTERN
 from leadflow_intake.domain.model import LeadStatus
-from leadflow_shared.db import driver_connection, lock_keys, service_metadata
+from leadflow_shared.db import driver_connection, insert_rows, lock_keys, service_metadata
 
 metadata = service_metadata("intake")
 
@@ -329,6 +329,16 @@ class IntakeRepository:
                 updated_at=func.now()),
             [{**{k: v for k, v in row.items() if k != "id"}, "lead_id": row["id"]} for row in rows],
         )
+
+    async def add_batch(self, *, new_companies: list[dict[str, Any]], new_variants: list[dict[str, Any]],
+                        new_leads: list[dict[str, Any]], new_contacts: list[dict[str, Any]],
+                        new_submissions: list[dict[str, Any]], outbox: tuple[Table, list[dict[str, Any]]]) -> None:
+        """A batch's new rows and its events, in one statement. Plain inserts are safe: the batch holds the
+        locks of every key it creates, so none can exist yet."""
+        await insert_rows(self.session, [
+            (companies, new_companies), (company_variants, new_variants), (leads, new_leads),
+            (lead_contacts, new_contacts), (submissions, new_submissions), outbox,
+        ])
 
     # ---- status, as the other services report it --------------------------------------------
 

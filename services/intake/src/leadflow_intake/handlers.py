@@ -12,21 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leadflow_intake.db import (
-    IntakeRepository,
-    companies,
-    company_variants,
-    lead_contacts,
-    leads,
-    submissions,
-)
+from leadflow_intake.db import IntakeRepository
 from leadflow_intake.domain.lead import CleanLead, fill_blanks
 from leadflow_intake.domain.matching import CompanyCandidate, CompanyLink, link_company
 from leadflow_intake.domain.model import LeadStatus
 from leadflow_shared.normalize import LATIN_CORE, CompanyName, typo_variants
 from leadflow_intake.domain.risk import RecentTraffic, RiskPolicy, assess
 from leadflow_shared.contracts import LEADS_DUPLICATE_DETECTED, LEADS_RECEIVED, LeadSnapshot, Topic
-from leadflow_shared.db import UnitOfWork, insert_rows
+from leadflow_shared.db import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -226,17 +219,14 @@ class SubmissionPipeline:
 
     @staticmethod
     async def _write(repo: IntakeRepository, uow: UnitOfWork, batch: _Batch) -> None:
-        # Plain inserts are safe: the batch holds the locks of every key it creates, so none can exist yet.
         await repo.update_leads([
             {"id": r["id"], "fields": r["fields"], "status": r["status"], "company_id": r["company_id"],
              "customer_id": r["customer_id"], "account_owner_id": r["account_owner_id"]}
             for r in batch.changed_leads.values()
         ])
-        await insert_rows(uow.session, [
-            (companies, batch.new_companies), (company_variants, batch.new_variants), (leads, batch.new_leads),
-            (lead_contacts, batch.new_contacts), (submissions, batch.new_submissions),
-            uow.document_rows(batch.events),
-        ])
+        await repo.add_batch(new_companies=batch.new_companies, new_variants=batch.new_variants,
+                             new_leads=batch.new_leads, new_contacts=batch.new_contacts,
+                             new_submissions=batch.new_submissions, outbox=uow.document_rows(batch.events))
 
 
 class CompanyIndex:
