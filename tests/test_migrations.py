@@ -60,3 +60,28 @@ def test_every_gin_index_is_built_as_its_model_says(empty_database: str) -> None
                                                              f"ON n.oid = c.relnamespace WHERE n.nspname = "
                                                              f"'{table.schema}' AND c.relname = '{index.name}'"))
                 assert (found[0]["reloptions"] or []) == expected, index.name
+
+
+def test_phone_wechat_ids_kept_by_scoring_become_mobile_keys(empty_database: str) -> None:
+    """Scoring filed a WeChat id that is a phone number as `wechat:+86…`; intake as `mobile:+86…`. After
+    the migration the stored contacts and waiting activities say `mobile:`, and a number that already is
+    a lead's mobile stays that lead's."""
+    scoring = discover_services()["scoring"]
+    migrations.upgrade(scoring.package, empty_database, "510cdd1615f7")
+    a, b, waiting, applied = (uuid.uuid4() for _ in range(4))
+    asyncio.run(_execute(empty_database, f"""
+        INSERT INTO scoring.lead_contacts (key, lead_id) VALUES
+          ('wechat:+8613900000001', '{a}'), ('wechat:+8613900000002', '{a}'), ('mobile:+8613900000002', '{b}'),
+          ('wechat:zhang_san', '{a}')"""))
+    asyncio.run(_execute(empty_database, f"""
+        INSERT INTO scoring.activities (activity_id, contact_keys, type, occurred_at, applied_at) VALUES
+          ('{waiting}', ARRAY['wechat:+8613900000003', 'mobile:+8613900000003', 'email:z@s.cn'], 'page_view',
+           now(), NULL),
+          ('{applied}', ARRAY['wechat:+8613900000004'], 'page_view', now(), now())"""))
+    scoring.migrate(empty_database)
+    contacts = asyncio.run(_execute(empty_database, "SELECT key, lead_id FROM scoring.lead_contacts ORDER BY key"))
+    assert [(r["key"], r["lead_id"]) for r in contacts] == [
+        ("mobile:+8613900000001", a), ("mobile:+8613900000002", b), ("wechat:zhang_san", a)]
+    keys = asyncio.run(_execute(empty_database, "SELECT activity_id, contact_keys FROM scoring.activities"))
+    assert {r["activity_id"]: r["contact_keys"] for r in keys} == {
+        waiting: ["mobile:+8613900000003", "email:z@s.cn"], applied: ["wechat:+8613900000004"]}

@@ -17,7 +17,7 @@ PERSONAL_FIELDS = frozenset({"name", "mobile", "wechat", "email", "client_ip", "
 @dataclass
 class Scorer:
     """What scores leads right now: the active rule set and predictive model (each hot-swapped by the
-    watcher in app.py when another version is activated)."""
+    watcher, jobs.py, when another version is activated)."""
 
     rules: RuleSet
     model: Any | None = None  # leadflow_scoring.predictive model: .version, .predict_proba(rows)
