@@ -129,4 +129,6 @@ def print_urls(services: dict[str, Any]) -> None:
     console.print("Each serves /schema (OpenAPI), /health/live, /health/ready and /metrics.")
     for key, value in sorted(stack_mod.stack_env().items()):
         console.print(f"  {key}={value}")
-    console.print("Logs: .local/logs/   Addresses for your shell: source .local/env")
+    console.print("Logs: .local/logs/. `leadflow …` commands find these addresses by themselves (.local/env);\n"
+                  "other tools, or a service run by hand: source .local/env. Next: .venv/bin/leadflow partners "
+                  "create NAME, then POST /v1/leads with its key (README, intake).")
