@@ -12,6 +12,7 @@ import re
 import socket
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit
 
 START_STACK = "start the local stack with `leadflow stack up` (or `make demo`), or set {var}"
@@ -94,21 +95,23 @@ def _host_port(address: str, default_port: int) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or default_port}"
 
 
-def _postgres_at() -> str:
-    from sqlalchemy.engine import make_url
-
+def _settings() -> Any:
     from leadflow_shared.settings import LeadflowSettings
 
-    url = make_url(LeadflowSettings().pg_dsn)
+    return LeadflowSettings()
+
+
+def _postgres_at(dsn: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(dsn)
     return f"{url.host or 'localhost'}:{url.port or 5432}"
 
 
 def _infra_line(component: str) -> str:
-    from leadflow_shared.settings import LeadflowSettings
-
-    settings = LeadflowSettings()
+    settings = _settings()
     if component == "postgres":
-        where, name, var = _postgres_at(), "Postgres", "LEADFLOW_PG_DSN"
+        where, name, var = _postgres_at(settings.pg_dsn), "Postgres", "LEADFLOW_PG_DSN"
     elif component == "kafka":
         where, name, var = settings.kafka_bootstrap, "Kafka", "LEADFLOW_KAFKA_BOOTSTRAP"
     else:
@@ -140,7 +143,7 @@ def _missing_tables_line(exc: BaseException) -> str | None:
         found = MISSING_TABLE.search(str(node)) if isinstance(node, UndefinedTableError) else None
         if found and found.group(1) in discover_services():
             name = found.group(1)
-            return (f"{name}'s tables are not in the database at {_postgres_at()}: run `leadflow {name} migrate` "
+            return (f"{name}'s tables are not in the database at {_postgres_at(_settings().pg_dsn)}: run `leadflow {name} migrate` "
                     f"(or `leadflow services up {name}`, which migrates)")
     return None
 
