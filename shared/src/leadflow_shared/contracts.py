@@ -105,15 +105,86 @@ class LeadScored(Contract):
 
 
 class LeadAssigned(Contract):
-    """assignment routed a lead: to a rep (`owner_id`), a manual queue or a pool (`pool_id`)."""
+    """assignment gave a lead to a rep (`owner_id`): its first route, a second assignment (二次分配) after a
+    recycle, a manager's pick from the queue, a territory handed over or a batch distribution.
+
+    (`pool_id` and `queue` are kept for old consumers: a lead routed to a pool or queue is now
+    `leads.pooled.v1` or `leads.queued.v1`.)"""
 
     lead_id: uuid.UUID
     owner_id: str | None = None
     pool_id: str | None = None
     queue: str | None = None
-    rule: str = Field(description="The rule that decided, e.g. referral, account_owner, round_robin.")
+    rule: str = Field(description="The id of the rule that decided (or `manual`, `territory`, `distribute`).")
     reason: str | None = None
     assigned_at: AwareDatetime
+    team_id: str | None = None
+    rules_version: str | None = Field(None, description="The rule set's version that decided.")
+    strategy: str | None = Field(None, description="round_robin, weighted, territory, account_owner, ...")
+    kind: str | None = Field(None, description="route | reassign | manual | territory | distribute")
+    previous_owner_ids: list[str] = Field(default_factory=list, description="Who held the lead before, oldest first.")
+    decision_id: int | None = Field(None, description="assignment's record of the decision (its explanation).")
+
+
+class LeadPooled(Contract):
+    """assignment sent a lead to a public pool (公海): a rule said so, or no eligible rep could take it."""
+
+    lead_id: uuid.UUID
+    pool_id: str
+    team_id: str | None = None
+    rule: str
+    rules_version: str | None = None
+    strategy: str | None = None
+    reason: str
+    previous_owner_ids: list[str] = Field(default_factory=list)
+    pooled_at: AwareDatetime
+    decision_id: int | None = None
+
+
+class LeadQueued(Contract):
+    """assignment put a lead in a manager's queue: a manager decides who takes it (`POST .../assign`)."""
+
+    lead_id: uuid.UUID
+    queue: str
+    team_id: str | None = None
+    rule: str
+    rules_version: str | None = None
+    reason: str
+    previous_owner_ids: list[str] = Field(default_factory=list)
+    queued_at: AwareDatetime
+    decision_id: int | None = None
+
+
+class LeadClaimed(Contract):
+    """领取: a rep took a lead from a public pool."""
+
+    lead_id: uuid.UUID
+    pool_id: str
+    owner_id: str
+    claimed_at: AwareDatetime
+
+
+class LeadReleased(Contract):
+    """放弃: the owner gave a lead back to a pool, with a reason from the managed list."""
+
+    lead_id: uuid.UUID
+    pool_id: str
+    previous_owner_id: str
+    reason: str
+    released_at: AwareDatetime
+
+
+class LeadTransferred(Contract):
+    """A lead moved between pools or owners by a manager's (or a member's) hand."""
+
+    lead_id: uuid.UUID
+    from_owner_id: str | None = None
+    to_owner_id: str | None = None
+    from_pool_id: str | None = None
+    to_pool_id: str | None = None
+    by: str = Field(description="The staff id who transferred it.")
+    reason: str | None = None
+    transferred_at: AwareDatetime
 
 
 class LeadRecycled(Contract):
@@ -206,6 +277,11 @@ LEADS_DUPLICATE_DETECTED = Topic(
 LEADS_ACTIVITY = Topic("leads.activity.v1", LeadActivity, "any", LeadActivity.__doc__ or "")
 LEADS_SCORED = Topic("leads.scored.v1", LeadScored, "scoring", LeadScored.__doc__ or "")
 LEADS_ASSIGNED = Topic("leads.assigned.v1", LeadAssigned, "assignment", LeadAssigned.__doc__ or "")
+LEADS_POOLED = Topic("leads.pooled.v1", LeadPooled, "assignment", LeadPooled.__doc__ or "")
+LEADS_QUEUED = Topic("leads.queued.v1", LeadQueued, "assignment", LeadQueued.__doc__ or "")
+LEADS_CLAIMED = Topic("leads.claimed.v1", LeadClaimed, "pool", LeadClaimed.__doc__ or "")
+LEADS_RELEASED = Topic("leads.released.v1", LeadReleased, "pool", LeadReleased.__doc__ or "")
+LEADS_TRANSFERRED = Topic("leads.transferred.v1", LeadTransferred, "pool", LeadTransferred.__doc__ or "")
 LEADS_RECYCLED = Topic("leads.recycled.v1", LeadRecycled, "pool", LeadRecycled.__doc__ or "")
 LEADS_CONVERTED = Topic("leads.converted.v1", LeadConverted, "opportunity", LeadConverted.__doc__ or "")
 OPPORTUNITIES_CLOSED = Topic(
@@ -219,6 +295,11 @@ TOPICS: tuple[Topic, ...] = (
     LEADS_ACTIVITY,
     LEADS_SCORED,
     LEADS_ASSIGNED,
+    LEADS_POOLED,
+    LEADS_QUEUED,
+    LEADS_CLAIMED,
+    LEADS_RELEASED,
+    LEADS_TRANSFERRED,
     LEADS_RECYCLED,
     LEADS_CONVERTED,
     OPPORTUNITIES_CLOSED,

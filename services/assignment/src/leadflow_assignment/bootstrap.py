@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from leadflow_assignment.assigner import Assigner
 from leadflow_assignment.settings import AssignmentSettings
 from leadflow_shared.db import Database
 from leadflow_shared.service import Container
@@ -11,8 +12,10 @@ from leadflow_shared.service import Container
 
 @dataclass
 class Assignment(Container[AssignmentSettings]):
-    """assignment's settings and database; routing's parts join them as they come."""
+    """assignment's settings and database, and the assigner that routes within them."""
+
+    assigner: Assigner
 
 
 def bootstrap(settings: AssignmentSettings, db: Database) -> Assignment:
-    return Assignment(settings, db)
+    return Assignment(settings, db, Assigner(settings))

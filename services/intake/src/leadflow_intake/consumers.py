@@ -15,6 +15,8 @@ from leadflow_shared.contracts import (
     CUSTOMERS,
     LEADS_ASSIGNED,
     LEADS_CONVERTED,
+    LEADS_POOLED,
+    LEADS_QUEUED,
     LEADS_RECYCLED,
     LEADS_SCORED,
     CustomerChanged,
@@ -66,6 +68,9 @@ def subscriptions(intake: Intake) -> list[Subscription]:
     return [
         _follow(LEADS_SCORED, LeadStatus.scored),
         _follow(LEADS_ASSIGNED, LeadStatus.assigned),
+        # `assigned` tells a partner the lead was routed: to a rep, a manager's queue or a pool.
+        _follow(LEADS_POOLED, LeadStatus.assigned),
+        _follow(LEADS_QUEUED, LeadStatus.assigned),
         _follow(LEADS_CONVERTED, LeadStatus.converted),
         Subscription(LEADS_RECYCLED, on_lead_recycled),
         Subscription(CUSTOMERS, on_customer_changed),

@@ -1,4 +1,4 @@
-"""pool takes assigned leads: an owned lead gets a follow-up deadline workflow, the rest wait in a pool."""
+"""pool takes routed leads: an owned lead gets a follow-up deadline workflow, a pooled one waits in its pool."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from leadflow_pool.db import PoolRepository
 from leadflow_pool.domain.model import PoolStatus, follow_up_deadline, workflow_id
 from leadflow_pool.workflows import FollowUpDeadlineWorkflow
 from leadflow_shared.consumers import Subscription
-from leadflow_shared.contracts import LEADS_ASSIGNED, LeadAssigned
+from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LeadAssigned, LeadPooled
 from leadflow_shared.db import UnitOfWork
 from leadflow_shared.errors import TransientError
 from leadflow_shared.events import CloudEvent
@@ -43,4 +43,9 @@ def subscriptions(pool: Pool) -> list[Subscription]:
                           status=PoolStatus.owned, deadline=deadline.deadline,
                           workflow_id=workflow_id(deadline.lead_id))
 
-    return [Subscription(LEADS_ASSIGNED, on_lead_assigned)]
+    async def on_lead_pooled(event: CloudEvent[LeadPooled], uow: UnitOfWork) -> None:
+        pooled = event.data
+        await PoolRepository(uow.session).upsert(pooled.lead_id, pool_id=pooled.pool_id, owner_id=None,
+                                                 status=PoolStatus.in_pool)
+
+    return [Subscription(LEADS_ASSIGNED, on_lead_assigned), Subscription(LEADS_POOLED, on_lead_pooled)]
