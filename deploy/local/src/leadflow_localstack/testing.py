@@ -203,13 +203,15 @@ class ServiceProcesses:
     log_dir: Path
     running: dict[str, RunningService] = field(default_factory=dict)
 
-    def start(self, service: Service[Any, Any]) -> RunningService:
+    def start(self, service: Service[Any, Any], label: str | None = None) -> RunningService:
+        """Start a service's process; `label` names a second process of the same service (a replica)."""
+        name = label or service.name
         port = procs.free_port(18000 + len(self.running) * 7, [r.port for r in self.running.values()])
-        log_file = self.log_dir / f"{service.name}.log"
+        log_file = self.log_dir / f"{name}.log"
         pid = procs.spawn([sys.executable, "-m", f"leadflow_{service.name}"], log_file,
                           env={**self.env, "LEADFLOW_HTTP_PORT": str(port)})
-        self.running[service.name] = RunningService(service, port, pid, log_file)
-        return self.running[service.name]
+        self.running[name] = RunningService(service, port, pid, log_file)
+        return self.running[name]
 
     def wait_ready(self, timeout_s: float = 60) -> None:
         for running in self.running.values():

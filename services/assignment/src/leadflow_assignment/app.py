@@ -1,5 +1,6 @@
-"""assignment, wired: leads.scored.v1 in, leads.assigned.v1 out (through the outbox)."""
+"""assignment, wired: leads.scored.v1 in; leads.assigned.v1, leads.pooled.v1 and leads.queued.v1 out (outbox)."""
 
+from leadflow_assignment import cli as assignment_cli
 from leadflow_assignment import consumers, db, http
 from leadflow_assignment.bootstrap import bootstrap
 from leadflow_assignment.settings import AssignmentSettings
@@ -13,7 +14,11 @@ service = Service(
     settings_class=AssignmentSettings,
     bootstrap=bootstrap,
     subscriptions=consumers.subscriptions,
-    controllers=[http.AssignmentController],
+    controllers=http.CONTROLLERS,
+    exception_handlers=dict(http.EXCEPTION_HANDLERS),
 )
 main = service.serve
 cli = service.cli()
+cli.add_typer(assignment_cli.rules_app, name="rules")
+cli.command("simulate")(assignment_cli.simulate)
+org_cli = assignment_cli.org_app  # `leadflow org …`

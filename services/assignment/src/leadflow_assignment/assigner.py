@@ -19,9 +19,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from leadflow_assignment.db import AssignmentRepository, CatalogueRepository, org_versions, rule_sets
-from leadflow_assignment.domain.org import Organisation, parse_organisation, place
+from leadflow_assignment.domain.org import DocumentError, Organisation, Problem, parse_organisation, place
 from leadflow_assignment.domain.routing import ConversionRates, Decision, LeadFacts, Router
 from leadflow_assignment.domain.rules import DEFAULT_RULES, RuleSet, parse_rules
+from leadflow_assignment.domain.simulation import Replayed, compare
 from leadflow_assignment.settings import AssignmentSettings
 from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LEADS_QUEUED, LeadScored, Topic
 from leadflow_shared.db import UnitOfWork, driver_connection, insert_rows
@@ -403,6 +404,38 @@ class Assigner:
         rows = await conn.fetch(f"SELECT * FROM assignment.leads WHERE {' AND '.join(clauses)} "
                                 f"ORDER BY routed_at, lead_id LIMIT ${len(args)} FOR UPDATE SKIP LOCKED", *args)
         return [_from_db(r) for r in rows]
+
+    # ---- the organisation and the rules ------------------------------------------------------------
+
+    async def store_org(self, uow: UnitOfWork, org: Organisation, by: str | None) -> int:
+        """A new version of the organisation; refused whole when the rules in force would no longer hold."""
+        await self.catalogue.refresh(uow.session)
+        if self.catalogue.rules_version is not None:
+            try:
+                parse_rules(self.catalogue.rules.document(), org)
+            except DocumentError as exc:
+                raise DocumentError([Problem(path=f"(rules version {self.catalogue.rules.version}) {p.path}",
+                                             message=p.message) for p in exc.problems]) from None
+        version = await CatalogueRepository(uow.session).add(org_versions, org.document(), by)
+        await AssignmentRepository(uow.session).ensure_loads([r.id for r in org.reps])
+        return version
+
+    async def store_rules(self, uow: UnitOfWork, document: Any, by: str | None) -> int:
+        await self.catalogue.refresh(uow.session)
+        rules = parse_rules(document, self.catalogue.org)
+        return await CatalogueRepository(uow.session).add(rule_sets, rules.document(), by)
+
+    async def simulate(self, uow: UnitOfWork, proposed: Any, start: datetime | None, end: datetime | None,
+                       limit: int) -> dict[str, Any]:
+        """Replay the leads routed in [start, end) under the proposed rules beside the current ones."""
+        await self.catalogue.refresh(uow.session)
+        org = self.catalogue.org
+        rules = parse_rules(proposed, org).model_copy(update={"version": "proposed"})
+        rates = await self.rates.get(uow.session, org)
+        rows = await AssignmentRepository(uow.session).routed_between(start, end, limit)
+        leads = [Replayed(lead_facts(_from_db(row)), row["routed_at"].astimezone(self._zone).date()) for row in rows]
+        report = compare(leads, org, self.catalogue.rules, rules, rates, default_pool=self.settings.default_pool)
+        return {"from": start, "to": end, **report}
 
     def _rep(self, rep_id: str) -> Any:
         rep = self.catalogue.org.rep(rep_id)

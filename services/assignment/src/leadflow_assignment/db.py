@@ -159,9 +159,11 @@ SAVE_LOADS_SQL = (
 # Ownership changes not decided here (claims, releases, transfers, recycles, conversions): added, in rep
 # order (the order routing locks them in, so neither waits on the other in a cycle).
 ADD_OPEN_SQL = (
-    "INSERT INTO assignment.rep_loads AS l (rep_id, open_leads) "
-    "SELECT r->>0, greatest(0, (r->>1)::int) FROM jsonb_array_elements($1::text::jsonb) AS r ORDER BY r->>0 "
-    "ON CONFLICT (rep_id) DO UPDATE SET open_leads = greatest(0, l.open_leads + (excluded.open_leads))"
+    "WITH d AS (SELECT r->>0 AS rep_id, (r->>1)::int AS delta FROM jsonb_array_elements($1::text::jsonb) AS r), "
+    "locked AS (SELECT l.rep_id FROM assignment.rep_loads l JOIN d ON d.rep_id = l.rep_id "
+    "  ORDER BY l.rep_id FOR UPDATE OF l) "
+    "UPDATE assignment.rep_loads AS l SET open_leads = greatest(0, l.open_leads + d.delta) "
+    "FROM d JOIN locked ON locked.rep_id = d.rep_id WHERE l.rep_id = d.rep_id"
 )
 POINTERS_FOR_UPDATE_SQL = "SELECT key, last_rep_id FROM assignment.rr_pointers ORDER BY key FOR UPDATE"
 SAVE_POINTERS_SQL = (
@@ -277,6 +279,7 @@ class AssignmentRepository:
     async def add_open(self, deltas: dict[str, int]) -> None:
         rows = [{"rep_id": rep, "delta": n} for rep, n in sorted(deltas.items()) if n and rep]
         if rows:
+            await self.ensure_loads([row["rep_id"] for row in rows])  # a rep the organisation does not list yet
             await (await self._conn()).execute(ADD_OPEN_SQL, json_rows(rows, ["rep_id", "delta"]))
 
     async def pointers_for_update(self) -> dict[str, str]:
@@ -322,6 +325,13 @@ class AssignmentRepository:
     async def conversion_counts(self) -> dict[tuple[str, str], tuple[int, int]]:
         rows = await (await self._conn()).fetch("SELECT rep_id, channel, assigned, converted FROM assignment.conversion_counts")
         return {(row["rep_id"], row["channel"]): (row["assigned"], row["converted"]) for row in rows}
+
+    async def routed_between(self, start: Any, end: Any, limit: int) -> list[Any]:
+        """The leads first routed in [start, end), in the order they came (what a simulation replays)."""
+        return list(await (await self._conn()).fetch(
+            "SELECT * FROM assignment.leads WHERE routed_at IS NOT NULL "
+            "AND ($1::timestamptz IS NULL OR routed_at >= $1) AND ($2::timestamptz IS NULL OR routed_at < $2) "
+            "ORDER BY routed_at, lead_id LIMIT $3", start, end, limit))
 
     async def pointers(self) -> dict[str, str]:
         rows = await (await self._conn()).fetch("SELECT key, last_rep_id FROM assignment.rr_pointers")
