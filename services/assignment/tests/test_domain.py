@@ -96,7 +96,7 @@ def test_territory_prefers_the_city_then_the_province() -> None:
     decision = r.decide(lead(province="上海", city="上海"), loads)
     assert (decision.outcome, decision.pool_id) == ("pooled", "field-pool")
     assert decision.reason.startswith("every eligible rep is full")
-    assert decision.candidates[0].as_dict() == {"rep_id": "f-sh", "chosen": False, "passed_over": "full (1 of 1 open)"}
+    assert decision.candidates[0].as_dict() == {"rep_id": "f-sh", "passed_over": "full (1 of 1 open)"}
     nowhere = r.decide(lead(province="广东"), Loads())
     assert nowhere.rule == "rest" and nowhere.skipped_rules[0]["why"].startswith("no rep covers")
 

@@ -15,4 +15,4 @@ class AssignmentSettings(LeadflowSettings):
     conversion_prior_weight: float = Field(20.0, ge=0, description="Leads' worth of the team's rate a rep's measured "
                                                                    "conversion starts from (a new rep is not starved).")
     conversion_refresh_s: float = Field(60.0, gt=0, description="How often measured conversion is read again.")
-    route_batch_size: int = Field(500, ge=1, description="Scored events routed in one transaction.")
+    route_batch_size: int = Field(1000, ge=1, description="Scored events routed in one transaction.")

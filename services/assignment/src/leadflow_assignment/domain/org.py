@@ -7,6 +7,7 @@ duplicate rep, a negative cap) is refused with every error and its path, and not
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from enum import StrEnum
 from typing import Any
 
@@ -96,6 +97,10 @@ class Organisation(_Strict):
         object.__setattr__(self, "_teams", {t.id: t for t in self.teams})
         object.__setattr__(self, "_reps", {r.id: r for r in self.reps})
         object.__setattr__(self, "_territories", {t.id: t for t in self.territories})
+        by_team: dict[str | None, list[Rep]] = {None: list(self.reps)}
+        for rep in self.reps:
+            by_team.setdefault(rep.team, []).append(rep)
+        object.__setattr__(self, "_by_team", {team: tuple(reps) for team, reps in by_team.items()})
 
     def team(self, team_id: str) -> Team | None:
         return self._teams.get(team_id)  # type: ignore[attr-defined,no-any-return]
@@ -107,7 +112,8 @@ class Organisation(_Strict):
         return self._territories.get(territory_id)  # type: ignore[attr-defined,no-any-return]
 
     def reps_of(self, team_id: str | None) -> tuple[Rep, ...]:
-        return tuple(r for r in self.reps if team_id is None or r.team == team_id)
+        """A team's reps (every rep for None)."""
+        return self._by_team.get(team_id, ())  # type: ignore[attr-defined,no-any-return]
 
     def with_rep(self, rep: Rep) -> Organisation:
         """The organisation with `rep` added or replaced (validated again by the caller)."""
@@ -121,13 +127,14 @@ class Organisation(_Strict):
 
 
 def _replaced(org: Organisation, field: str, item: Team | Rep) -> Organisation:
-    items = list(getattr(org, field))
-    index = next((i for i, x in enumerate(items) if x.id == item.id), None)
+    """A new organisation, checked whole (its look-ups built afresh: a model copy would keep the old ones)."""
+    items = [x.model_dump(mode="json") for x in getattr(org, field)]
+    index = next((i for i, x in enumerate(items) if x["id"] == item.id), None)
     if index is None:
-        items.append(item)
+        items.append(item.model_dump(mode="json"))
     else:
-        items[index] = item
-    return org.model_copy(update={field: tuple(items)})
+        items[index] = item.model_dump(mode="json")
+    return parse_organisation({**org.model_dump(mode="json"), field: items})
 
 
 def parse_organisation(document: Any) -> Organisation:
@@ -196,6 +203,7 @@ def _duplicates(section: str, ids: list[str], kind: str) -> Iterable[Problem]:
 _PLACE_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "地区", "省", "市")
 
 
+@lru_cache(maxsize=8192)
 def place(text: str | None) -> str:
     """A province or city in one spelling: 浙江省, 浙江 and 浙江 省 meet (and 杭州市, 杭州)."""
     if not text:

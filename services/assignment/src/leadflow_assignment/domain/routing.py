@@ -13,12 +13,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from leadflow_assignment.domain.org import Organisation, Rep, RepStatus, Team, place
 from leadflow_assignment.domain.rules import Rule, RuleSet, Strategy
 
-MAX_CANDIDATES_KEPT = 50  # an explanation lists at most this many reps (the chosen one always)
+MAX_CANDIDATES_KEPT = 20  # an explanation names at most this many reps (the chosen one always); the rest are counted
 GRADE_BAND = {"A": 0, "B": 1, "C": 2, "D": 2}
 
 
@@ -57,6 +58,12 @@ class Load:
 
 
 class Loads(dict[str, Load]):
+    """Loads by rep; `changed` are the reps whose load moved (what needs writing back)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.changed: set[str] = set()
+
     def of(self, rep_id: str) -> Load:
         load = self.get(rep_id)
         if load is None:
@@ -67,10 +74,17 @@ class Loads(dict[str, Load]):
         load = self.of(rep_id)
         load.open += 1
         load.new_today += 1
+        self.changed.add(rep_id)
 
     def give_back(self, rep_id: str) -> None:
         load = self.of(rep_id)
         load.open = max(0, load.open - 1)
+        self.changed.add(rep_id)
+
+    def add_open(self, rep_id: str, delta: int) -> None:
+        load = self.of(rep_id)
+        load.open = max(0, load.open + delta)
+        self.changed.add(rep_id)
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,7 @@ class Candidate:
     passed: str | None  # why he was passed over; None: chosen
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rep_id": self.rep_id, "chosen": self.passed is None, "passed_over": self.passed}
+        return {"rep_id": self.rep_id, "passed_over": self.passed}
 
 
 @dataclass
@@ -95,12 +109,17 @@ class Decision:
     queue: str | None = None
     candidates: list[Candidate] = field(default_factory=list)
     considered: int = 0  # reps the strategy looked at (the list above may be shortened)
+    not_listed: dict[str, int] = field(default_factory=dict)  # passed over but not named, by reason
     skipped_rules: list[dict[str, str]] = field(default_factory=list)  # matched, but could not apply
     previous_owner_ids: tuple[str, ...] = ()
 
     def explanation(self) -> dict[str, Any]:
-        return {"candidates": [c.as_dict() for c in self.candidates], "considered": self.considered,
-                "skipped_rules": self.skipped_rules}
+        explained: dict[str, Any] = {"candidates": [c.as_dict() for c in self.candidates], "considered": self.considered}
+        if self.not_listed:
+            explained["not_listed"] = self.not_listed
+        if self.skipped_rules:
+            explained["skipped_rules"] = self.skipped_rules
+        return explained
 
 
 class ConversionRates:
@@ -151,8 +170,16 @@ class Router:
         self.rates = rates
         self.pointers = pointers if pointers is not None else {}
         self.moved_pointers: set[str] = set()
-        self._team_order = {t.id: sorted(r.id for r in org.reps_of(t.id)) for t in org.teams}
-        self._all_order = sorted(r.id for r in org.reps)
+        index = _index(org)
+        self._team_order, self._all_order, self._by_id = index.team_order, index.all_order, index.by_id
+        self._by_city, self._by_province = index.by_city, index.by_province
+        # Reps away or at a cap, and why: within a router's batch loads only grow, so they stay so (the
+        # round robin of a team whose reps are mostly full then costs a look-up a rep).
+        self._unavailable: dict[str, str] = {}
+
+    def loads_fell(self) -> None:
+        """Loads went down (a new day, leads given back): reps found full may have room again."""
+        self._unavailable.clear()
 
     def decide(self, lead: LeadFacts, loads: Loads) -> Decision:
         skipped: list[dict[str, str]] = []
@@ -279,12 +306,12 @@ class Router:
         last = self.pointers.get(key)
         start = _after(order, last)
         passed: list[Candidate] = []
-        by_id = {r.id: r for r in reps}
+        by_id = self._by_id
         for i in range(len(order)):
             rep = by_id.get(order[(start + i) % len(order)])
             if rep is None:
                 continue
-            why = self._why_not(rep, lead, loads, excluded)
+            why = self._passed_over(rep, lead, loads, excluded)
             if why is not None:
                 passed.append(Candidate(rep.id, why))
                 continue
@@ -324,12 +351,21 @@ class Router:
                 ) -> tuple[list[Candidate], list[Rep]]:
         passed, eligible = [], []
         for rep in reps:
-            why = self._why_not(rep, lead, loads, excluded)
+            why = self._passed_over(rep, lead, loads, excluded)
             if why is None:
                 eligible.append(rep)
             else:
                 passed.append(Candidate(rep.id, why))
         return passed, eligible
+
+    def _passed_over(self, rep: Rep, lead: LeadFacts, loads: Loads, excluded: frozenset[str]) -> str | None:
+        known = self._unavailable.get(rep.id)
+        if known is not None:
+            return known
+        why = self._why_not(rep, lead, loads, excluded)
+        if why is not None and _reason_kind(why) in ("full", "full for today", "away", "gone"):
+            self._unavailable[rep.id] = why
+        return why
 
     @staticmethod
     def _why_not(rep: Rep, lead: LeadFacts, loads: Loads, excluded: frozenset[str], skills: bool = True
@@ -357,34 +393,27 @@ class Router:
 
     def _covering(self, team: Team | None, lead: LeadFacts) -> tuple[list[Rep], str]:
         """Reps whose territory is the lead's city, else its province (a city's reps come first)."""
-        province, city = place(lead.province), place(lead.city)
         where = "/".join(p for p in (lead.province, lead.city) if p)
-        by_city, by_province = [], []
-        for rep in self._reps(team):
-            for territory_id in rep.territories:
-                territory = self.org.territory(territory_id)
-                if territory is None:
-                    continue
-                if territory.city and city and place(territory.city) == city:
-                    by_city.append(rep)
-                    break
-                if not territory.city and province and place(territory.province) == province:
-                    by_province.append(rep)
-                    break
-        return (by_city or by_province), where
+        team_id = team.id if team else None
+        by_city = self._by_city.get((team_id, place(lead.city)), []) if lead.city else []
+        if by_city:
+            return by_city, where
+        return (self._by_province.get((team_id, place(lead.province)), []) if lead.province else []), where
 
     # ---- outcomes --------------------------------------------------------------------------------
 
     def _assigned(self, rule: Rule, key: str, rep: Rep, why: str, candidates: list[Candidate], considered: int,
                   team: Team | None = None) -> Decision:
+        kept, not_listed = _kept(candidates)
         return Decision("assigned", key, why, strategy=rule.strategy, owner_id=rep.id, team_id=rep.team,
-                        candidates=_kept(candidates), considered=considered)
+                        candidates=kept, considered=considered, not_listed=not_listed)
 
     def _pooled(self, rule: Rule, key: str, team: Team | None, lead: LeadFacts, why: str,
                 candidates: list[Candidate] | None = None, considered: int = 0) -> Decision:
+        kept, not_listed = _kept(candidates or [])
         return Decision("pooled", key, why, strategy=rule.strategy, team_id=team.id if team else None,
                         pool_id=team.default_pool if team else self.default_pool,
-                        candidates=_kept(candidates or []), considered=considered)
+                        candidates=kept, considered=considered, not_listed=not_listed)
 
     def _nobody(self, rule: Rule, key: str, team: Team | None, lead: LeadFacts, passed: list[Candidate],
                 considered: int) -> Decision:
@@ -396,6 +425,45 @@ class Router:
             full = counts["full"] + counts["full for today"]
             why = ("every eligible rep is full" if full else "no eligible rep") + (f" ({detail})" if detail else "")
         return self._pooled(rule, key, team, lead, why, passed, considered)
+
+
+@dataclass(frozen=True)
+class _OrgIndex:
+    team_order: dict[str, list[str]]
+    all_order: list[str]
+    by_id: dict[str, Rep]
+    by_city: dict[tuple[str | None, str], list[Rep]]
+    by_province: dict[tuple[str | None, str], list[Rep]]
+
+
+def _index(org: Organisation) -> _OrgIndex:
+    """What routing looks reps up by, built once per organisation (a router is made per transaction)."""
+    index = getattr(org, "_routing_index", None)
+    if index is None:
+        by_city, by_province = _territory_index(org)
+        index = _OrgIndex({t.id: sorted(r.id for r in org.reps_of(t.id)) for t in org.teams},
+                          sorted(r.id for r in org.reps), {r.id: r for r in org.reps}, by_city, by_province)
+        object.__setattr__(org, "_routing_index", index)
+    return index
+
+
+def _territory_index(org: Organisation) -> tuple[dict[tuple[str | None, str], list[Rep]],
+                                                dict[tuple[str | None, str], list[Rep]]]:
+    """(team or None for all, city) → reps covering the city; the same for provinces (territories without a
+    city): built once per organisation, so a lead's territory is one look-up."""
+    by_city: dict[tuple[str | None, str], list[Rep]] = {}
+    by_province: dict[tuple[str | None, str], list[Rep]] = {}
+    for rep in org.reps:
+        for territory_id in rep.territories:
+            territory = org.territory(territory_id)
+            if territory is None:
+                continue
+            index, key = (by_city, place(territory.city)) if territory.city else (by_province, place(territory.province))
+            for team in (rep.team, None):
+                reps = index.setdefault((team, key), [])
+                if all(r.id != rep.id for r in reps):
+                    reps.append(rep)
+    return by_city, by_province
 
 
 def _excluded(rule: Rule, lead: LeadFacts) -> frozenset[str]:
@@ -426,13 +494,17 @@ def _bands(reps: list[Rep], measure: dict[str, float], weight_by: str) -> list[l
     return [ranked[i:i + size] for i in range(0, len(ranked), size)]
 
 
-def _kept(candidates: list[Candidate]) -> list[Candidate]:
+def _kept(candidates: list[Candidate]) -> tuple[list[Candidate], dict[str, int]]:
+    """The candidates an explanation names (the chosen one always), and the others counted by reason."""
     if len(candidates) <= MAX_CANDIDATES_KEPT:
-        return candidates
+        return candidates, {}
     chosen = [c for c in candidates if c.passed is None]
-    return candidates[: MAX_CANDIDATES_KEPT - len(chosen)] + chosen
+    kept = candidates[: MAX_CANDIDATES_KEPT - len(chosen)]
+    rest = Counter(_reason_kind(c.passed) for c in candidates[len(kept):] if c.passed is not None)
+    return kept + chosen, dict(rest)
 
 
+@lru_cache(maxsize=4096)
 def _reason_kind(why: str | None) -> str:
     text = why or ""
     for kind in ("full for today", "full", "away", "gone", "previous owner", "not on channel", "not in industry",

@@ -39,6 +39,7 @@ def replay(leads: Sequence[Replayed], org: Organisation, rules: RuleSet, rates: 
             day = item.day
             for load in loads.values():
                 load.new_today = 0
+            router.loads_fell()
         decision = router.decide(item.lead, loads)
         outcomes[decision.outcome] += 1
         by_rule[decision.rule] += 1
