@@ -27,7 +27,7 @@ from leadflow_assignment.settings import AssignmentSettings
 from prometheus_client import Histogram
 
 from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LEADS_QUEUED, LeadScored, Topic
-from leadflow_shared.db import UnitOfWork, driver_connection, insert_rows
+from leadflow_shared.db import UnitOfWork, driver_connection, insert_rows, json_text
 
 # One lead's decision, in memory (its share of the transaction is leadflow_event_handler_seconds).
 DECISION_SECONDS = Histogram("leadflow_assignment_decision_seconds", "Time to decide one lead (rules, strategy, "
@@ -212,7 +212,7 @@ class Assigner:
             "queue": decision.queue, "rule": decision.rule, "rules_version": decision.rules_version,
             "strategy": decision.strategy, "reason": decision.reason, "grade": row["grade"],
             "channel": row["channel"], "previous_owners": list(row["previous_owners"]),
-            "explanation": decision.explanation(), "decided_by": decided_by,
+            "explanation": json_text(decision.explanation()), "decided_by": decided_by,
         })
         batch.events.append(_event(row["lead_id"], decision, decision_id, kind, list(row["previous_owners"]), now))
 

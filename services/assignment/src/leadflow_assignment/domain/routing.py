@@ -12,14 +12,14 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 from leadflow_assignment.domain.org import Organisation, Rep, RepStatus, Team, place
 from leadflow_assignment.domain.rules import Rule, RuleSet, Strategy
 
-MAX_CANDIDATES_KEPT = 20  # an explanation names at most this many reps (the chosen one always); the rest are counted
+MAX_CANDIDATES_KEPT = 12  # an explanation names at most this many reps (the chosen one always); the rest are counted
 GRADE_BAND = {"A": 0, "B": 1, "C": 2, "D": 2}
 
 
@@ -176,10 +176,14 @@ class Router:
         # Reps away or at a cap, and why: within a router's batch loads only grow, so they stay so (the
         # round robin of a team whose reps are mostly full then costs a look-up a rep).
         self._unavailable: dict[str, str] = {}
+        # Candidate lists of which every rep is unavailable, and what was said: a full team's next lead
+        # falls to the pool at once.
+        self._nobody_cache: dict[tuple[str, int], Decision] = {}
 
     def loads_fell(self) -> None:
         """Loads went down (a new day, leads given back): reps found full may have room again."""
         self._unavailable.clear()
+        self._nobody_cache.clear()
 
     def decide(self, lead: LeadFacts, loads: Loads) -> Decision:
         skipped: list[dict[str, str]] = []
@@ -285,9 +289,15 @@ class Router:
             reps = self._reps(team)
         if strategy == Strategy.round_robin:
             return self._round_robin(rule, key, team, lead, loads, excluded, reps)
+        cache_key = (key, id(reps))
+        if not excluded and cache_key in self._nobody_cache:
+            return _copy(self._nobody_cache[cache_key])
         passed, eligible = self._screen(reps, lead, loads, excluded)
         if not eligible:
-            return self._nobody(rule, key, team, lead, passed, len(reps))
+            decision = self._nobody(rule, key, team, lead, passed, len(reps))
+            if not excluded and all(r.id in self._unavailable for r in reps):
+                self._nobody_cache[cache_key] = _copy(decision)
+            return decision
         if strategy == Strategy.weighted:
             rep, why = self._weighted(rule, lead, loads, eligible, team)
         else:  # least loaded; territory: the least loaded of the reps covering the lead's place
@@ -303,6 +313,9 @@ class Router:
         order = self._team_order.get(team.id, []) if team else self._all_order
         if not order:
             return self._nobody(rule, key, team, lead, [], 0)
+        cache_key = (key, id(order))
+        if not excluded and cache_key in self._nobody_cache:
+            return _copy(self._nobody_cache[cache_key])
         last = self.pointers.get(key)
         start = _after(order, last)
         passed: list[Candidate] = []
@@ -319,7 +332,10 @@ class Router:
             self.moved_pointers.add(key)
             return self._assigned(rule, key, rep, "next in turn" + (f", after {len(passed)} passed over" if passed else ""),
                                   [*passed, Candidate(rep.id, None)], len(order), team)
-        return self._nobody(rule, key, team, lead, passed, len(order))
+        decision = self._nobody(rule, key, team, lead, passed, len(order))
+        if not excluded and all(r in self._unavailable for r in order):
+            self._nobody_cache[cache_key] = _copy(decision)
+        return decision
 
     def _weighted(self, rule: Rule, lead: LeadFacts, loads: Loads, eligible: list[Rep], team: Team | None
                   ) -> tuple[Rep, str]:
@@ -464,6 +480,10 @@ def _territory_index(org: Organisation) -> tuple[dict[tuple[str | None, str], li
                 if all(r.id != rep.id for r in reps):
                     reps.append(rep)
     return by_city, by_province
+
+
+def _copy(decision: Decision) -> Decision:
+    return replace(decision, candidates=list(decision.candidates), skipped_rules=[], not_listed=dict(decision.not_listed))
 
 
 def _excluded(rule: Rule, lead: LeadFacts) -> frozenset[str]:
