@@ -53,9 +53,10 @@ class Catalogue:
     org_version: int | None = None
     rules_version: int | None = None
 
-    async def refresh(self, session: Any) -> None:
+    async def refresh(self, session: Any, decision_ids: int = 0) -> list[int]:
+        """Read newer versions, if any; returns `decision_ids` new decision ids (drawn in the same round trip)."""
         repo, catalogue = AssignmentRepository(session), CatalogueRepository(session)
-        org_version, rules_version = await repo.versions()
+        org_version, rules_version, ids = await repo.versions(decision_ids)
         if org_version != self.org_version:
             stored = await catalogue.current(org_versions)
             self.org = parse_organisation(stored[1]) if stored else Organisation()
@@ -66,6 +67,7 @@ class Catalogue:
             if stored:
                 self.rules = parse_rules(stored[1]).model_copy(update={"version": str(stored[0])})
             self.rules_version = rules_version
+        return ids
 
 
 class Rates:
@@ -165,7 +167,7 @@ class Assigner:
                      released: dict[str, int] | None = None) -> None:
         session = uow.session
         repo = AssignmentRepository(session)
-        await self.catalogue.refresh(session)
+        ids = await self.catalogue.refresh(session, decision_ids=len(items))
         org, today = self.catalogue.org, self.today()
         await self._resolve_owners(repo, [row for row, _ in items])
         rep_ids = sorted({r.id for r in org.reps} | set(released or {}))
@@ -174,7 +176,6 @@ class Assigner:
             loads.add_open(rep_id, delta)
         router = Router(org, self.catalogue.rules, default_pool=self.settings.default_pool,
                         rates=await self.rates.get(session, org), pointers=await repo.pointers_for_update())
-        ids = await repo.decision_ids(len(items))
         observe = DECISION_SECONDS.observe
         for (row, kind), decision_id in zip(items, ids):
             started = time.perf_counter()
@@ -187,8 +188,7 @@ class Assigner:
     async def _resolve_owners(self, repo: AssignmentRepository, rows: list[dict[str, Any]]) -> None:
         """A lead's account owner: the customer's owner, else intake's, else the rep working another of its
         company's leads (no 撞单)."""
-        customers = await repo.customer_owners(r["customer_id"] for r in rows)
-        companies = await repo.company_owners(r["company_id"] for r in rows)
+        customers, companies = await repo.owners([r["customer_id"] for r in rows], [r["company_id"] for r in rows])
         for row in rows:
             row["resolved_owner"] = (customers.get(row["customer_id"]) or row["account_owner_id"]
                                      or companies.get(row["company_id"]))

@@ -140,8 +140,11 @@ rule_sets = Table(
     schema="assignment",
 )
 
+# The versions in force, and `$1` decision ids drawn in the same round trip.
 VERSIONS_SQL = ("SELECT (SELECT max(version) FROM assignment.org_versions) AS org, "
-                "(SELECT max(version) FROM assignment.rule_sets) AS rules")
+                "(SELECT max(version) FROM assignment.rule_sets) AS rules, "
+                "ARRAY(SELECT nextval(pg_get_serial_sequence('assignment.decisions', 'id')) "
+                "      FROM generate_series(1, $1)) AS ids")
 LEADS_FOR_UPDATE_SQL = (
     "SELECT l.* FROM unnest($1::uuid[]) AS k(id) JOIN assignment.leads l ON l.lead_id = k.id "
     "ORDER BY l.lead_id FOR UPDATE OF l"
@@ -227,6 +230,9 @@ COMPANY_OWNERS_SQL = (
 )
 CUSTOMER_OWNERS_SQL = ("SELECT c.customer_id, c.owner_id FROM unnest($1::uuid[]) AS k(id) "
                        "JOIN assignment.customer_owners c ON c.customer_id = k.id WHERE c.owner_id IS NOT NULL")
+# Both in one round trip: (kind, id, owner).
+OWNERS_SQL = (f"SELECT 'customer' AS kind, customer_id AS id, owner_id FROM ({CUSTOMER_OWNERS_SQL}) c "
+              f"UNION ALL SELECT 'company', company_id, owner_id FROM ({COMPANY_OWNERS_SQL.replace('$1', '$2')}) o")
 
 
 class AssignmentRepository:
@@ -238,9 +244,10 @@ class AssignmentRepository:
     async def _conn(self) -> Any:
         return await driver_connection(self.session)
 
-    async def versions(self) -> tuple[int | None, int | None]:
-        row = await (await self._conn()).fetchrow(VERSIONS_SQL)
-        return row["org"], row["rules"]
+    async def versions(self, decision_ids: int = 0) -> tuple[int | None, int | None, list[int]]:
+        """The organisation's and rules' versions in force, and `decision_ids` new decision ids."""
+        row = await (await self._conn()).fetchrow(VERSIONS_SQL, decision_ids)
+        return row["org"], row["rules"], list(row["ids"])
 
     async def leads_for_update(self, lead_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         ids = list(set(lead_ids))
@@ -314,6 +321,17 @@ class AssignmentRepository:
         if not ids:
             return {}
         return {row["company_id"]: row["owner_id"] for row in await (await self._conn()).fetch(COMPANY_OWNERS_SQL, ids)}
+
+    async def owners(self, customer_ids: Iterable[uuid.UUID], company_ids: Iterable[uuid.UUID]
+                     ) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+        """The owners of these customers, and the reps working these companies' leads."""
+        customers, companies = list({c for c in customer_ids if c}), list({c for c in company_ids if c})
+        if not customers and not companies:
+            return {}, {}
+        found: dict[str, dict[uuid.UUID, str]] = {"customer": {}, "company": {}}
+        for row in await (await self._conn()).fetch(OWNERS_SQL, customers, companies):
+            found[row["kind"]][row["id"]] = row["owner_id"]
+        return found["customer"], found["company"]
 
     async def customer_owners(self, customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
         ids = list({c for c in customer_ids if c})
