@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -131,6 +131,7 @@ class ConversionRates:
                  prior_weight: float = 20.0, base_rate: float = 0.1) -> None:
         self._counts = counts  # (rep, channel) -> (assigned, converted)
         self._prior_weight = prior_weight
+        self._memo: dict[tuple[str, str, str], float] = {}
         teams: dict[tuple[str, str], list[int]] = {}
         overall: dict[str, list[int]] = {}
         for (rep, channel), (assigned, converted) in counts.items():
@@ -147,9 +148,12 @@ class ConversionRates:
         return self._teams.get((team_id, channel), self._company.get(channel, self._base_rate))
 
     def rate(self, rep_id: str, team_id: str, channel: str | None) -> float:
-        channel = channel or "other"
-        assigned, converted = self._counts.get((rep_id, channel), (0, 0))
-        return _smooth(converted, assigned, self.team_rate(team_id, channel), self._prior_weight)
+        key = (rep_id, team_id, channel or "other")
+        rate = self._memo.get(key)
+        if rate is None:  # counts are read once per refresh: a rate, once computed, holds until then
+            assigned, converted = self._counts.get((rep_id, key[2]), (0, 0))
+            rate = self._memo[key] = _smooth(converted, assigned, self.team_rate(team_id, key[2]), self._prior_weight)
+        return rate
 
 
 def _smooth(successes: int, trials: int, prior: float, weight: float) -> float:
@@ -179,11 +183,13 @@ class Router:
         # Candidate lists of which every rep is unavailable, and what was said: a full team's next lead
         # falls to the pool at once.
         self._nobody_cache: dict[tuple[str, int], Decision] = {}
+        self._screens: dict[int, tuple[list[Rep], list[Candidate]]] = {}
 
     def loads_fell(self) -> None:
         """Loads went down (a new day, leads given back): reps found full may have room again."""
         self._unavailable.clear()
         self._nobody_cache.clear()
+        self._screens.clear()
 
     def decide(self, lead: LeadFacts, loads: Loads) -> Decision:
         skipped: list[dict[str, str]] = []
@@ -363,16 +369,28 @@ class Router:
 
     # ---- eligibility -----------------------------------------------------------------------------
 
-    def _screen(self, reps: Iterable[Rep], lead: LeadFacts, loads: Loads, excluded: frozenset[str]
+    def _screen(self, reps: Sequence[Rep], lead: LeadFacts, loads: Loads, excluded: frozenset[str]
                 ) -> tuple[list[Candidate], list[Rep]]:
-        passed, eligible = [], []
-        for rep in reps:
+        """The reps who may take the lead, and those passed over with why. Reps found away or full are set
+        aside for the rest of the batch (they stay so), so a team's screen costs what its open reps do."""
+        state = self._screens.get(id(reps))
+        if state is None:
+            state = self._screens[id(reps)] = ([*reps], [])
+        maybe, aside = state
+        passed, eligible, still = [], [], []
+        for rep in maybe:
             why = self._passed_over(rep, lead, loads, excluded)
             if why is None:
                 eligible.append(rep)
+                still.append(rep)
+            elif rep.id in self._unavailable:
+                aside.append(Candidate(rep.id, why))
             else:
                 passed.append(Candidate(rep.id, why))
-        return passed, eligible
+                still.append(rep)
+        if len(still) != len(maybe):
+            self._screens[id(reps)] = (still, aside)
+        return [*aside, *passed], eligible
 
     def _passed_over(self, rep: Rep, lead: LeadFacts, loads: Loads, excluded: frozenset[str]) -> str | None:
         known = self._unavailable.get(rep.id)
