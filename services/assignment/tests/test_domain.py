@@ -253,3 +253,13 @@ def test_default_rules_route_referrals_then_owners_then_in_turn() -> None:
     r = Router(ORG, DEFAULT_RULES, default_pool="public")
     assert r.decide(lead(referrer="a"), Loads()).rule == "referral"
     assert r.decide(lead(), Loads()).strategy == "round_robin"
+
+
+def test_the_example_organisation_and_rules_are_valid() -> None:
+    from pathlib import Path
+
+    examples = Path(__file__).parents[1] / "examples"
+    org = load_organisation_yaml((examples / "org.yaml").read_text(encoding="utf-8"))
+    rules = load_rules_yaml((examples / "rules.yaml").read_text(encoding="utf-8"), org)
+    decision = Router(org, rules, default_pool="public").decide(lead(referrer="rep-li-na"), Loads())
+    assert (decision.rule, decision.owner_id) == ("referral", "rep-li-na")

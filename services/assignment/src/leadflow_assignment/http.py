@@ -11,12 +11,12 @@ import csv
 import io
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -323,7 +323,8 @@ class ReportController(Controller):
     @get("/distribution", guards=[MANAGERS],
          summary="Per rep, leads received by grade and source channel (JSON, or CSV with ?format=csv)")
     async def distribution(self, assignment: NamedDependency[Assignment], staff: NamedDependency[Staff],
-                           team: FromQuery[str | None] = None, from_: FromQuery[datetime | None] = None,
+                           team: FromQuery[str | None] = None,
+                           from_: Annotated[datetime | None, Parameter(query="from")] = None,
                            to: FromQuery[datetime | None] = None, format: FromQuery[str] = "json") -> Response[Any]:
         if team is None and not staff.is_admin:
             raise PermissionDeniedException("a manager names his team: ?team=…")
