@@ -130,3 +130,39 @@ def test_a_service_whose_tables_are_not_there_yet(monkeypatch: pytest.MonkeyPatc
         "(or `leadflow services up intake`, which migrates)")
     unknown = _raised(lambda: _throw(UndefinedTableError('relation "nobody.things" does not exist')))
     assert cli_errors.describe(unknown) is None
+
+
+def test_staff_tokens_come_from_the_local_key_and_without_one_the_error_is_one_line(tmp_path: Path) -> None:
+    from leadflow_shared.settings import LeadflowSettings
+    from leadflow_shared.staff import StaffVerifier
+
+    local = tmp_path / "local"
+    local.mkdir()
+    missing = _leadflow("staff", "token", "--user", "rep-wang", "--role", "rep", local_dir=local)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip().startswith("✗ no staff signing key") and "leadflow staff keygen" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+    made = _leadflow("staff", "keygen", local_dir=local)
+    assert made.returncode == 0, made.stderr
+    issued = _leadflow("staff", "token", "--user", "mgr-li", "--role", "manager", "--role", "rep", "--team", "east",
+                       "--ttl", "30m", "--name", "李娜", local_dir=local)
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    assert len(issued.stdout.strip().splitlines()) == 1  # the token alone on stdout
+    staff = StaffVerifier(LeadflowSettings(staff_public_key_file=local / "staff" / "public-key.pem")).verify(token)
+    assert (staff.id, staff.roles, staff.teams, staff.name) == ("mgr-li", {"manager", "rep"}, {"east"}, "李娜")
+
+    again = _leadflow("staff", "keygen", local_dir=local)  # kept: tokens already given stay valid
+    assert "kept the existing key pair" in again.stdout
+    assert StaffVerifier(LeadflowSettings(staff_public_key_file=local / "staff" / "public-key.pem")).verify(token)
+    unknown = _leadflow("staff", "token", "--user", "x", "--role", "boss", local_dir=local)
+    assert unknown.returncode == 2 and "boss" in unknown.stderr
+
+
+def test_scoring_keys_are_for_partners_only(tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    refused = _leadflow("scoring", "keys", "create", "ops", "--role", "staff", local_dir=local)
+    said = " ".join(refused.stderr.replace("│", " ").split())  # typer's box wraps the message
+    assert refused.returncode == 2 and "leadflow staff token" in said

@@ -28,8 +28,17 @@ def urls(leadflow_env: dict[str, str], migrated: dict[str, Service], tmp_path_fa
 
 
 @pytest.fixture(scope="module")
-def staff(urls: dict[str, str], leadflow_env: dict[str, str]) -> Iterator[httpx.Client]:
-    _, key = add_key("contacts test", "staff", dsn=leadflow_env["LEADFLOW_PG_DSN"])
+def staff(urls: dict[str, str], staff_token: Any) -> Iterator[httpx.Client]:
+    """A rep reading scores (a staff token)."""
+    with httpx.Client(base_url=urls["scoring"], headers={"Authorization": staff_token("rep-wang", "rep")},
+                      timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def activities(urls: dict[str, str], leadflow_env: dict[str, str]) -> Iterator[httpx.Client]:
+    """A partner posting activities to scoring (its API key)."""
+    _, key = add_key("contacts test", "partner", dsn=leadflow_env["LEADFLOW_PG_DSN"])
     with httpx.Client(base_url=urls["scoring"], headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
         yield client
 
@@ -59,7 +68,8 @@ def _score(staff: httpx.Client, lead_id: str, ready: Callable[[dict[str, Any]], 
 
 @pytest.mark.parametrize("kind", list(BY_ONE_CONTACT))
 def test_an_activity_naming_one_contact_finds_the_lead_intake_received(
-        kind: str, urls: dict[str, str], staff: httpx.Client, partner: tuple[str, str]) -> None:
+        kind: str, urls: dict[str, str], staff: httpx.Client, activities: httpx.Client, partner: tuple[str, str]
+) -> None:
     person = _person()
     accepted = httpx.post(f"{urls['intake']}/v1/leads", json=person, timeout=30,
                           headers={"Authorization": f"Bearer {partner[1]}"})
@@ -67,7 +77,7 @@ def test_an_activity_naming_one_contact_finds_the_lead_intake_received(
     lead_id = accepted.json()["lead_id"]
     assert _score(staff, lead_id, lambda s: "grade" in s), "never scored"  # scoring owns the lead's contacts now
 
-    posted = staff.post("/v1/activities", json={**BY_ONE_CONTACT[kind](person), "type": "demo_request"})
+    posted = activities.post("/v1/activities", json={**BY_ONE_CONTACT[kind](person), "type": "demo_request"})
     assert posted.status_code == 202 and posted.json()["accepted"] == 1, posted.text
 
     scored = _score(staff, lead_id, lambda s: s["activity_counts"].get("demo_request") == 1)

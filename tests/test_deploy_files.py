@@ -42,3 +42,18 @@ def test_both_stacks_hold_several_full_batches_of_advisory_locks() -> None:
     command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["postgres"]["command"]
     assert _lock_table([arg for arg in command if "=" in arg]) >= enough
     assert _lock_table(list(POSTGRES_SETTINGS)) >= enough
+
+
+def test_compose_gives_every_service_the_staff_identity() -> None:
+    """Staff tokens verify in containers too: the public key of the one-shot `staff-keys`, or an IdP's JWKS."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    keys = services["staff-keys"]
+    assert keys["entrypoint"] == ["leadflow", "staff"] and keys["command"] == ["keygen"]
+    signing = keys["environment"]["LEADFLOW_STAFF_SIGNING_KEY_FILE"]
+    for name in discover_services():
+        env = services[name]["environment"]
+        public = env["LEADFLOW_STAFF_PUBLIC_KEY_FILE"]
+        assert public.rsplit("/", 1)[0] == signing.rsplit("/", 1)[0]
+        assert {"LEADFLOW_STAFF_JWKS_URL", "LEADFLOW_STAFF_ISSUER", "LEADFLOW_STAFF_AUDIENCE"} <= set(env)
+        assert f"staff-keys:{public.rsplit('/', 1)[0]}:ro" in services[name]["volumes"]
+        assert services[name]["depends_on"]["staff-keys"]["condition"] == "service_completed_successfully"

@@ -16,8 +16,16 @@ async def test_up_is_repeatable_and_down_stops_only_what_up_started(
     monkeypatch.setenv("LEADFLOW_LOCAL_DIR", str(tmp_path / "local"))
     monkeypatch.delenv("LEADFLOW_PG_DSN", raising=False)
     monkeypatch.setenv("LEADFLOW_KAFKA_BOOTSTRAP", "kafka.example.internal:9092")  # external: never started
+    for var in stack.STAFF_KEY_ENV:
+        monkeypatch.delenv(var, raising=False)
 
     env = stack.up(["postgres"])
+    # the staff identity's key pair, made once under .local/staff/ and named in .local/env
+    signing, public = Path(env["LEADFLOW_STAFF_SIGNING_KEY_FILE"]), Path(env["LEADFLOW_STAFF_PUBLIC_KEY_FILE"])
+    assert signing.parent == tmp_path / "local" / "staff" and b"PRIVATE KEY" in signing.read_bytes()
+    assert oct(signing.stat().st_mode & 0o777) == "0o600" and b"PUBLIC KEY" in public.read_bytes()
+    assert f"export LEADFLOW_STAFF_PUBLIC_KEY_FILE={public}" in (tmp_path / "local" / "env").read_text()
+    key = signing.read_bytes()
     rows = {row["name"]: row for row in stack.status()}
     assert rows["postgres"]["state"] == "running" and rows["kafka"]["state"] == "external"
     pid = rows["postgres"]["pid"]
@@ -27,8 +35,9 @@ async def test_up_is_repeatable_and_down_stops_only_what_up_started(
     assert await conn.fetchval("SELECT current_user") == "leadflow"
     await conn.close()
 
-    stack.up(["postgres"])  # again: nothing new is started
+    stack.up(["postgres"])  # again: nothing new is started, the key pair is kept
     assert {r["name"]: r for r in stack.status()}["postgres"]["pid"] == pid
+    assert signing.read_bytes() == key
     assert (tmp_path / "local" / "env").read_text().count("LEADFLOW_PG_DSN=") == 1
 
     stack.down()

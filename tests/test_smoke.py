@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 
 from leadflow_localstack.testing import ServiceProcesses
-from leadflow_scoring.admin import add_key
 from leadflow_shared.service import Service
 
 MOBILE = f"138{uuid.uuid4().int % 10**8:08d}"  # a person no other test of the session has posted
@@ -33,10 +32,10 @@ def _poll(url: str, ready: Any, timeout_s: float = 60, headers: dict[str, str] |
 
 def test_a_lead_passes_through_all_five_services(
     service_processes: ServiceProcesses, migrated: dict[str, Service], partner: tuple[str, str],
-    service_env: dict[str, str],
+    service_env: dict[str, str], staff_token: Any,
 ) -> None:
     auth = {"Authorization": f"Bearer {partner[1]}"}
-    staff = {"Authorization": f"Bearer {add_key('smoke', 'staff', dsn=service_env['LEADFLOW_PG_DSN'])[1]}"}
+    staff = {"Authorization": staff_token("rep-zhou", "rep")}  # the owner, as his staff token names him
     running = {name: service_processes.start(service) for name, service in migrated.items()}
     assert list(running) == ["intake", "scoring", "assignment", "pool", "opportunity"]
     service_processes.wait_ready()
@@ -57,10 +56,10 @@ def test_a_lead_passes_through_all_five_services(
     assert score["stage"] == "nurture" and "fit:title_director" in {f["rule"] for f in score["explanation"]}
     assignment = _poll(f"{running['assignment'].url}/v1/leads/{lead_id}/assignment", lambda v: True)
     assert (assignment["rule"], assignment["owner_id"]) == ("referral", "rep-zhou")
-    pool = _poll(f"{running['pool'].url}/v1/leads/{lead_id}", lambda v: True)
+    pool = _poll(f"{running['pool'].url}/v1/leads/{lead_id}", lambda v: True, headers=staff)
     assert pool["status"] == "owned" and pool["workflow_id"] == f"follow-up-{lead_id}"
     assert pool["follow_up_deadline"] is not None
-    opportunity = _poll(f"{running['opportunity'].url}/v1/leads/{lead_id}", lambda v: True)
+    opportunity = _poll(f"{running['opportunity'].url}/v1/leads/{lead_id}", lambda v: True, headers=staff)
     assert (opportunity["owner_id"], opportunity["status"]) == ("rep-zhou", "open")
     intake = _poll(f"{running['intake'].url}/v1/leads/{lead_id}", lambda v: v["status"] == "assigned", headers=auth)
     assert intake["submissions"][0]["fields"]["mobile"] == MOBILE

@@ -19,8 +19,12 @@ from aiokafka import AIOKafkaProducer
 
 from leadflow_localstack.testing import ServiceProcesses, eventually, read_topic
 import asyncpg
+import typer
 
 from leadflow_scoring.admin import add_key, load_registry, train_from_outcomes
+from leadflow_scoring.db import ApiKeyRepository, metadata
+from leadflow_shared.auth import hash_key
+from leadflow_shared.db import Database
 from leadflow_shared.contracts import (
     LEADS_RECEIVED,
     LEADS_SCORED,
@@ -51,8 +55,17 @@ def scoring(leadflow_env: dict[str, str], migrated: dict[str, Service], tmp_path
 
 
 @pytest.fixture(scope="module")
-def staff(scoring: str, leadflow_env: dict[str, str]) -> Iterator[httpx.Client]:
-    _, key = add_key("test staff", "staff", dsn=leadflow_env["LEADFLOW_PG_DSN"])
+def staff(scoring: str, staff_token: Any) -> Iterator[httpx.Client]:
+    """An admin's client (a staff token): reads scores, changes rules and models."""
+    with httpx.Client(base_url=scoring, headers={"Authorization": staff_token("admin-zhang", "admin")},
+                      timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def partner_api(scoring: str, leadflow_env: dict[str, str]) -> Iterator[httpx.Client]:
+    """A partner's client (an API key): posts activities."""
+    _, key = add_key("test partner", "partner", dsn=leadflow_env["LEADFLOW_PG_DSN"])
     with httpx.Client(base_url=scoring, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
         yield client
 
@@ -120,12 +133,12 @@ def test_a_received_lead_is_scored_and_published_with_its_explanation(
     assert event["data"]["grade"] == score["grade"] and event["data"]["explanation"]
 
 
-def test_activities_push_a_nurtured_lead_over_the_threshold(staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+def test_activities_push_a_nurtured_lead_over_the_threshold(staff: httpx.Client, partner_api: httpx.Client, leadflow_env: dict[str, str]) -> None:
     lead_id, mobile = uuid.uuid4(), _mobile()
     _publish(leadflow_env, _received(lead_id, mobile=mobile, title="IT经理", industry="制造业"))
     assert _score(staff, lead_id)["stage"] == "nurture"
     now = datetime.now(UTC).isoformat()
-    reply = staff.post("/v1/activities", json={"activities": [
+    reply = partner_api.post("/v1/activities", json={"activities": [
         {"lead_id": str(lead_id), "type": "demo_request", "occurred_at": now},
         {"mobile": mobile.replace("+86", "0086 "), "type": "trial_signup", "occurred_at": now},
         {"lead_id": str(lead_id), "type": "page_view", "url": "https://example.cn/pricing", "occurred_at": now},
@@ -155,7 +168,7 @@ def _stored_activities(env: dict[str, str], lead_id: uuid.UUID) -> dict[str, int
     return asyncio.run(count())
 
 
-def test_a_redelivered_event_changes_nothing(staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+def test_a_redelivered_event_changes_nothing(staff: httpx.Client, partner_api: httpx.Client, leadflow_env: dict[str, str]) -> None:
     lead_id = uuid.uuid4()
     event = _received(lead_id, mobile=_mobile(), title="总监")
     for _ in range(3):
@@ -164,7 +177,7 @@ def test_a_redelivered_event_changes_nothing(staff: httpx.Client, leadflow_env: 
     activity = {"activity_id": str(uuid.uuid4()), "lead_id": str(lead_id), "type": "event_attended",
                 "occurred_at": datetime.now(UTC).isoformat()}
     for _ in range(2):  # a client retrying the same activity
-        assert staff.post("/v1/activities", json=activity).status_code == 202
+        assert partner_api.post("/v1/activities", json=activity).status_code == 202
     after = _score(staff, lead_id, until=lambda s: s["activity_counts"])
     asyncio.run(asyncio.sleep(2))
     assert staff.get(f"/v1/leads/{lead_id}/score").json()["activity_counts"] == {"event_attended": 1}
@@ -173,9 +186,9 @@ def test_a_redelivered_event_changes_nothing(staff: httpx.Client, leadflow_env: 
 
 
 def test_an_activity_before_its_lead_counts_when_the_lead_arrives(
-        staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+        staff: httpx.Client, partner_api: httpx.Client, leadflow_env: dict[str, str]) -> None:
     mobile, email = _mobile(), f"{uuid.uuid4().hex[:8]}@example.cn"
-    reply = staff.post("/v1/activities", json={"activities": [
+    reply = partner_api.post("/v1/activities", json={"activities": [
         {"email": email.upper(), "type": "demo_request", "occurred_at": datetime.now(UTC).isoformat()},
         {"mobile": mobile, "type": "wechat_friend_added", "occurred_at": datetime.now(UTC).isoformat()},
     ]})
@@ -233,14 +246,49 @@ def test_rules_are_validated_simulated_and_swapped(staff: httpx.Client, leadflow
         staff.put("/v1/rules", content=original["yaml"])
 
 
-def test_keys_decide_who_may_do_what(scoring: str, staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
-    assert httpx.get(f"{scoring}/v1/rules").status_code == 401
-    _, key = add_key("a partner", "partner", dsn=leadflow_env["LEADFLOW_PG_DSN"])
-    partner = {"Authorization": f"Bearer {key}"}
-    assert httpx.get(f"{scoring}/v1/rules", headers=partner).status_code == 403
-    posted = httpx.post(f"{scoring}/v1/activities", headers=partner,
-                        json={"mobile": _mobile(), "type": "form_submit"})
-    assert posted.status_code == 202
+def test_roles_and_keys_decide_who_may_do_what(scoring: str, staff_token: Any, partner_api: httpx.Client,
+                                              leadflow_env: dict[str, str]) -> None:
+    def call(method: str, path: str, auth: str | None, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": auth} if auth else {}
+        return httpx.request(method, f"{scoring}{path}", headers=headers, timeout=30, **kw)
+
+    nobody = call("GET", "/v1/rules", None)
+    assert nobody.status_code == 401 and nobody.json()["detail"].startswith("a staff token is needed")
+    assert nobody.headers["www-authenticate"].startswith('Bearer realm="leadflow", error="invalid_token"')
+    partner_key = partner_api.headers["authorization"]
+    assert call("GET", "/v1/rules", partner_key).status_code == 401  # a partner's key is no staff token
+    rep, manager = staff_token("rep-wang", "rep"), staff_token("mgr-li", "manager", teams=["east"])
+    assert call("GET", f"/v1/leads/{uuid.uuid4()}/score", rep).status_code == 404  # admitted; never scored
+    refused = httpx.get(f"{scoring}/v1/rules", headers={"Authorization": rep, "Accept-Language": "zh-CN,zh;q=0.9"})
+    assert refused.status_code == 403 and refused.json()["detail"] == "需要以下角色之一：manager, admin"
+    assert call("GET", "/v1/rules", manager).status_code == 200
+    rules = call("GET", "/v1/rules", manager).json()["yaml"]
+    assert call("POST", "/v1/rules/validate", manager, content=rules).json()["valid"] is True
+    assert call("PUT", "/v1/rules", manager, content=rules).status_code == 403  # admins change the rules
+    assert call("POST", "/v1/models/none/activate", manager).status_code == 403
+    assert call("POST", "/v1/models/none/activate", staff_token("root", "admin")).status_code == 404
+
+    activity = {"mobile": _mobile(), "type": "form_submit"}
+    assert call("POST", "/v1/activities", partner_key, json=activity).status_code == 202
+    assert call("POST", "/v1/activities", manager, json=activity).status_code == 401  # partners' keys only
+    with pytest.raises(typer.BadParameter, match="leadflow staff token"):
+        add_key("ops", "staff", dsn=leadflow_env["LEADFLOW_PG_DSN"])
+    # a staff key made before staff tokens no longer opens anything
+    old_key = f"ls_{uuid.uuid4().hex}"
+
+    async def keep_old_key() -> None:
+        db = Database(leadflow_env["LEADFLOW_PG_DSN"], metadata, "/leadflow/scoring-test", pool_size=1)
+        try:
+            async with db.uow() as uow:
+                await ApiKeyRepository(uow.session).add(f"k_{uuid.uuid4().hex[:6]}", "old ops", "staff",
+                                                         hash_key(old_key))
+                await uow.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(keep_old_key())
+    assert call("POST", "/v1/activities", f"Bearer {old_key}", json=activity).status_code == 403
+    assert call("GET", "/v1/rules", f"Bearer {old_key}").status_code == 401
 
 
 def test_a_model_learned_from_outcomes_is_swapped_in_and_explains_its_scores(
@@ -280,7 +328,7 @@ def test_a_model_learned_from_outcomes_is_swapped_in_and_explains_its_scores(
 
 
 def test_a_retried_or_future_dated_activity_does_not_distort_the_score(
-        staff: httpx.Client, leadflow_env: dict[str, str]) -> None:
+        staff: httpx.Client, partner_api: httpx.Client, leadflow_env: dict[str, str]) -> None:
     lead_id = uuid.uuid4()
     _publish(leadflow_env, _received(lead_id, mobile=_mobile(), title="经理"))
     _score(staff, lead_id)
@@ -288,7 +336,7 @@ def test_a_retried_or_future_dated_activity_does_not_distort_the_score(
             "occurred_at": datetime.now(UTC).isoformat()}
     future = {"lead_id": str(lead_id), "type": "demo_request",
               "occurred_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()}
-    reply = staff.post("/v1/activities", json={"activities": [same, same, future, {"mobile": "12", "type": "x"}]})
+    reply = partner_api.post("/v1/activities", json={"activities": [same, same, future, {"mobile": "12", "type": "x"}]})
     assert [r["status"] for r in reply.json()["results"]] == ["accepted", "accepted", "rejected", "rejected"]
     assert reply.json()["results"][2]["errors"][0]["code"] == "in_the_future"
     assert reply.json()["results"][3]["errors"][0]["code"] == "invalid_contact"

@@ -1,7 +1,7 @@
 """One line instead of a traceback when a command finds the platform not (yet) there.
 
 `describe(exc)` names what is missing and what to run: Postgres, Kafka, Temporal or a service's HTTP API
-that does not answer, or a service's tables not yet in the database. None for any other error (a bug,
+that does not answer, a service's tables not yet in the database, or no staff signing key. None for any other error (a bug,
 whose traceback the `leadflow` command shows as it is).
 """
 
@@ -150,6 +150,10 @@ def _missing_tables_line(exc: BaseException) -> str | None:
 
 def describe(exc: BaseException) -> str | None:
     """One line naming what is missing and what to run, or None when `exc` is not about that."""
+    from leadflow_shared.staff import StaffKeyMissing
+
+    if isinstance(exc, StaffKeyMissing):
+        return str(exc)
     found = _component(exc)
     if found is None:
         return _missing_tables_line(exc)

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
+    opt = {"auth": "public"}  # no credentials: probes and load balancers call it
 
     @get("/live", summary="Liveness: the process is up", include_in_schema=True)
     async def live(self) -> dict[str, str]:

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy import MetaData
 
@@ -43,6 +44,14 @@ from leadflow_shared.kafka import ensure_topics, make_broker, make_relay_produce
 from leadflow_shared.logging import configure_logging, get_logger
 from leadflow_shared.outbox import OutboxRelay
 from leadflow_shared.settings import LeadflowSettings
+from leadflow_shared.staff import (
+    SECURITY_SCHEME,
+    STAFF_EXCEPTION_HANDLERS,
+    VERIFIER_STATE_KEY,
+    StaffVerifier,
+    mark_handlers,
+    staff_dependency,
+)
 
 log = get_logger(__name__)
 
@@ -86,6 +95,12 @@ class BackgroundComponent(ABC):
     async def check(self) -> None:
         if self._task is None or self._task.done():
             raise RuntimeError(f"{self.name} not running")
+
+
+class MetricsController(PrometheusController):
+    """`/metrics` (Prometheus), public like the health checks."""
+
+    opt = {"auth": "public"}
 
 
 S = TypeVar("S", bound=LeadflowSettings)
@@ -136,28 +151,36 @@ class Service(Generic[S, C]):
 
     def create_app(self, settings: S | None = None) -> Litestar:
         runtime = Runtime(self, settings or self.settings())
-        return Litestar(
-            route_handlers=[HealthController, PrometheusController, *self.controllers],
+        openapi = OpenAPIConfig(
+            title=f"leadflow {self.name}", version="1.0.0", description=self.description, path="/schema",
+            create_examples=True,  # an example on every operation, generated from its schema
+            components=Components(security_schemes={SECURITY_SCHEME: SecurityScheme(
+                type="http", scheme="bearer", bearer_format="JWT",
+                description="A staff token (`leadflow staff token`, or the company's identity provider); "
+                            "each operation lists the roles it admits.")}),
+        )
+        app = Litestar(
+            route_handlers=[HealthController, MetricsController, *self.controllers],
             dependencies={
                 # Handlers ask for one dependency (the container) or build on it: litestar resolves a level
                 # of several dependencies in an anyio task group, a task per dependency per request.
                 self.name: Provide(lambda: runtime.container, sync_to_thread=False),
                 "runtime": Provide(lambda: runtime, sync_to_thread=False),  # health only
+                "staff": staff_dependency(),  # the verified caller of a staff endpoint (leadflow_shared.staff)
             },
             lifespan=[runtime.lifespan],
             middleware=[
                 PrometheusConfig(app_name=f"leadflow_{self.name}", group_path=True,
                                  exclude=["/metrics", "/health"]).middleware
             ],
-            openapi_config=OpenAPIConfig(
-                title=f"leadflow {self.name}", version="1.0.0", description=self.description, path="/schema",
-                create_examples=True,  # an example on every operation, generated from its schema
-            ),
-            state={"runtime": runtime},
-            exception_handlers=dict(self.exception_handlers),
+            openapi_config=openapi,
+            state={"runtime": runtime, VERIFIER_STATE_KEY: StaffVerifier(runtime.settings)},
+            exception_handlers={**STAFF_EXCEPTION_HANDLERS, **self.exception_handlers},
             after_exception=[_log_exception],
             logging_config=None,
         )
+        mark_handlers(app, public_paths=[openapi.path])
+        return app
 
     def serve(self) -> None:
         """The process entry point (`leadflow-<name>`): HTTP, consumers and relay until SIGTERM."""

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PG_DSN = "postgresql+asyncpg://leadflow:leadflow@127.0.0.1:5432/leadflow"
+# Staff tokens are signed by a private key and verified by its public key: never a shared secret (HS*), never
+# "none". Pinning the list also stops a token from choosing how it is checked (algorithm confusion).
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 class LeadflowSettings(BaseSettings):
@@ -41,3 +47,49 @@ class LeadflowSettings(BaseSettings):
         30.0, gt=0, description="How long a consumed event's id is kept to refuse its redelivery; keep it longer "
                                 "than the topics' retention (a replay from older offsets would apply again).")
     shutdown_grace_s: float = Field(15.0, description="Time in-flight work gets to finish on SIGTERM.")
+
+    # ---- staff identity (shared/staff.py): JWT bearer tokens of reps, SDRs, managers and admins ----------
+    staff_issuer: str = Field("leadflow", description="`iss` a staff token must carry (an identity provider's "
+                                                      "issuer URL when it signs the tokens).")
+    staff_audience: str = Field("leadflow", description="`aud` a staff token must carry.")
+    staff_jwks_url: str | None = Field(
+        None, description="JWKS URL of the company's OIDC identity provider: its keys verify staff tokens "
+                          "(cached; a token naming an unknown `kid` fetches the set again).")
+    staff_jwks_cache_s: float = Field(300.0, gt=0, description="How long a fetched JWK set is used before "
+                                                              "it is fetched again.")
+    staff_jwks_min_refetch_s: float = Field(
+        30.0, ge=0, description="Least time between two fetches caused by unknown `kid`s, so that tokens with "
+                                "made-up key ids cannot hammer the identity provider.")
+    staff_public_key_file: Path | None = Field(
+        None, description="PEM public key (RSA or EC) that verifies staff tokens.")
+    staff_signing_key_file: Path | None = Field(
+        None, description="PEM private key that `leadflow staff token` signs with (the local stack makes "
+                          "one); its public key verifies tokens too.")
+    staff_algorithms: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("RS256", "ES256"), description="Signing algorithms accepted (comma separated); asymmetric ones only.")
+    staff_leeway_s: float = Field(30.0, ge=0, description="Clock skew tolerated on `exp`, `nbf` and `iat`.")
+    staff_roles_claim: str = Field("roles", description="Claim holding the roles (rep, sdr, manager, admin): a "
+                                                        "list or a space separated string; a dotted path such "
+                                                        "as `realm_access.roles` reaches into an object.")
+    staff_teams_claim: str = Field("teams", description="Claim holding the ids of the teams a person belongs "
+                                                        "to or manages (same forms as the roles).")
+    staff_name_claim: str = Field("name", description="Claim holding the display name (else "
+                                                      "`preferred_username`).")
+
+    @field_validator("staff_jwks_url", "staff_public_key_file", "staff_signing_key_file", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("staff_algorithms", mode="before")
+    @classmethod
+    def _algorithms(cls, value: Any) -> Any:
+        names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+        names = [n for n in names if n]
+        refused = [n for n in names if n not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            raise ValueError(f"{', '.join(refused)} not accepted: staff tokens use one of "
+                             f"{', '.join(ASYMMETRIC_ALGORITHMS)} (no shared secrets, never none)")
+        if not names:
+            raise ValueError("at least one algorithm")
+        return tuple(names)

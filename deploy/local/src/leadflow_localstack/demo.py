@@ -69,7 +69,9 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
     lead_id = response.json()["lead_id"]
     console.print(Panel(json.dumps(response.json(), ensure_ascii=False, indent=2),
                         title="POST /v1/leads → 202 (intake)"))
-    keys = {"intake": key, "scoring": _operator_key(["scoring", "keys", "create", "demo", "--role", "staff"])}
+    # staff endpoints take a staff token (JWT), signed with the stack's key as `leadflow staff token` signs
+    staff = _operator_key(["staff", "token", "--user", "demo-admin", "--role", "admin", "--ttl", "1h"])
+    keys = {"intake": key, **{name: staff for name in JOURNEY if name != "intake"}}
     views = follow_journey(services, lead_id, timeout_s, keys)
     for name, view in views.items():
         path = JOURNEY[name][0].format(id=lead_id)
@@ -88,7 +90,8 @@ def _demo_partner_key() -> str:
 
 
 def _operator_key(command: list[str]) -> str:
-    """Run a `leadflow … create` command as an operator would; the key is alone on its last line."""
+    """Run a `leadflow …` command that makes a key or token as an operator would; it is alone on the last
+    line of its output."""
     env = {**os.environ, **stack_mod.stack_env()}
     made = subprocess.run([str(Path(sys.executable).parent / "leadflow"), *command],
                           capture_output=True, text=True, env=env)
@@ -131,4 +134,5 @@ def print_urls(services: dict[str, Any]) -> None:
         console.print(f"  {key}={value}")
     console.print("Logs: .local/logs/. `leadflow …` commands find these addresses by themselves (.local/env);\n"
                   "other tools, or a service run by hand: source .local/env. Next: .venv/bin/leadflow partners "
-                  "create NAME, then POST /v1/leads with its key (README, intake).")
+                  "create NAME, then POST /v1/leads with its key (README, intake); staff endpoints take a "
+                  "token: .venv/bin/leadflow staff token --user rep-wang --role rep (README, Staff identity).")

@@ -24,6 +24,8 @@ from leadflow_localstack import procs
 from leadflow_localstack.components import Kafka, Postgres, StackError, Temporal
 from leadflow_localstack.paths import local_dir
 from leadflow_shared.kafka import ensure_topics
+from leadflow_shared.staff import ensure_key_pair
+from leadflow_shared.staff_cli import default_key_files
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -32,6 +34,9 @@ EXTERNAL_ENV = {
     "kafka": "LEADFLOW_KAFKA_BOOTSTRAP",
     "temporal": "LEADFLOW_TEMPORAL_ADDRESS",
 }
+# The staff identity's key pair (.local/staff/): `leadflow staff token` signs with the private key, the services
+# verify with the public one. Made once by `up`, kept after.
+STAFF_KEY_ENV = {"LEADFLOW_STAFF_SIGNING_KEY_FILE": 0, "LEADFLOW_STAFF_PUBLIC_KEY_FILE": 1}
 DEFAULT_PORTS = {"postgres": 55432, "kafka": 59092, "kafka_controller": 59093, "temporal": 57233}
 START_TIMEOUT_S = {"postgres": 60, "kafka": 120, "temporal": 90}
 
@@ -104,8 +109,30 @@ def external(state: StackState, name: str) -> str | None:
     return given
 
 
+def staff_env() -> dict[str, str]:
+    """LEADFLOW_STAFF_*_KEY_FILE: as the environment gives them, else the stack's pair (once it exists)."""
+    ours = default_key_files()
+    env: dict[str, str] = {}
+    for var, index in STAFF_KEY_ENV.items():
+        given = os.environ.get(var)
+        if given:
+            env[var] = given
+        elif ours[index].exists():
+            env[var] = str(ours[index])
+    return env
+
+
+def ensure_staff_keys() -> dict[str, str]:
+    """The stack's staff key pair, made when missing (an ES256 pair); returns staff_env()."""
+    private, public = default_key_files()
+    if ensure_key_pair(private, public):
+        console.print(f"[green]✓[/] staff identity: key pair written to {private.parent}")
+    return staff_env()
+
+
 def stack_env(state: StackState | None = None) -> dict[str, str]:
-    """LEADFLOW_* addresses for services and tests: external ones as given, ours from the state."""
+    """LEADFLOW_* addresses for services and tests: external ones as given, ours from the state; the staff
+    identity's key files."""
     state = state or StackState.load()
     env: dict[str, str] = {}
     for name, var in EXTERNAL_ENV.items():
@@ -114,6 +141,7 @@ def stack_env(state: StackState | None = None) -> dict[str, str]:
             env[var] = given
         elif name in state.components:
             env[var] = state.components[name]["address"]
+    env.update(staff_env())
     return env
 
 
@@ -132,6 +160,7 @@ def up(names: list[str] | None = None, started: list[str] | None = None) -> dict
             continue
         if _up_one(state, components[name]) and started is not None:
             started.append(name)
+    ensure_staff_keys()
     env = stack_env(state)
     _write_env_file(env)
     if "kafka" in names and "LEADFLOW_KAFKA_BOOTSTRAP" in env:
@@ -232,4 +261,5 @@ def _write_env_file(env: dict[str, str]) -> None:
     path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
 
 
-__all__ = ["StackError", "StackState", "down", "external", "stack_env", "status", "up"]
+__all__ = ["StackError", "StackState", "down", "ensure_staff_keys", "external", "stack_env", "staff_env", "status",
+           "up"]

@@ -3,7 +3,8 @@
 Where a Docker engine answers, testcontainers provides them; otherwise the local stack does, started
 when it is not up. A component that cannot be had fails the test loudly; nothing is skipped.
 Each test session gets its own database, topic prefix, consumer groups and Temporal task queue, so
-it neither sees nor disturbs a running demo or another session.
+it neither sees nor disturbs a running demo or another session. Services verify staff tokens with the
+local stack's key pair (`.local/staff/`); `staff_token(user, *roles, teams=...)` makes one.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ from leadflow_shared.db import Database
 from leadflow_shared.kafka import ensure_topics
 from leadflow_shared.service import Runtime, Service, discover_services
 from leadflow_shared.settings import LeadflowSettings
+from leadflow_shared.staff import ensure_key_pair, issue_token
+from leadflow_shared.staff_cli import default_key_files
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,32 @@ def leadflow_env(infra: Infra, test_database: str, topic_prefix: str) -> dict[st
         "LEADFLOW_CONSUMER_RETRY_BACKOFF_S": "0.05",
         "LEADFLOW_OUTBOX_POLL_INTERVAL_S": "0.2",
         "LEADFLOW_KAFKA_TOPIC_PARTITIONS": "2",
+        **staff_key_env(),
     }
+
+
+def staff_key_env() -> dict[str, str]:
+    """The stack's staff key pair (made when missing): services verify, tests sign with it."""
+    private, public = default_key_files()
+    ensure_key_pair(private, public)
+    return {"LEADFLOW_STAFF_SIGNING_KEY_FILE": str(private), "LEADFLOW_STAFF_PUBLIC_KEY_FILE": str(public)}
+
+
+def staff_token_for(env: dict[str, str], user: str, *roles: str, teams: Iterable[str] = (),
+                    ttl: timedelta = timedelta(hours=1), name: str | None = None) -> str:
+    """`Bearer <token>` of a staff member, signed with the key of `env` (leadflow_env's)."""
+    settings = LeadflowSettings(staff_signing_key_file=env["LEADFLOW_STAFF_SIGNING_KEY_FILE"])
+    return "Bearer " + issue_token(settings, user, [str(r) for r in roles], list(teams), ttl, name=name)
+
+
+@pytest.fixture(scope="session")
+def staff_token(leadflow_env: dict[str, str]) -> Callable[..., str]:
+    """`staff_token("rep-wang", "rep", teams=["east"])` → the `Authorization` header value of a staff token."""
+    def make(user: str, *roles: str, teams: Iterable[str] = (), ttl: timedelta = timedelta(hours=1),
+             name: str | None = None) -> str:
+        return staff_token_for(leadflow_env, user, *roles, teams=teams, ttl=ttl, name=name)
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ PROBLEM = ResponseSpec(data_container=ProblemOut, description="Invalid input: ev
 UNAUTHORIZED = ResponseSpec(data_container=None, description="No API key, or a revoked one")
 TOO_MANY = ResponseSpec(data_container=None, description="Over the partner's rate; see Retry-After")
 YIELD_EVERY = 100  # leads validated between two turns of the event loop
+PARTNER = {"auth": "partner"}  # every handler here is called with a partner's API key (no staff token)
 
 # ---- partner authentication and rate -------------------------------------------------------
 
@@ -104,6 +105,7 @@ class LeadController(Controller):
     path = "/v1"
     tags = ["leads"]
     dependencies = {"partner": Provide(provide_partner)}
+    opt = PARTNER
 
     @post("/leads", status_code=HTTP_202_ACCEPTED, summary="Submit one lead",
           description="202 with the outcome: created, merged into an existing lead (duplicate_of), or flagged "
@@ -218,6 +220,7 @@ class ImportController(Controller):
     path = "/v1/imports"
     tags = ["imports"]
     dependencies = {"partner": Provide(provide_partner)}
+    opt = PARTNER
 
     @post("/", status_code=HTTP_202_ACCEPTED, summary="Bulk import (批量导入) a CSV or XLSX file",
           description="Multipart form: `file`, and optionally `mapping`, a JSON object from your column headers "

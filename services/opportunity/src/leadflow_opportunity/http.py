@@ -1,4 +1,4 @@
-"""opportunity's HTTP API: a lead's owner and conversion status."""
+"""opportunity's HTTP API for staff (a staff token, leadflow_shared.staff): a lead's owner and conversion status."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from pydantic import BaseModel
 
 from leadflow_opportunity import views
 from leadflow_opportunity.bootstrap import Opportunity
+from leadflow_shared.staff import Role, staff_roles
+
+ANY_STAFF = staff_roles(Role.rep, Role.sdr, Role.manager, Role.admin)
 
 
 class LeadOwnerView(BaseModel):
@@ -26,7 +29,8 @@ class LeadOwnerController(Controller):
     path = "/v1/leads"
     tags = ["opportunities"]
 
-    @get("/{lead_id:uuid}", summary="Who works a lead and whether it has converted")
+    @get("/{lead_id:uuid}", guards=[ANY_STAFF],
+         summary="Who works a lead and whether it has converted (staff: rep, sdr, manager, admin)")
     async def show(self, lead_id: FromPath[uuid.UUID], opportunity: NamedDependency[Opportunity]) -> LeadOwnerView:
         row = await views.lead_owner(opportunity.db, lead_id)
         if row is None:

@@ -28,11 +28,13 @@ console = Console(soft_wrap=True)
 T = TypeVar("T")
 
 registry_app = typer.Typer(help="The company registry that fills leads' blanks (客商系统).", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys for scoring's HTTP API (partner: post activities; staff: all).",
-                       no_args_is_help=True)
+keys_app = typer.Typer(help="Partners' API keys for scoring's HTTP API (posting activities); staff use a staff "
+                            "token (`leadflow staff token`).", no_args_is_help=True)
 rules_app = typer.Typer(help="Scoring rule sets (YAML): validate, load and activate, show.", no_args_is_help=True)
 models_app = typer.Typer(help="Predictive models kept in the database: store, activate, list.", no_args_is_help=True)
-ROLES = ("partner", "staff")
+ROLES = ("partner",)
+STAFF_KEYS_RETIRED = ("API keys are for partners only: staff call scoring with a staff token "
+                      "(`leadflow staff token --user U --role rep|sdr|manager|admin`, or your identity provider's)")
 
 
 def _database(dsn: str | None = None) -> Database:
@@ -101,6 +103,8 @@ def registry_load(
 
 def add_key(name: str, role: str, dsn: str | None = None) -> tuple[str, str]:
     """A new API key (returned once; only its hash is kept): (key id, key)."""
+    if role == "staff":
+        raise typer.BadParameter(STAFF_KEYS_RETIRED)
     if role not in ROLES:
         raise typer.BadParameter(f"role is one of {', '.join(ROLES)}")
     key_id, key = "k_" + secrets.token_hex(6), "ls_" + secrets.token_urlsafe(32)
@@ -109,7 +113,8 @@ def add_key(name: str, role: str, dsn: str | None = None) -> tuple[str, str]:
 
 
 @keys_app.command("create")
-def keys_create(name: str, role: Annotated[str, typer.Option(help="partner or staff")] = "partner") -> None:
+def keys_create(name: str, role: Annotated[str, typer.Option(help="partner (staff use `leadflow staff token`)")]
+                = "partner") -> None:
     """Create a key; it is printed once, alone on the last line."""
     key_id, key = add_key(name, role)
     console.print(f"key {key_id} for {name} ({role}); keep it now, it is not shown again:")

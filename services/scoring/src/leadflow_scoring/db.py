@@ -141,7 +141,7 @@ api_keys = Table(
     "api_keys", metadata,
     Column("id", String(40), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("role", String(20), nullable=False),  # partner: may post activities; staff: everything
+    Column("role", String(20), nullable=False),  # partner: may post activities (older staff keys: refused)
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),

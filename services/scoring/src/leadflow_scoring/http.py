@@ -1,7 +1,9 @@
 """scoring's HTTP API: scores, activities, rules (with simulation) and predictive models.
 
-Every call needs `Authorization: Bearer <key>` (`leadflow scoring keys create NAME --role staff|partner`):
-partners may post activities; staff may do everything.
+Partners post activities with an API key (`leadflow scoring keys create NAME`, `Authorization: Bearer <key>`).
+Staff read scores and manage rules and models with a staff token (leadflow_shared.staff; `leadflow staff
+token` locally): every rep, SDR, manager and admin reads scores; managers and admins read, check and
+simulate rules and read the models; only admins change the rules or the active model.
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ from leadflow_scoring.domain.simulation import Simulation
 from leadflow_shared.auth import hash_key
 from leadflow_shared.contacts import contact_keys
 from leadflow_shared.contracts import LEADS_ACTIVITY, LeadActivity
+from leadflow_shared.staff import Role, Staff, staff_roles
 
 MAX_ACTIVITIES = 1000
+PARTNER = {"auth": "partner"}  # handlers called with a partner's API key, not a staff token
+ANY_STAFF = staff_roles(Role.rep, Role.sdr, Role.manager, Role.admin)
+MANAGERS = staff_roles(Role.manager, Role.admin)
+ADMINS = staff_roles(Role.admin)
 
 
 async def provide_caller(request: Request[Any, Any, Any], scoring: NamedDependency[Scoring]) -> Caller:
@@ -46,12 +53,9 @@ async def provide_caller(request: Request[Any, Any, Any], scoring: NamedDependen
         scoring.key_cache.put(key_hash, caller)
     if caller is None:
         raise NotAuthorizedException("unknown or revoked API key")
+    if caller.role != "partner":
+        raise PermissionDeniedException("API keys are for partners; staff use a staff token (`leadflow staff token`)")
     return caller
-
-
-def _staff(caller: Caller) -> None:
-    if caller.role != "staff":
-        raise PermissionDeniedException("staff only")
 
 
 def _problems(errors: list[dict[str, Any]]) -> Response[dict[str, Any]]:
@@ -80,12 +84,10 @@ class ScoreView(BaseModel):
 class ScoreController(Controller):
     path = "/v1/leads"
     tags = ["scores"]
-    dependencies = {"caller": Provide(provide_caller)}
 
-    @get("/{lead_id:uuid}/score", summary="A lead's score, grade, stage, probability and why (staff)")
-    async def show(self, lead_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
-                   scoring: NamedDependency[Scoring]) -> ScoreView:
-        _staff(caller)
+    @get("/{lead_id:uuid}/score", guards=[ANY_STAFF],
+         summary="A lead's score, grade, stage, probability and why (staff: rep, sdr, manager, admin)")
+    async def show(self, lead_id: FromPath[uuid.UUID], scoring: NamedDependency[Scoring]) -> ScoreView:
         row = await views.score(scoring.db, lead_id)
         if row is None:
             raise NotFoundException(f"lead {lead_id} has not been scored")
@@ -152,6 +154,7 @@ class ActivityController(Controller):
     path = "/v1/activities"
     tags = ["activities"]
     dependencies = {"caller": Provide(provide_caller)}
+    opt = PARTNER
 
     @post("/", status_code=HTTP_202_ACCEPTED, summary="Record activities (one, or up to 1,000 as {activities: [...]})",
           description="Each accepted activity is published on leads.activity.v1 and scored from there; an "
@@ -194,25 +197,22 @@ def rules_problem(request: Request[Any, Any, Any], exc: RulesError) -> Response[
 class RulesController(Controller):
     path = "/v1/rules"
     tags = ["rules"]
-    dependencies = {"caller": Provide(provide_caller)}
 
-    @get("/", summary="The active rule set (YAML) and the versions kept (staff)")
-    async def show(self, caller: NamedDependency[Caller], scoring: NamedDependency[Scoring]) -> dict[str, Any]:
-        _staff(caller)
+    @get("/", guards=[MANAGERS], summary="The active rule set (YAML) and the versions kept (staff: manager, admin)")
+    async def show(self, scoring: NamedDependency[Scoring]) -> dict[str, Any]:
         active, versions = await views.rule_sets_kept(scoring.db)
         return {"active_version": active["version"] if active else None, "yaml": active["yaml"] if active else None,
                 "versions": versions}
 
-    @put("/", summary="Load and activate a rule set: the YAML as the request body (staff)",
+    @put("/", guards=[ADMINS], summary="Load and activate a rule set: the YAML as the request body (staff: admin)",
          description="422 lists every problem with its path (e.g. fit[2].when.field). Leads are re-scored under "
                      "the new rules by the periodic job (`leadflow scoring rescore` does it at once).")
-    async def replace(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller],
+    async def replace(self, request: Request[Any, Any, Any], staff: NamedDependency[Staff],
                       scoring: NamedDependency[Scoring]) -> Response[dict[str, Any]]:
-        _staff(caller)
         text, rules = await _rules_from(request)
         async with scoring.db.uow() as uow:
             repo = RuleSetRepository(uow.session)
-            if not await repo.store(rules.version, text, caller.name):
+            if not await repo.store(rules.version, text, staff.id):
                 return _problems([{"field": "version", "code": "version_taken",
                                    "message": f"version {rules.version} exists with other rules: give a new version"}])
             await repo.activate(rules.version)
@@ -220,18 +220,17 @@ class RulesController(Controller):
         await scoring.watcher.round()  # this replica at once; others within seconds
         return Response({"active_version": rules.version}, status_code=200)
 
-    @post("/validate", status_code=200, summary="Check a rule set without loading it (staff)")
-    async def validate(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller]) -> Response[Any]:
-        _staff(caller)
+    @post("/validate", status_code=200, guards=[MANAGERS],
+          summary="Check a rule set without loading it (staff: manager, admin)")
+    async def validate(self, request: Request[Any, Any, Any]) -> Response[Any]:
         _, rules = await _rules_from(request)
         return Response({"valid": True, "version": rules.version}, status_code=200)
 
-    @post("/simulate", status_code=200, summary="How a rule set would re-grade the current leads (staff)",
+    @post("/simulate", status_code=200, guards=[MANAGERS],
+          summary="How a rule set would re-grade the current leads (staff: manager, admin)",
           description="Nothing is changed: every lead is scored from its history under the proposed rules and "
                       "compared with its current grade and stage.")
-    async def simulate(self, request: Request[Any, Any, Any], caller: NamedDependency[Caller],
-                       scoring: NamedDependency[Scoring]) -> Response[Any]:
-        _staff(caller)
+    async def simulate(self, request: Request[Any, Any, Any], scoring: NamedDependency[Scoring]) -> Response[Any]:
         _, rules = await _rules_from(request)
         simulation, after, now = Simulation(rules.version), None, datetime.now(UTC)
         while True:
@@ -248,17 +247,14 @@ class RulesController(Controller):
 class ModelController(Controller):
     path = "/v1/models"
     tags = ["models"]
-    dependencies = {"caller": Provide(provide_caller)}
 
-    @get("/", summary="Predictive models kept, and which is active (staff)")
-    async def list_models(self, caller: NamedDependency[Caller], scoring: NamedDependency[Scoring]) -> dict[str, Any]:
-        _staff(caller)
+    @get("/", guards=[MANAGERS], summary="Predictive models kept, and which is active (staff: manager, admin)")
+    async def list_models(self, scoring: NamedDependency[Scoring]) -> dict[str, Any]:
         return {"models": await views.predictive_models(scoring.db)}
 
-    @post("/{version:str}/activate", status_code=200, summary="Make a model the active one (hot swap; staff)")
-    async def activate(self, version: FromPath[str], caller: NamedDependency[Caller],
-                       scoring: NamedDependency[Scoring]) -> dict[str, Any]:
-        _staff(caller)
+    @post("/{version:str}/activate", status_code=200, guards=[ADMINS],
+          summary="Make a model the active one (hot swap; staff: admin)")
+    async def activate(self, version: FromPath[str], scoring: NamedDependency[Scoring]) -> dict[str, Any]:
         async with scoring.db.uow() as uow:
             if not await ModelRepository(uow.session).activate(version):
                 raise NotFoundException(f"no model {version}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from leadflow_shared.language import preferred_language
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "missing_contact": ("a lead needs a valid mobile, WeChat id or e-mail", "线索至少需要一个有效的手机号、微信号或邮箱"),
     "invalid_phone": ("not a valid phone number", "手机号码无效"),
@@ -38,12 +40,4 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message(language)}
 
 
-def preferred_language(accept_language: str | None) -> str:
-    """zh when the partner prefers any Chinese locale over English, else en."""
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh"
-        if tag.startswith("en"):
-            return "en"
-    return "en"
+__all__ = ["MESSAGES", "FieldError", "preferred_language"]

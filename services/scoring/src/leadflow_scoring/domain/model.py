@@ -79,8 +79,8 @@ def baseline_score(thresholds: GradeThresholds = GradeThresholds()) -> Score:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls scoring's API: the holder of an API key (a partner posts activities; staff do all)."""
+    """Who calls scoring's API with an API key: a partner posting activities (staff use staff tokens)."""
 
     id: str
     name: str
-    role: str  # partner | staff
+    role: str  # partner (keys of role staff, from before staff tokens, are refused)
