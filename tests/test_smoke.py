@@ -8,13 +8,16 @@ from typing import Any
 
 import httpx
 
+from leadflow_assignment.cli import load_org, load_rules
 from leadflow_localstack.testing import ServiceProcesses
 from leadflow_shared.service import Service
 
 MOBILE = f"138{uuid.uuid4().int % 10**8:08d}"  # a person no other test of the session has posted
 # A director: a fit rule fires, so the score has an explanation whatever else the session has set up.
 LEAD = {"name": "王芳", "mobile": MOBILE, "company_name": "杭州样例网络有限公司", "referrer": "rep-zhou",
-        "source": "website", "title": "销售总监"}
+        "source": "website", "title": "销售总监",
+        # BANT answers (预算, 决策人, 需求, 时间): a marketing-qualified lead, which assignment routes
+        "bant": {"budget": "预算50万", "authority": "决策人", "need": "替换现有CRM", "timeline": "3个月内"}}
 
 
 def _poll(url: str, ready: Any, timeout_s: float = 60, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -36,6 +39,12 @@ def test_a_lead_passes_through_all_five_services(
 ) -> None:
     auth = {"Authorization": f"Bearer {partner[1]}"}
     staff = {"Authorization": staff_token("rep-zhou", "rep")}  # the owner, as his staff token names him
+    # rep-zhou is a rep of the organisation (a referral goes back to him; a stranger's would not)
+    load_rules("rules: []", dsn=service_env["LEADFLOW_PG_DSN"])
+    load_org("teams: [{id: smoke, default_pool: smoke-pool}]\nreps: [{id: rep-zhou, team: smoke}]",
+             dsn=service_env["LEADFLOW_PG_DSN"])
+    load_rules("rules: [{id: referral, when: {referral: true}, strategy: referral_to_original_rep}]",
+               dsn=service_env["LEADFLOW_PG_DSN"])
     running = {name: service_processes.start(service) for name, service in migrated.items()}
     assert list(running) == ["intake", "scoring", "assignment", "pool", "opportunity"]
     service_processes.wait_ready()
@@ -53,9 +62,10 @@ def test_a_lead_passes_through_all_five_services(
     lead_id = accepted.json()["lead_id"]
 
     score = _poll(f"{running['scoring'].url}/v1/leads/{lead_id}/score", lambda v: "grade" in v, headers=staff)
-    assert score["stage"] == "nurture" and "fit:title_director" in {f["rule"] for f in score["explanation"]}
-    assignment = _poll(f"{running['assignment'].url}/v1/leads/{lead_id}/assignment", lambda v: True)
-    assert (assignment["rule"], assignment["owner_id"]) == ("referral", "rep-zhou")
+    assert score["stage"] == "mql" and "fit:title_director" in {f["rule"] for f in score["explanation"]}
+    assignment = _poll(f"{running['assignment'].url}/v1/leads/{lead_id}/assignment", lambda v: True, headers=staff)
+    assert (assignment["status"], assignment["owner_id"]) == ("assigned", "rep-zhou")
+    assert assignment["decisions"][0]["rule"] == "referral"
     pool = _poll(f"{running['pool'].url}/v1/leads/{lead_id}", lambda v: True, headers=staff)
     assert pool["status"] == "owned" and pool["workflow_id"] == f"follow-up-{lead_id}"
     assert pool["follow_up_deadline"] is not None

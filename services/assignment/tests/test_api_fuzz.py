@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from leadflow_assignment.app import service
@@ -51,20 +51,21 @@ async def fuzz_org(leadflow_env: dict[str, str], migrated: Any) -> str:
     return team
 
 
-@pytest.fixture(scope="module")
-def api_schema(assignment_url: str, fuzz_org: str) -> Any:
-    return schemathesis.openapi.from_url(f"{assignment_url}/schema/openapi.json")
-
-
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
-@schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_request_gets_a_5xx(case: Any, assignment_url: str, staff_token: Callable[..., str]) -> None:
+def test_no_request_gets_a_5xx(assignment_url: str, fuzz_org: str, staff_token: Callable[..., str]) -> None:
+    """Each operation of the OpenAPI document, up to 30 generated requests (by hypothesis), as an admin and
+    with no token. (Driven by hand: schemathesis' pytest fixture plumbing does not run on this pytest.)"""
+    schema = schemathesis.openapi.from_url(f"{assignment_url}/schema/openapi.json")
     admin = {"Authorization": staff_token("fuzz-admin", "admin")}
-    case.call_and_validate(base_url=assignment_url, headers=admin, checks=[not_a_server_error], timeout=30)
-    case.call_and_validate(base_url=assignment_url, checks=[not_a_server_error], timeout=30)  # no token
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 15, [op.label for op in operations]
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def no_5xx(case: Any) -> None:
+            case.call_and_validate(base_url=assignment_url, headers=admin, checks=[not_a_server_error], timeout=30)
+            case.call_and_validate(base_url=assignment_url, checks=[not_a_server_error], timeout=30)
+
+        no_5xx()
 
 
 def test_the_fuzzed_service_still_answers(assignment_url: str) -> None:

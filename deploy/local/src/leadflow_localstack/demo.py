@@ -23,6 +23,7 @@ from rich.table import Table
 from leadflow_localstack import services as services_mod
 from leadflow_localstack import stack as stack_mod
 from leadflow_localstack.components import StackError
+from leadflow_shared.localenv import repo_root
 
 console = Console(soft_wrap=True)
 
@@ -39,13 +40,15 @@ SAMPLE_LEAD = {
     "campaign": "2026-q4-webinar",
     "referrer": "rep-li-na",
     "product_interest": "CRM 企业版",
+    # BANT answers (预算, 决策人, 需求, 时间): scoring qualifies the lead (MQL), so assignment routes it
+    "bant": {"budget": "预算50万", "authority": "IT 总监, 决策人", "need": "替换现有CRM", "timeline": "3个月内"},
 }
 
 # service → (path of its view of a lead, what must be true of that view for the journey to be done)
 JOURNEY: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
     "intake": ("/v1/leads/{id}", lambda v: v.get("status") in ("assigned", "converted")),  # as the partner sees it
     "scoring": ("/v1/leads/{id}/score", lambda v: "grade" in v),
-    "assignment": ("/v1/leads/{id}/assignment", lambda v: "rule" in v),
+    "assignment": ("/v1/leads/{id}/assignment", lambda v: bool(v.get("decisions"))),
     "pool": ("/v1/leads/{id}", lambda v: v.get("workflow_id") is not None or v.get("status") == "in_pool"),
     "opportunity": ("/v1/leads/{id}", lambda v: "status" in v),
 }
@@ -60,6 +63,10 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
         console.print(f"[red]✗ {exc}[/]")
         raise typer.Exit(1) from exc
     intake = services["intake"]
+    # The sales organisation and assignment rules, as a platform team loads them from Git
+    examples = repo_root() / "services" / "assignment" / "examples"
+    _operator_key(["org", "load", str(examples / "org.yaml")])
+    _operator_key(["assignment", "rules", "load", str(examples / "rules.yaml")])
     key = _demo_partner_key()
     response = httpx.post(services_mod.service_url(intake, "/v1/leads"), json=SAMPLE_LEAD, timeout=10,
                           headers={"Authorization": f"Bearer {key}"})

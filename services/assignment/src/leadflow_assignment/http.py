@@ -12,13 +12,14 @@ import io
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow_assignment import views
 from leadflow_assignment.assigner import AssignmentRefused
@@ -259,13 +260,17 @@ class RulesController(Controller):
     async def simulate(self, data: SimulateRequest, assignment: NamedDependency[Assignment]) -> dict[str, Any]:
         proposed = parse_yaml(data.rules) if isinstance(data.rules, str) else data.rules
         async with assignment.db.uow() as uow:
-            return await assignment.assigner.simulate(uow, proposed, data.from_, data.to, data.limit)
+            zone = ZoneInfo(assignment.settings.business_timezone)  # a time without a zone is the business's
+            start, end = (t if t is None or t.tzinfo else t.replace(tzinfo=zone) for t in (data.from_, data.to))
+            return await assignment.assigner.simulate(uow, proposed, start, end, data.limit)
 
 
 class SimulateRequest(BaseModel):
     rules: str | dict[str, Any] = Field(description="The proposed rule set: YAML text, or the document as JSON.")
-    from_: AwareDatetime | None = Field(None, alias="from")
-    to: AwareDatetime | None = None
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime | None = Field(None, alias="from", description="First routing time replayed (with its zone).")
+    to: datetime | None = Field(None, description="Routing time replayed up to (excluded).")
     limit: int = Field(100_000, ge=1, le=1_000_000)
 
 
@@ -324,7 +329,7 @@ class ReportController(Controller):
          summary="Per rep, leads received by grade and source channel (JSON, or CSV with ?format=csv)")
     async def distribution(self, assignment: NamedDependency[Assignment], staff: NamedDependency[Staff],
                            team: FromQuery[str | None] = None,
-                           from_: Annotated[datetime | None, Parameter(query="from")] = None,
+                           from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
                            to: FromQuery[datetime | None] = None, format: FromQuery[str] = "json") -> Response[Any]:
         if team is None and not staff.is_admin:
             raise PermissionDeniedException("a manager names his team: ?team=…")
