@@ -36,6 +36,15 @@ from leadflow_shared.staff import (
 )
 
 
+@pytest.fixture(autouse=True)
+def no_staff_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shell's LEADFLOW_STAFF_* (a sourced .local/env) must not decide what these tests see."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("LEADFLOW_STAFF_")]:
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def keys(tmp_path: Path) -> tuple[Path, Path]:
     private, public = tmp_path / "signing-key.pem", tmp_path / "public-key.pem"
