@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import random
 import sys
@@ -26,10 +25,7 @@ from typing import Annotated, Any
 import asyncpg
 import httpx
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
@@ -183,11 +179,11 @@ async def _bench(env: dict[str, str], n_reps: int, n_rules: int, n_leads: int, p
 
     await ensure_topics(bootstrap, prefix=prefix, partitions=partitions)
     topic = physical_topic(LEADS_SCORED.name, prefix)
-    await _leaders(bootstrap, [topic])
+    await common.topic_partitions(bootstrap, [topic])
     log_file = log_path("assignment")
     try:
-        produced = await _produce(bootstrap, topic, events)
-        ceiling, ceiling_count = await _raw_ceiling(bootstrap, topic, len(events))
+        produced = await common.produce(bootstrap, console, [(topic, [(key, value, []) for key, value in events])])
+        ceiling, ceiling_count = await common.raw_ceiling(bootstrap, [topic], len(events))
         port = free_port()
         proc_env = service_env(env, dsn, topic_prefix=prefix, group_prefix=f"bench-{run}", port=port,
                                LEADFLOW_KAFKA_TOPIC_PARTITIONS=str(partitions))
@@ -212,86 +208,11 @@ async def _bench(env: dict[str, str], n_reps: int, n_rules: int, n_leads: int, p
         checks = await _checks(plain, org)
     finally:
         if not keep_topics:
-            await _delete_topics(bootstrap, prefix)
+            await common.delete_topics(bootstrap, prefix, console)
     latency = await asyncio.to_thread(_decide_latency, org, rules, events[:decide_runs])
     _report(n_reps=n_reps, n_rules=len(rules["rules"]), n_leads=len(events), partitions=partitions, produced=produced,
             ceiling=ceiling, ceiling_count=ceiling_count, ready=ready, done=done, checks=checks, metrics=metrics,
             latency=latency, peak=peak, log_file=log_file)
-
-
-async def _produce(bootstrap: str, topic: str, events: list[tuple[str, bytes]]) -> float:
-    logging.getLogger("aiokafka.producer").setLevel(logging.ERROR)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024,
-                                client_id="leadflow-bench")
-    await producer.start()
-    try:
-        with _progress() as progress:
-            task = progress.add_task("producing leads.scored.v1", total=len(events))
-            started = time.perf_counter()
-            for start in range(0, len(events), 5000):
-                chunk = events[start:start + 5000]
-                futures = [await producer.send(topic, value, key=key.encode()) for key, value in chunk]
-                await asyncio.gather(*futures)
-                progress.advance(task, len(chunk))
-            return len(events) / (time.perf_counter() - started)
-    finally:
-        await producer.stop()
-
-
-async def _raw_ceiling(bootstrap: str, topic: str, expected: int) -> tuple[float, int]:
-    """A plain consumer (no group) reads the topic from the start and parses each value as JSON."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", client_id="leadflow-bench-ceiling",
-                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range((await _leaders(bootstrap, [topic]))[topic])]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        count, started = 0, time.perf_counter()
-        while count < expected:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            if not batch and all(await consumer.position(tp) >= ends[tp] for tp in partitions):
-                break
-            for records in batch.values():
-                for record in records:
-                    json.loads(record.value)
-                count += len(records)
-        return count / (time.perf_counter() - started), count
-    finally:
-        await consumer.stop()
-
-
-async def _leaders(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-bench")
-    await admin.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            described = await admin.describe_topics(topics)
-            ready = {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0 and t["partitions"]
-                     and all(p["error_code"] == 0 and p["leader"] >= 0 for p in t["partitions"])}
-            if set(ready) == set(topics):
-                return ready
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topics without leaders after {timeout_s:.0f} s: {sorted(set(topics) - set(ready))}")
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-bench")
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    except Exception as exc:  # cleanup only: say so, never hide the figures
-        console.print(f"[yellow]bench topics {prefix}* not deleted: {exc!r}[/]")
-    finally:
-        await admin.close()
 
 
 async def _follow(dsn: str, total: int, proc: asyncio.subprocess.Process, log_file: Path) -> dict[str, float]:
@@ -299,7 +220,7 @@ async def _follow(dsn: str, total: int, proc: asyncio.subprocess.Process, log_fi
     times (Postgres clock), and when the outbox was empty."""
     conn = await asyncpg.connect(dsn)
     try:
-        with _progress() as progress:
+        with common.progress(console) as progress:
             task = progress.add_task("deciding", total=total)
             while True:
                 if proc.returncode is not None:
@@ -386,11 +307,6 @@ def _bucket_quantile(buckets: list[tuple[float, float]], q: float) -> float:
         return float("nan")
     want = q * buckets[-1][1]
     return next(le for le, n in buckets if n >= want) * 1000
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
 
 
 def _report(*, n_reps: int, n_rules: int, n_leads: int, partitions: int, produced: float, ceiling: float,

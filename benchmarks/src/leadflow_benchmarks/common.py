@@ -5,7 +5,10 @@ generated leads carry."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
+import time
 import socket
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -13,7 +16,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from leadflow_shared.db import recreate_database
@@ -96,6 +102,97 @@ async def wait_ready(url: str, what: str, proc: asyncio.subprocess.Process, log:
                 pass
             await asyncio.sleep(poll_s)
     raise RuntimeError(f"{what} did not become ready in {timeout_s:.0f} s (see {log})")
+
+
+# ---- Kafka ---------------------------------------------------------------------------------------
+
+async def produce(bootstrap: str, console: Console, batches: list[tuple[str, list[tuple[str, bytes, list[tuple[str, bytes]]]]]]) -> float:
+    """Send every event (acks=all, batched); returns events/s."""
+    # A fresh topic's leaders can answer NOT_LEADER for a moment after metadata shows them: the producer
+    # retries (nothing is lost, every send is awaited), so its warnings are only noise here.
+    logging.getLogger("aiokafka.producer").setLevel(logging.ERROR)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024,
+                                compression_type=None, client_id="leadflow-bench")
+    await producer.start()
+    total = sum(len(events) for _, events in batches)
+    try:
+        with progress(console) as bar:
+            task = bar.add_task("producing events", total=total)
+            started = time.perf_counter()
+            for topic, events in batches:
+                for start in range(0, len(events), 5000):
+                    chunk = events[start:start + 5000]
+                    futures = [await producer.send(topic, value, key=key.encode(), headers=headers)
+                               for key, value, headers in chunk]
+                    await asyncio.gather(*futures)
+                    bar.advance(task, len(chunk))
+            return total / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def raw_ceiling(bootstrap: str, topics: list[str], expected: int) -> tuple[float, int]:
+    """A plain consumer (no group) reads both topics from the start and parses each value as JSON."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", client_id="leadflow-bench-ceiling",
+                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t, n in (await topic_partitions(bootstrap, topics)).items() for p in range(n)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        count = 0
+        started = time.perf_counter()
+        while count < expected:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if not batch and all(await consumer.position(tp) >= ends[tp] for tp in partitions):
+                break
+            for records in batch.values():
+                for record in records:
+                    json.loads(record.value)
+                count += len(records)
+        return count / (time.perf_counter() - started), count
+    finally:
+        await consumer.stop()
+
+
+async def topic_partitions(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> dict[str, int]:
+    """Each topic's partition count, once every partition has a leader (a fresh topic's take a moment)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-bench")
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            described = await admin.describe_topics(topics)
+            ready = {t["topic"]: len(t["partitions"]) for t in described
+                     if t["error_code"] == 0 and t["partitions"]
+                     and all(p["error_code"] == 0 and p["leader"] >= 0 for p in t["partitions"])}
+            if set(ready) == set(topics):
+                return ready
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topics without leaders after {timeout_s:.0f} s: {sorted(set(topics) - set(ready))}")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, prefix: str, console: Console) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-bench")
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    except Exception as exc:  # cleanup only: say so, never hide the figures
+        console.print(f"[yellow]bench topics {prefix}* not deleted: {exc!r}[/]")
+    finally:
+        await admin.close()
+
+
+def progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
 
 
 # ---- measures of a process (/proc) ---------------------------------------------------------------

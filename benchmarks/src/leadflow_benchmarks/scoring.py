@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import random
 import signal
@@ -28,8 +27,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
     SURNAMES,
@@ -58,7 +56,6 @@ from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import ensure_topics, physical_topic
 from leadflow_shared.normalize import company_name
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console(soft_wrap=True, width=max(140, Console().width))
 
@@ -174,13 +171,13 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
     total = len(lead_events) + len(activity_events)
 
     await ensure_topics(bootstrap, prefix=prefix, partitions=partitions)
-    await _partitions(bootstrap, [physical_topic(t.name, prefix) for t in (LEADS_RECEIVED, LEADS_ACTIVITY, LEADS_SCORED)])
+    await common.topic_partitions(bootstrap, [physical_topic(t.name, prefix) for t in (LEADS_RECEIVED, LEADS_ACTIVITY, LEADS_SCORED)])
     log_file = log_path("scoring")
     try:
-        produced = await _produce(bootstrap, [(physical_topic(LEADS_RECEIVED.name, prefix), lead_events),
+        produced = await common.produce(bootstrap, console, [(physical_topic(LEADS_RECEIVED.name, prefix), lead_events),
                                               (physical_topic(LEADS_ACTIVITY.name, prefix), activity_events)])
         topics = [physical_topic(t.name, prefix) for t in (LEADS_RECEIVED, LEADS_ACTIVITY)]
-        ceiling, ceiling_count = await _raw_ceiling(bootstrap, topics, total)
+        ceiling, ceiling_count = await common.raw_ceiling(bootstrap, topics, total)
 
         port = free_port()
         proc_env = service_env(env, dsn, topic_prefix=prefix, group_prefix=f"bench-{run}", port=port,
@@ -208,7 +205,7 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
         checks = await _checks(plain)
     finally:
         if not keep_topics:
-            await _delete_topics(bootstrap, prefix)
+            await common.delete_topics(bootstrap, prefix, console)
 
     if profile:
         _print_profile(profile)
@@ -335,90 +332,6 @@ async def _seed_registry(dsn: str, rng: random.Random, n_leads: int) -> int:
 
 # ---- Kafka ---------------------------------------------------------------------------------------
 
-async def _produce(bootstrap: str, batches: list[tuple[str, list[tuple[str, bytes, list[tuple[str, bytes]]]]]]) -> float:
-    """Send every event (acks=all, batched); returns events/s."""
-    # A fresh topic's leaders can answer NOT_LEADER for a moment after metadata shows them: the producer
-    # retries (nothing is lost, every send is awaited), so its warnings are only noise here.
-    logging.getLogger("aiokafka.producer").setLevel(logging.ERROR)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024,
-                                compression_type=None, client_id="leadflow-bench")
-    await producer.start()
-    total = sum(len(events) for _, events in batches)
-    try:
-        with _progress() as progress:
-            task = progress.add_task("producing events", total=total)
-            started = time.perf_counter()
-            for topic, events in batches:
-                for start in range(0, len(events), 5000):
-                    chunk = events[start:start + 5000]
-                    futures = [await producer.send(topic, value, key=key.encode(), headers=headers)
-                               for key, value, headers in chunk]
-                    await asyncio.gather(*futures)
-                    progress.advance(task, len(chunk))
-            return total / (time.perf_counter() - started)
-    finally:
-        await producer.stop()
-
-
-async def _raw_ceiling(bootstrap: str, topics: list[str], expected: int) -> tuple[float, int]:
-    """A plain consumer (no group) reads both topics from the start and parses each value as JSON."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", client_id="leadflow-bench-ceiling",
-                                max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(t, p) for t, n in (await _partitions(bootstrap, topics)).items() for p in range(n)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        count = 0
-        started = time.perf_counter()
-        while count < expected:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            if not batch and all(await consumer.position(tp) >= ends[tp] for tp in partitions):
-                break
-            for records in batch.values():
-                for record in records:
-                    json.loads(record.value)
-                count += len(records)
-        return count / (time.perf_counter() - started), count
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> dict[str, int]:
-    """Each topic's partition count, once every partition has a leader (a fresh topic's take a moment)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-bench")
-    await admin.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            described = await admin.describe_topics(topics)
-            ready = {t["topic"]: len(t["partitions"]) for t in described
-                     if t["error_code"] == 0 and t["partitions"]
-                     and all(p["error_code"] == 0 and p["leader"] >= 0 for p in t["partitions"])}
-            if set(ready) == set(topics):
-                return ready
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topics without leaders after {timeout_s:.0f} s: {sorted(set(topics) - set(ready))}")
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-bench")
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    except Exception as exc:  # cleanup only: say so, never hide the figures
-        console.print(f"[yellow]bench topics {prefix}* not deleted: {exc!r}[/]")
-    finally:
-        await admin.close()
-
-
 async def _scored_in_kafka(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> int:
     ends = await consumer.end_offsets(partitions)
     return int(sum(ends.values()))
@@ -440,10 +353,10 @@ async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, proc:
         def from_db(ts: datetime) -> float:  # a Postgres timestamp on this process's clock
             return local + (ts - db_now).total_seconds()
 
-        partitions = [TopicPartition(scored_topic, p) for p in range((await _partitions(bootstrap, [scored_topic]))[scored_topic])]
+        partitions = [TopicPartition(scored_topic, p) for p in range((await common.topic_partitions(bootstrap, [scored_topic]))[scored_topic])]
         done = None
         last_count, last_change = -1, time.perf_counter()
-        with _progress() as progress:
+        with common.progress(console) as progress:
             task = progress.add_task("scoring applies the events", total=total)
             while True:
                 now = time.perf_counter()
@@ -580,11 +493,6 @@ def _print_profile(path: Path, top: int = 30) -> None:
 
 
 # ---- report --------------------------------------------------------------------------------------
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
-
 
 def _report(*, n_leads: int, n_activities: int, produced: float, partitions: int, companies: int,
             model_version: str | None, ceiling: float, ceiling_count: int, timing: dict[str, float],

@@ -316,12 +316,6 @@ class AssignmentRepository:
         if rows:
             await (await self._conn()).execute(ADD_COUNTS_SQL, json_rows(rows, ["rep", "channel", "assigned", "converted"]))
 
-    async def company_owners(self, company_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-        ids = list({c for c in company_ids if c})
-        if not ids:
-            return {}
-        return {row["company_id"]: row["owner_id"] for row in await (await self._conn()).fetch(COMPANY_OWNERS_SQL, ids)}
-
     async def owners(self, customer_ids: Iterable[uuid.UUID], company_ids: Iterable[uuid.UUID]
                      ) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
         """The owners of these customers, and the reps working these companies' leads."""
@@ -332,12 +326,6 @@ class AssignmentRepository:
         for row in await (await self._conn()).fetch(OWNERS_SQL, customers, companies):
             found[row["kind"]][row["id"]] = row["owner_id"]
         return found["customer"], found["company"]
-
-    async def customer_owners(self, customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-        ids = list({c for c in customer_ids if c})
-        if not ids:
-            return {}
-        return {row["customer_id"]: row["owner_id"] for row in await (await self._conn()).fetch(CUSTOMER_OWNERS_SQL, ids)}
 
     async def set_customer_owner(self, customer_id: uuid.UUID, owner_id: str | None) -> None:
         await (await self._conn()).execute(
@@ -355,9 +343,6 @@ class AssignmentRepository:
             "AND ($1::timestamptz IS NULL OR routed_at >= $1) AND ($2::timestamptz IS NULL OR routed_at < $2) "
             "ORDER BY routed_at, lead_id LIMIT $3", start, end, limit))
 
-    async def pointers(self) -> dict[str, str]:
-        rows = await (await self._conn()).fetch("SELECT key, last_rep_id FROM assignment.rr_pointers")
-        return {row["key"]: row["last_rep_id"] for row in rows}
 
 
 class CatalogueRepository:
