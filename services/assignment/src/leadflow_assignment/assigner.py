@@ -279,7 +279,7 @@ class Assigner:
         today = self.today()
         ids = sorted({rep.id} | ({row["owner_id"]} if row["status"] == "assigned" and row["owner_id"] else set()))
         loads = await repo.loads_for_update(ids, today)
-        why = Router._why_not(rep, lead_facts(row), loads, frozenset(), skills=False)
+        why = Router.why_not(rep, lead_facts(row), loads, frozenset(), skills=False)
         if why is not None:
             raise AssignmentRefused(409, f"{rep.id} cannot take it: {why}")
         if row["status"] == "assigned" and row["owner_id"]:
@@ -368,7 +368,7 @@ class Assigner:
         batch, left = _Batch(), []
         decision_ids = await repo.decision_ids(len(rows))
         for row, decision_id in zip(rows, decision_ids):
-            open_reps = [r for r in reps if Router._why_not(r, lead_facts(row), loads, frozenset(), skills=False) is None]
+            open_reps = [r for r in reps if Router.why_not(r, lead_facts(row), loads, frozenset(), skills=False) is None]
             if not open_reps:
                 left.append(str(row["lead_id"]))
                 continue

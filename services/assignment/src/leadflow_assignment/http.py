@@ -19,7 +19,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leadflow_assignment import views
 from leadflow_assignment.assigner import AssignmentRefused
@@ -34,7 +34,7 @@ from leadflow_assignment.domain.org import (
     parse_yaml,
     pydantic_problems,
 )
-from leadflow_assignment.domain.rules import dump_rules_yaml
+from leadflow_assignment.domain.rules import dump_rules_yaml, parse_rules
 from leadflow_shared.staff import Role, Staff, staff_roles
 
 ANY_STAFF = staff_roles(Role.rep, Role.sdr, Role.manager, Role.admin)
@@ -187,8 +187,6 @@ def _rep_view(rep: Rep, load: dict[str, Any] | None, today: Any) -> dict[str, An
 
 
 def _validated(model: type[Team] | type[Rep], data: dict[str, Any], what: str) -> Any:
-    from pydantic import ValidationError
-
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -249,8 +247,6 @@ class RulesController(Controller):
 
     @post("/validate", status_code=HTTP_200_OK, guards=[MANAGERS], summary="Check a rule set without loading it")
     async def validate(self, request: Request[Any, Any, Any], assignment: NamedDependency[Assignment]) -> dict[str, Any]:
-        from leadflow_assignment.domain.rules import parse_rules
-
         rules = parse_rules(await _document(request), await _org(assignment))
         return {"valid": True, "rules": len(rules.rules), "teams": sorted(rules.teams)}
 

@@ -258,7 +258,7 @@ class Router:
             skipped.append({"rule": key, "why": f"the {what} {rep.id} " +
                             ("held the lead before" if rep.id in excluded else "has left")})
             return None
-        why = self._why_not(rep, lead, loads, frozenset(), skills=False)
+        why = self.why_not(rep, lead, loads, frozenset(), skills=False)
         if why is None:
             return self._assigned(rule, key, rep, f"the {what} is {rep.id}", [Candidate(rep.id, None)], 1)
         home = self.org.team(rep.team)
@@ -275,7 +275,7 @@ class Router:
             return None
         rep = runners[0]
         # A cohort's lead stays with the rep who runs the cohort: a previous owner is not excluded.
-        why = self._why_not(rep, lead, loads, frozenset(), skills=False)
+        why = self.why_not(rep, lead, loads, frozenset(), skills=False)
         if why is None:
             return self._assigned(rule, key, rep, f"{rep.id} runs cohort {lead.cohort}", [Candidate(rep.id, None)], 1)
         return self._pooled(rule, key, self.org.team(rep.team) or team, lead,
@@ -396,14 +396,16 @@ class Router:
         known = self._unavailable.get(rep.id)
         if known is not None:
             return known
-        why = self._why_not(rep, lead, loads, excluded)
+        why = self.why_not(rep, lead, loads, excluded)
         if why is not None and _reason_kind(why) in ("full", "full for today", "away", "gone"):
             self._unavailable[rep.id] = why
         return why
 
     @staticmethod
-    def _why_not(rep: Rep, lead: LeadFacts, loads: Loads, excluded: frozenset[str], skills: bool = True
-                 ) -> str | None:
+    def why_not(rep: Rep, lead: LeadFacts, loads: Loads, excluded: frozenset[str], skills: bool = True
+                ) -> str | None:
+        """Why `rep` may not take the lead now (None: he may): away, a previous owner, not skilled for it, or
+        at a cap. The managers' tools ask it too, without the skills."""
         if rep.status != RepStatus.active:
             return "away (on leave)" if rep.status == RepStatus.on_leave else "gone"
         if rep.id in excluded:
