@@ -124,6 +124,7 @@ class LeadAssigned(Contract):
     kind: str | None = Field(None, description="route | reassign | manual | territory | distribute")
     previous_owner_ids: list[str] = Field(default_factory=list, description="Who held the lead before, oldest first.")
     decision_id: int | None = Field(None, description="assignment's record of the decision (its explanation).")
+    qualified_by: str | None = Field(None, description="The SDR whose qualification handed the lead to sales (credit).")
 
 
 class LeadPooled(Contract):
@@ -188,13 +189,66 @@ class LeadTransferred(Contract):
 
 
 class LeadRecycled(Contract):
-    """回收: a lead went back to a pool (follow-up deadline missed, released, or taken back)."""
+    """回收: a lead went back to a pool because its owner missed a deadline (or a manager took it back)."""
 
     lead_id: uuid.UUID
     pool_id: str
     previous_owner_id: str | None = None
-    reason: str = Field(description="follow_up_overdue | released | manager")
+    reason: str = Field(description="first_follow_up_overdue | inactivity_overdue | conversion_overdue | manager "
+                                    "(older events: follow_up_overdue)")
     recycled_at: AwareDatetime
+    from_pool_id: str | None = Field(None, description="The pool whose rules recycled it, when it lands elsewhere.")
+
+
+class DeadlineApproaching(Contract):
+    """A reminder: an owner's deadline on a lead is near (first follow-up, inactivity or conversion)."""
+
+    lead_id: uuid.UUID
+    owner_id: str
+    pool_id: str
+    deadline_kind: str = Field(description="first_follow_up | inactivity | conversion")
+    deadline: AwareDatetime
+    reminded_at: AwareDatetime
+
+
+class LeadDispositioned(Contract):
+    """An SDR's verdict on a lead after cleansing (线索清洗): qualified (with BANT answers, for scoring's MQL
+    decision and a hand-over to sales), back to nurture (培育池) or invalid, with the reason."""
+
+    lead_id: uuid.UUID
+    by: str = Field(description="The SDR's staff id (credited when the lead is qualified).")
+    disposition: str = Field(description="qualified | nurture | invalid")
+    reason: str | None = Field(None, description="A code of the managed list (nurture and invalid).")
+    bant: dict[str, Any] | None = Field(None, description="Budget, authority, need, timeline answers.")
+    follow_up_id: uuid.UUID | None = None
+    dispositioned_at: AwareDatetime
+
+
+class CollusionSuspected(Contract):
+    """串通: one rep keeps claiming what another just released or let lapse (`pair`), or a lead ping-pongs
+    between the same reps (`ping_pong`)."""
+
+    kind: str = Field(description="pair | ping_pong")
+    released_by: str
+    claimed_by: str
+    lead_ids: list[uuid.UUID]
+    occurrences: int
+    window_days: int
+    detected_at: AwareDatetime
+
+
+class ReactivationCandidate(Contract):
+    """库存线索激活: a lead idle in a pool long enough for marketing to re-engage (do-not-contact honoured,
+    the touch interval and the daily cap kept)."""
+
+    lead_id: uuid.UUID
+    pool_id: str
+    idle_days: int
+    grade: str | None = None
+    name: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    selected_at: AwareDatetime
 
 
 class LeadActivity(Contract):
@@ -283,6 +337,16 @@ LEADS_CLAIMED = Topic("leads.claimed.v1", LeadClaimed, "pool", LeadClaimed.__doc
 LEADS_RELEASED = Topic("leads.released.v1", LeadReleased, "pool", LeadReleased.__doc__ or "")
 LEADS_TRANSFERRED = Topic("leads.transferred.v1", LeadTransferred, "pool", LeadTransferred.__doc__ or "")
 LEADS_RECYCLED = Topic("leads.recycled.v1", LeadRecycled, "pool", LeadRecycled.__doc__ or "")
+LEADS_DEADLINE_APPROACHING = Topic(
+    "leads.deadline_approaching.v1", DeadlineApproaching, "pool", DeadlineApproaching.__doc__ or ""
+)
+LEADS_DISPOSITIONED = Topic("leads.dispositioned.v1", LeadDispositioned, "pool", LeadDispositioned.__doc__ or "")
+LEADS_COLLUSION_SUSPECTED = Topic(
+    "leads.collusion_suspected.v1", CollusionSuspected, "pool", CollusionSuspected.__doc__ or ""
+)
+LEADS_REACTIVATION_CANDIDATES = Topic(
+    "leads.reactivation_candidates.v1", ReactivationCandidate, "pool", ReactivationCandidate.__doc__ or ""
+)
 LEADS_CONVERTED = Topic("leads.converted.v1", LeadConverted, "opportunity", LeadConverted.__doc__ or "")
 OPPORTUNITIES_CLOSED = Topic(
     "opportunities.closed.v1", OpportunityClosed, "opportunity", OpportunityClosed.__doc__ or ""
@@ -301,6 +365,10 @@ TOPICS: tuple[Topic, ...] = (
     LEADS_RELEASED,
     LEADS_TRANSFERRED,
     LEADS_RECYCLED,
+    LEADS_DEADLINE_APPROACHING,
+    LEADS_DISPOSITIONED,
+    LEADS_COLLUSION_SUSPECTED,
+    LEADS_REACTIVATION_CANDIDATES,
     LEADS_CONVERTED,
     OPPORTUNITIES_CLOSED,
     CUSTOMERS,

@@ -1,55 +1,83 @@
-"""pool's tables (schema `pool`) and its writes (the read side is views.py)."""
+"""pool's writes: the pools document, the lead read model, ownership changes and the timeline (the tables are
+in tables.py, the read side in views.py)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, Uuid, func, select, update
+from sqlalchemy import func, insert as plain_insert, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow_pool.domain.model import PoolStatus
-from leadflow_shared.db import service_metadata
+from leadflow_pool.domain.calendar import CalendarYear
+from leadflow_pool.domain.pools import DEFAULT_POOLS, PoolDocument, parse_pools
+from leadflow_pool.tables import calendar_days, calendar_years, metadata, pool_documents, pool_leads, timeline
 
-metadata = service_metadata("pool")
+__all__ = ["metadata", "pool_leads", "PoolRepository", "record", "current_pools", "store_pools"]
 
-pool_leads = Table(
-    "pool_leads",
-    metadata,
-    Column("lead_id", Uuid, primary_key=True),
-    Column("pool_id", String(100), nullable=False),
-    Column("owner_id", String(100)),
-    Column("status", String(20), nullable=False),
-    Column("follow_up_deadline", DateTime(timezone=True)),
-    Column("workflow_id", String(200)),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+SYSTEM = "system"
+
+
+async def record(session: AsyncSession, lead_id: uuid.UUID, kind: str, at: datetime, *, actor: str | None = SYSTEM,
+                 owner_id: str | None = None, pool_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    """One entry of the lead's timeline."""
+    await session.execute(plain_insert(timeline).values(
+        lead_id=lead_id, kind=kind, at=at, actor=actor, owner_id=owner_id, pool_id=pool_id, detail=detail or {}))
+
+
+async def record_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(plain_insert(timeline), [{"actor": SYSTEM, "detail": {}, **row} for row in rows])
+
+
+async def current_pools(session: AsyncSession) -> tuple[int, PoolDocument]:
+    """The pools document in force and its version (0: none stored, the defaults apply)."""
+    row = (await session.execute(
+        select(pool_documents.c.version, pool_documents.c.document).order_by(pool_documents.c.version.desc()).limit(1)
+    )).first()
+    if row is None:
+        return 0, DEFAULT_POOLS
+    return row.version, parse_pools(row.document)
+
+
+async def store_pools(session: AsyncSession, document: PoolDocument, by: str) -> int:
+    result = await session.execute(
+        plain_insert(pool_documents).values(document=document.document(), created_by=by).returning(pool_documents.c.version)
+    )
+    return int(result.scalar_one())
+
+
+async def store_calendar_year(session: AsyncSession, year: CalendarYear) -> None:
+    """Replace one year of the calendar (its holidays and make-up working days)."""
+    first, last = datetime(year.year, 1, 1).date(), datetime(year.year, 12, 31).date()
+    await session.execute(calendar_days.delete().where(calendar_days.c.day.between(first, last)))
+    rows = ([{"day": d, "workday": False, "name": n} for d, n in year.holidays.items()]
+            + [{"day": d, "workday": True, "name": n} for d, n in year.workdays.items()])
+    if rows:
+        await session.execute(plain_insert(calendar_days), rows)
+    await session.execute(
+        insert(calendar_years).values(year=year.year, source=year.source)
+        .on_conflict_do_update(index_elements=["year"], set_={"source": year.source, "loaded_at": func.now()})
+    )
 
 
 class PoolRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert(
-        self, lead_id: uuid.UUID, *, pool_id: str, owner_id: str | None, status: PoolStatus,
-        deadline: datetime | None = None, workflow_id: str | None = None,
-    ) -> None:
-        values = dict(pool_id=pool_id, owner_id=owner_id, status=status, follow_up_deadline=deadline,
-                      workflow_id=workflow_id)
-        await self.session.execute(
-            insert(pool_leads).values(lead_id=lead_id, **values)
-            .on_conflict_do_update(index_elements=["lead_id"], set_={**values, "updated_at": func.now()})
-        )
-
-    async def set_status(self, lead_id: uuid.UUID, status: PoolStatus, **values: Any) -> None:
-        await self.session.execute(
-            update(pool_leads).where(pool_leads.c.lead_id == lead_id)
-            .values(status=status, updated_at=func.now(), **values)
-        )
-
     async def get_for_update(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
         query = select(pool_leads).where(pool_leads.c.lead_id == lead_id).with_for_update()
         row = (await self.session.execute(query)).mappings().first()
         return dict(row) if row else None
+
+    async def get(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(pool_leads).where(pool_leads.c.lead_id == lead_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def update(self, lead_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(
+            update(pool_leads).where(pool_leads.c.lead_id == lead_id).values(updated_at=func.now(), **values)
+        )

@@ -7,5 +7,10 @@ from leadflow_shared.settings import LeadflowSettings
 
 class PoolSettings(LeadflowSettings):
     pool_task_queue: str = Field("leadflow-pool", description="Temporal task queue of pool's workflows.")
-    follow_up_business_days: int = Field(3, ge=1, description="Business days an owner has to follow up.")
-    default_pool: str = Field("public", description="Pool (公海) that recycled leads return to.")
+    default_pool: str = Field("public", description="Pool (公海) of leads no pool's filter takes, before any "
+                                                    "pools document is loaded.")
+    business_day_minutes: float | None = Field(
+        None, gt=0, description="Demos and trials: a business day lasts this many minutes, every day counting "
+                                "(deadlines in minutes instead of days). Unset in production.")
+    calendar_refresh_s: float = Field(300, gt=0, description="How often the business-day calendar is re-read.")
+    pools_refresh_s: float = Field(5, gt=0, description="How often the pools document's version is checked.")

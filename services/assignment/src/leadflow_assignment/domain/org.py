@@ -14,7 +14,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from leadflow_shared.documents import DocumentError, Problem, parse_yaml, pydantic_problems
 from leadflow_shared.normalize import fold
+
+__all__ = ["DocumentError", "Problem", "parse_yaml", "pydantic_problems"]
 
 
 class SalesMode(StrEnum):
@@ -27,24 +30,6 @@ class RepStatus(StrEnum):
     active = "active"
     on_leave = "on_leave"  # away: given nothing new, keeps what he has
     gone = "gone"  # left the company: given nothing; his leads are reassigned by a manager
-
-
-class Problem(BaseModel):
-    """One error of a document, with where it is (`reps[3].max_open_leads`)."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path or '<root>'}: {self.message}"
-
-
-class DocumentError(ValueError):
-    """A document is invalid; `problems` lists every error found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
 
 
 class _Strict(BaseModel):
@@ -155,26 +140,6 @@ def load_organisation_yaml(text: str) -> Organisation:
 
 def dump_organisation_yaml(org: Organisation) -> str:
     return yaml.safe_dump(org.document(), allow_unicode=True, sort_keys=False)
-
-
-def parse_yaml(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise DocumentError([Problem(path=where, message=f"not YAML: {getattr(exc, 'problem', exc)}")]) from None
-
-
-def pydantic_problems(exc: ValidationError) -> list[Problem]:
-    return [Problem(path=_path(error["loc"]), message=error["msg"]) for error in exc.errors()]
-
-
-def _path(loc: Iterable[Any]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
 
 
 def _reference_problems(org: Organisation) -> Iterable[Problem]:
