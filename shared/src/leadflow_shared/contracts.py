@@ -163,6 +163,7 @@ class LeadClaimed(Contract):
     pool_id: str
     owner_id: str
     claimed_at: AwareDatetime
+    ownership_seq: int | None = Field(None, description="Which of the lead's ownerships (pool counts them).")
 
 
 class LeadReleased(Contract):
@@ -173,6 +174,7 @@ class LeadReleased(Contract):
     previous_owner_id: str
     reason: str
     released_at: AwareDatetime
+    ownership_seq: int | None = Field(None, description="Which of the lead's ownerships (pool counts them).")
 
 
 class LeadTransferred(Contract):
@@ -186,6 +188,7 @@ class LeadTransferred(Contract):
     by: str = Field(description="The staff id who transferred it.")
     reason: str | None = None
     transferred_at: AwareDatetime
+    ownership_seq: int | None = Field(None, description="Which of the lead's ownerships (pool counts them).")
 
 
 class LeadRecycled(Contract):

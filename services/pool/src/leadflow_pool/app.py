@@ -1,5 +1,7 @@
-"""pool, wired: leads.assigned.v1 in, follow-up workflows on Temporal, leads.recycled.v1 out."""
+"""pool, wired: leads.received/scored/assigned/pooled/converted.v1 in; ownership workflows on Temporal;
+leads.claimed/released/transferred/recycled.v1 and reminders out (outbox)."""
 
+from leadflow_pool import cli as pool_cli
 from leadflow_pool import consumers, db, http
 from leadflow_pool.bootstrap import bootstrap
 from leadflow_pool.settings import PoolSettings
@@ -8,12 +10,14 @@ from leadflow_shared.service import Service
 service = Service(
     name="pool",
     http_port=8004,
-    description="public pools (公海), follow-up deadlines and recycling",
+    description="public pools (公海): claims, releases, transfers, follow-ups and deadlines on Temporal",
     metadata=db.metadata,
     settings_class=PoolSettings,
     bootstrap=bootstrap,
     subscriptions=consumers.subscriptions,
-    controllers=[http.PoolLeadController],
+    controllers=http.CONTROLLERS,
+    exception_handlers=dict(http.EXCEPTION_HANDLERS),
 )
 main = service.serve
 cli = service.cli()
+pools_cli = pool_cli.pools_app  # `leadflow pools …`

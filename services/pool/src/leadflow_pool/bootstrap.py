@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow_pool.business_days import BusinessDays
 from leadflow_pool.db import current_pools
+from leadflow_pool.tables import pool_documents
 from leadflow_pool.domain.pools import DEFAULT_POOLS, PoolDocument
 from leadflow_pool.settings import PoolSettings
 from leadflow_pool.temporal import TemporalWorker
@@ -19,17 +20,16 @@ from leadflow_shared.service import Component, Container
 
 @dataclass
 class PoolsCatalogue:
-    """The pools document in force, re-read when older than `refresh_s` (every process sees a change within it)."""
+    """The pools document in force: its version is checked in every transaction that asks (one index read),
+    the document read again only when a newer one was stored, so every process applies a change at once."""
 
-    refresh_s: float
     version: int = -1
     document: PoolDocument = DEFAULT_POOLS
-    _read_at: float = field(default=0.0, repr=False)
 
-    async def current(self, session: AsyncSession, *, fresh: bool = False) -> PoolDocument:
-        if fresh or time.monotonic() - self._read_at > self.refresh_s:
+    async def current(self, session: AsyncSession) -> PoolDocument:
+        stored = await session.scalar(select(func.max(pool_documents.c.version)))
+        if (stored or 0) != self.version:
             self.version, self.document = await current_pools(session)
-            self._read_at = time.monotonic()
         return self.document
 
 
@@ -48,4 +48,4 @@ class Pool(Container[PoolSettings]):
 
 def bootstrap(settings: PoolSettings, db: Database) -> Pool:
     return Pool(settings, db, temporal=TemporalWorker(settings, db), business_days=BusinessDays(settings, db),
-                pools=PoolsCatalogue(settings.pools_refresh_s))
+                pools=PoolsCatalogue())

@@ -27,6 +27,7 @@ class BusinessDays:
         self.db = db
         self.calendar = BusinessCalendar(day_length=self._day_length())
         self._task: asyncio.Task[None] | None = None
+        self._warned: set[int] = set()
 
     def _day_length(self) -> timedelta | None:
         minutes = self.settings.business_day_minutes
@@ -66,6 +67,12 @@ class BusinessDays:
 
     async def check(self) -> None:
         return None
+
+    def note_assumed(self, years: frozenset[int]) -> None:
+        """A deadline was counted Monday–Friday through years the calendar lacks: say so."""
+        for year in years - self._warned:
+            self._warned.add(year)
+            log.warning("deadline counted Monday-Friday: the business-day calendar lacks this year", year=year)
 
     def missing_years(self, today: date | None = None) -> list[int]:
         if self.calendar.day_length is not None:

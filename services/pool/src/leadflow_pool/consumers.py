@@ -1,51 +1,135 @@
-"""pool takes routed leads: an owned lead gets a follow-up deadline workflow, a pooled one waits in its pool."""
+"""pool's subscriptions: its read model of every lead (from intake and scoring), ownership decided by assignment
+and opportunity, and its own ownership events, whose consumer starts and ends the ownership workflows on
+Temporal (so that an ownership committed while Temporal was away still gets its deadlines: the event waits)."""
 
 from __future__ import annotations
 
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError
+from typing import Any
 
 from leadflow_pool.bootstrap import Pool
-from leadflow_pool.db import PoolRepository
-from leadflow_pool.domain.model import PoolStatus, follow_up_deadline, workflow_id
-from leadflow_pool.workflows import FollowUpDeadlineWorkflow
-from leadflow_shared.consumers import Subscription
-from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LeadAssigned, LeadPooled
+from leadflow_pool.db import PoolRepository, upsert_read_model
+from leadflow_pool.domain.model import PoolStatus, ownership_workflow_id
+from leadflow_pool.ownership import Change, Ownership, terms_of
+from leadflow_shared.consumers import AnySubscription, BatchSubscription, Subscription
+from leadflow_shared.contracts import (
+    LEADS_ASSIGNED,
+    LEADS_CLAIMED,
+    LEADS_CONVERTED,
+    LEADS_POOLED,
+    LEADS_RECEIVED,
+    LEADS_RELEASED,
+    LEADS_SCORED,
+    LEADS_TRANSFERRED,
+    LeadAssigned,
+    LeadClaimed,
+    LeadConverted,
+    LeadPooled,
+    LeadReceived,
+    LeadReleased,
+    LeadScored,
+    LeadTransferred,
+)
 from leadflow_shared.db import UnitOfWork
-from leadflow_shared.errors import TransientError
 from leadflow_shared.events import CloudEvent
 
 
-def subscriptions(pool: Pool) -> list[Subscription]:
-    settings, temporal = pool.settings, pool.temporal
+def received_row(event: LeadReceived, home_pool: str, at: Any) -> dict[str, Any]:
+    lead = event.lead
+    consent = lead.consent or {}
+    custom = lead.custom or {}
+    return {
+        "lead_id": event.lead_id, "pool_id": home_pool, "name": lead.name, "mobile": lead.mobile,
+        "wechat": lead.wechat, "email": lead.email, "company_name": lead.company_name, "province": lead.province,
+        "city": lead.city, "industry": lead.industry, "source": str(lead.source), "partner_id": event.partner_id,
+        "customer_level": custom.get("customer_level"), "received_at": at,
+        # 勿扰: a lead who refused marketing contact is never offered for reactivation
+        "do_not_contact": consent.get("marketing") is False or consent.get("contact") is False,
+    }
 
-    async def on_lead_assigned(event: CloudEvent[LeadAssigned], uow: UnitOfWork) -> None:
-        assigned = event.data
-        repo = PoolRepository(uow.session)
-        if not assigned.owner_id:
-            await repo.upsert(assigned.lead_id, pool_id=assigned.pool_id or settings.default_pool, owner_id=None,
-                              status=PoolStatus.in_pool)
+
+def subscriptions(pool: Pool) -> list[AnySubscription]:
+    ownership = Ownership(pool)
+    temporal = pool.temporal
+
+    async def start(change: Change | None, uow: UnitOfWork) -> None:
+        """The ownership's workflow, started (idempotent: its id is the ownership's) before the event's
+        transaction commits: a failure leaves the event to be retried, never an ownership without a clock."""
+        if change is None:
             return
-        deadline = follow_up_deadline(str(assigned.lead_id), assigned.owner_id, settings.default_pool,
-                                      assigned.assigned_at, settings.follow_up_business_days)
-        client = await temporal.connected_client()
-        try:
-            # One clock per lead: a new owner's assignment replaces the previous owner's clock.
-            await client.start_workflow(
-                FollowUpDeadlineWorkflow.run, deadline, id=workflow_id(deadline.lead_id),
-                task_queue=settings.pool_task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
-            )
-        except RPCError as exc:
-            raise TransientError(f"temporal refused the follow-up workflow: {exc}") from exc
-        await repo.upsert(assigned.lead_id, pool_id=settings.default_pool, owner_id=assigned.owner_id,
-                          status=PoolStatus.owned, deadline=deadline.deadline,
-                          workflow_id=workflow_id(deadline.lead_id))
+        if change.ended_workflow:
+            await temporal.end_ownership(change.ended_workflow, "reassigned")
+        lead = change.lead
+        if lead["status"] == PoolStatus.owned:
+            document = await ownership.document(uow)
+            await temporal.start_ownership(terms_of(lead, ownership.remind_before_s(document, lead["pool_id"])))
 
-    async def on_lead_pooled(event: CloudEvent[LeadPooled], uow: UnitOfWork) -> None:
-        pooled = event.data
-        await PoolRepository(uow.session).upsert(pooled.lead_id, pool_id=pooled.pool_id, owner_id=None,
-                                                 status=PoolStatus.in_pool)
+    async def on_received(events: list[CloudEvent[Any]], uow: UnitOfWork) -> None:
+        document = await ownership.document(uow)
+        rows = []
+        for event in events:
+            row = received_row(event.data, "", event.time)
+            row["pool_id"] = document.home_pool(row)
+            rows.append(row)
+        await upsert_read_model(uow.session, rows)
 
-    return [Subscription(LEADS_ASSIGNED, on_lead_assigned), Subscription(LEADS_POOLED, on_lead_pooled)]
+    async def on_scored(events: list[CloudEvent[Any]], uow: UnitOfWork) -> None:
+        document = await ownership.document(uow)
+        rows = []
+        for event in events:
+            scored: LeadScored = event.data
+            row = {"lead_id": scored.lead_id, "grade": scored.grade, "score": scored.score, "stage": scored.stage}
+            row["pool_id"] = document.home_pool(row)
+            rows.append(row)
+        await upsert_read_model(uow.session, rows)
+
+    async def on_assigned(event: CloudEvent[LeadAssigned], uow: UnitOfWork) -> None:
+        if event.data.owner_id:  # old producers put pool routes here too; those are leads.pooled.v1 now
+            await start(await ownership.assigned(uow, event.data), uow)
+        elif event.data.pool_id:
+            await start(await ownership.pooled(uow, LeadPooled(
+                lead_id=event.data.lead_id, pool_id=event.data.pool_id, team_id=event.data.team_id,
+                rule=event.data.rule, reason=event.data.reason or "", pooled_at=event.data.assigned_at)), uow)
+
+    async def on_pooled(event: CloudEvent[LeadPooled], uow: UnitOfWork) -> None:
+        await start(await ownership.pooled(uow, event.data), uow)
+
+    async def on_converted(event: CloudEvent[LeadConverted], uow: UnitOfWork) -> None:
+        change = await ownership.converted(uow, event.data)
+        if change and change.ended_workflow:
+            await temporal.end_ownership(change.ended_workflow, "converted")
+
+    async def on_own_change(lead_id: Any, seq: int | None, uow: UnitOfWork) -> None:
+        """pool's own claim or transfer: the ownership it began gets its workflow, if it is still current."""
+        row = await PoolRepository(uow.session).get(lead_id)
+        if row is None or row["status"] != PoolStatus.owned or (seq is not None and row["ownership_seq"] != seq):
+            return  # changed hands since: that later change starts its own
+        await start(Change(row), uow)
+
+    async def on_claimed(event: CloudEvent[LeadClaimed], uow: UnitOfWork) -> None:
+        await on_own_change(event.data.lead_id, event.data.ownership_seq, uow)
+
+    async def on_transferred(event: CloudEvent[LeadTransferred], uow: UnitOfWork) -> None:
+        moved = event.data
+        if moved.from_owner_id and moved.ownership_seq is not None:
+            ended = moved.ownership_seq - 1 if moved.to_owner_id else moved.ownership_seq
+            await temporal.end_ownership(ownership_workflow_id(str(moved.lead_id), ended), "transferred")
+        if moved.to_owner_id:
+            await on_own_change(moved.lead_id, moved.ownership_seq, uow)
+
+    async def on_released(event: CloudEvent[LeadReleased], uow: UnitOfWork) -> None:
+        released = event.data
+        if released.ownership_seq is not None:
+            await temporal.end_ownership(ownership_workflow_id(str(released.lead_id), released.ownership_seq),
+                                         "released")
+
+    return [
+        BatchSubscription(LEADS_RECEIVED, on_received, max_records=1000),
+        BatchSubscription(LEADS_SCORED, on_scored, max_records=1000),
+        Subscription(LEADS_ASSIGNED, on_assigned),
+        Subscription(LEADS_POOLED, on_pooled),
+        Subscription(LEADS_CONVERTED, on_converted),
+        Subscription(LEADS_CLAIMED, on_claimed),
+        Subscription(LEADS_TRANSFERRED, on_transferred),
+        Subscription(LEADS_RELEASED, on_released),
+    ]
+

@@ -81,3 +81,28 @@ class PoolRepository:
         await self.session.execute(
             update(pool_leads).where(pool_leads.c.lead_id == lead_id).values(updated_at=func.now(), **values)
         )
+
+
+READ_MODEL_FIELDS = ("name", "mobile", "wechat", "email", "company_name", "province", "city", "industry", "source",
+                     "partner_id", "customer_level", "birthday", "received_at", "do_not_contact", "grade", "score",
+                     "stage")
+
+
+async def upsert_read_model(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """What intake and scoring said of leads (one dict per lead: lead_id, pool_id for a new row, and the fields
+    known); a field not given keeps its value. A lead first seen here is `new`: not routed yet."""
+    merged: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in rows:  # one statement may not touch a row twice: merge a batch's rows per lead, later wins
+        merged.setdefault(row["lead_id"], {}).update({k: v for k, v in row.items() if v is not None})
+    if not merged:
+        return
+    values = [{"status": "new", **{f: None for f in READ_MODEL_FIELDS}, **row} for row in merged.values()]
+    for value in values:
+        value["do_not_contact"] = bool(value["do_not_contact"])
+    statement = insert(pool_leads).values(values)
+    excluded = statement.excluded
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["lead_id"],
+        set_={f: func.coalesce(getattr(excluded, f), getattr(pool_leads.c, f)) for f in READ_MODEL_FIELDS}
+        | {"do_not_contact": pool_leads.c.do_not_contact.op("OR")(excluded.do_not_contact)},
+    ))

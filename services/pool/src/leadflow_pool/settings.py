@@ -13,4 +13,3 @@ class PoolSettings(LeadflowSettings):
         None, gt=0, description="Demos and trials: a business day lasts this many minutes, every day counting "
                                 "(deadlines in minutes instead of days). Unset in production.")
     calendar_refresh_s: float = Field(300, gt=0, description="How often the business-day calendar is re-read.")
-    pools_refresh_s: float = Field(5, gt=0, description="How often the pools document's version is checked.")

@@ -8,21 +8,23 @@ import contextlib
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from leadflow_pool.activities import PoolActivities
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from leadflow_pool.domain.model import OwnershipTerms
 from leadflow_pool.settings import PoolSettings
-from leadflow_pool.workflows import FollowUpDeadlineWorkflow
 from leadflow_shared.db import Database
 from leadflow_shared.errors import TransientError
 from leadflow_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-WORKFLOWS = [FollowUpDeadlineWorkflow]
+WORKFLOWS: list[type] = []  # provisional: the ownership workflow lands with its worker
 
 
 def activities_of(db: Database) -> list[object]:
-    pool = PoolActivities(db)
-    return [pool.recycle_overdue_lead]
+    return []
 
 
 class TemporalWorker:
@@ -48,6 +50,9 @@ class TemporalWorker:
                 if self.client is None:
                     self.client = await Client.connect(self.settings.temporal_address,
                                                        namespace=self.settings.temporal_namespace)
+                if not WORKFLOWS:
+                    self._worker_running = True
+                    await asyncio.Event().wait()
                 worker = Worker(
                     self.client, task_queue=self.settings.pool_task_queue, workflows=WORKFLOWS,
                     activities=activities_of(self.db),
@@ -87,3 +92,24 @@ class TemporalWorker:
                 raise TransientError("temporal is not reachable")
             await asyncio.sleep(0.2)
         return self.client
+
+    async def start_ownership(self, terms: OwnershipTerms) -> None:
+        client = await self.connected_client()
+        try:
+            await client.start_workflow(
+                "Ownership", terms, id=terms.workflow_id, task_queue=self.settings.pool_task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        except WorkflowAlreadyStartedError:
+            return
+        except RPCError as exc:
+            raise TransientError(f"temporal refused the ownership workflow: {exc}") from exc
+
+    async def end_ownership(self, workflow_id: str, reason: str) -> None:
+        client = await self.connected_client()
+        try:
+            await client.get_workflow_handle(workflow_id).signal("ended", reason)
+        except RPCError as exc:
+            if "not found" in str(exc).lower() or "completed" in str(exc).lower():
+                return
+            raise TransientError(f"temporal refused to end {workflow_id}: {exc}") from exc

@@ -12,6 +12,7 @@ from leadflow_pool.domain.pools import Pool, PoolRules
 
 
 class PoolStatus(StrEnum):
+    new = "new"  # known from intake or scoring, not routed yet
     owned = "owned"  # a rep holds it, under the ownership workflow's deadlines
     in_pool = "in_pool"  # 公海: waiting to be claimed
     converted = "converted"  # became customer + contact + opportunity: pool's part is over

@@ -97,7 +97,7 @@ class Pool(_Strict):
     filter: LeadFilter = LeadFilter()
     viewers: Audience = Audience(roles=("rep", "sdr", "manager"))
     claimers: Audience = Audience(roles=("rep", "sdr"))
-    managers: Audience = Audience(roles=("admin",))
+    managers: Audience = Audience(roles=("manager", "admin"))
     rules: PoolRules = PoolRules()
 
     def may_view(self, staff_id: str, teams: Iterable[str], roles: Iterable[str]) -> bool:
