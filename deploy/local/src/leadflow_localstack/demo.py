@@ -67,6 +67,7 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
     examples = repo_root() / "services" / "assignment" / "examples"
     _operator_key(["org", "load", str(examples / "org.yaml")])
     _operator_key(["assignment", "rules", "load", str(examples / "rules.yaml")])
+    _operator_key(["pools", "load", str(repo_root() / "services" / "pool" / "examples" / "pools.yaml")])
     key = _demo_partner_key()
     response = httpx.post(services_mod.service_url(intake, "/v1/leads"), json=SAMPLE_LEAD, timeout=10,
                           headers={"Authorization": f"Bearer {key}"})
