@@ -1,0 +1,126 @@
+"""From leads.scored.v1 through assignment, pool's ownership workflow on Temporal, a missed deadline, its
+reminder, the recycle (回收) and the second assignment (二次分配) to another rep: real Kafka, Postgres and
+Temporal, assignment and pool as they run, deadlines short (a business day lasting six seconds)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
+
+from leadflow_assignment.app import service as assignment_service
+from leadflow_assignment.assigner import Assigner
+from leadflow_assignment.domain.org import parse_organisation
+from leadflow_assignment.settings import AssignmentSettings
+from leadflow_localstack.testing import eventually, in_process, read_topic
+from leadflow_pool.app import service as pool_service
+from leadflow_pool.db import metadata as pool_metadata
+from leadflow_pool.db import store_pools
+from leadflow_pool.domain.pools import parse_pools
+from leadflow_pool.tables import pool_leads, timeline
+from leadflow_shared.contracts import (
+    LEADS_ASSIGNED,
+    LEADS_DEADLINE_APPROACHING,
+    LEADS_RECYCLED,
+    LEADS_SCORED,
+    LeadAssigned,
+    LeadScored,
+    LeadSnapshot,
+)
+from leadflow_shared.db import Database
+from leadflow_shared.events import CloudEvent, parse_event
+from leadflow_shared.kafka import ensure_topics, physical_topic
+
+
+async def publish_scored(env: dict[str, str], lead: LeadScored) -> None:
+    await ensure_topics(env["LEADFLOW_KAFKA_BOOTSTRAP"], prefix=env["LEADFLOW_KAFKA_TOPIC_PREFIX"],
+                        partitions=int(env["LEADFLOW_KAFKA_TOPIC_PARTITIONS"]))
+    event = CloudEvent[LeadScored](source="/tests/scoring", type=LEADS_SCORED.event_type, subject=str(lead.lead_id),
+                                   data=lead, dataschema=LEADS_SCORED.schema_urn)
+    producer = AIOKafkaProducer(bootstrap_servers=env["LEADFLOW_KAFKA_BOOTSTRAP"], acks="all")
+    await producer.start()
+    try:
+        topic = physical_topic(LEADS_SCORED.name, env["LEADFLOW_KAFKA_TOPIC_PREFIX"])
+        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
+    finally:
+        await producer.stop()
+
+
+async def configure(env: dict[str, str], team: str) -> None:
+    dsn = env["LEADFLOW_PG_DSN"]
+    assigner = Assigner(AssignmentSettings(pg_dsn=dsn))
+    assignment_db = Database(dsn, assignment_service.metadata, "/tests/flow", pool_size=1)
+    try:
+        async with assignment_db.uow() as uow:
+            await assigner.store_rules(uow, {}, "test")
+            await uow.commit()
+        async with assignment_db.uow() as uow:
+            await assigner.store_org(uow, parse_organisation({
+                "teams": [{"id": team, "default_pool": f"{team}-pool"}],
+                "reps": [{"id": f"{team}-a", "team": team}, {"id": f"{team}-b", "team": team}]}), "test")
+            await uow.commit()
+        async with assignment_db.uow() as uow:
+            await assigner.store_rules(uow, {"rules": [{"id": "rr", "strategy": "round_robin", "team": team}]}, "test")
+            await uow.commit()
+    finally:
+        await assignment_db.dispose()
+    pool_db = Database(dsn, pool_metadata, "/tests/flow", pool_size=1)
+    try:
+        async with pool_db.uow() as uow:
+            await store_pools(uow.session, parse_pools({"default_pool": f"{team}-pool", "pools": [{
+                "id": f"{team}-pool", "filter": {"teams": [team]},
+                # a business day is 6 s: first follow-up due 6 s after the assignment, reminded 2 s before
+                "rules": {"first_follow_up_days": 1, "reminder_hours": 2 / 3600, "conversion_days": 30}}]}), "test")
+            await uow.commit()
+    finally:
+        await pool_db.dispose()
+
+
+async def pool_row(db: Database, lead_id: uuid.UUID) -> dict[str, Any] | None:
+    async with db.uow() as uow:
+        row = (await uow.session.execute(select(pool_leads).where(pool_leads.c.lead_id == lead_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def test_a_missed_deadline_recycles_the_lead_and_another_rep_gets_it(
+    settings_env: dict[str, str], monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("LEADFLOW_BUSINESS_DAY_MINUTES", "0.1")
+    team = f"flow-{uuid.uuid4().hex[:6]}"
+    await configure(settings_env, team)
+    lead_id = uuid.uuid4()
+    db = Database(settings_env["LEADFLOW_PG_DSN"], pool_metadata, "/tests/flow", pool_size=2)
+    prefix, bootstrap = settings_env["LEADFLOW_KAFKA_TOPIC_PREFIX"], settings_env["LEADFLOW_KAFKA_BOOTSTRAP"]
+    try:
+        async with in_process(assignment_service), in_process(pool_service):
+            await publish_scored(settings_env, LeadScored(
+                lead_id=lead_id, score=70, grade="B", stage="mql", rules_version="1",
+                lead=LeadSnapshot(name="王先生", mobile="+8613900001111", source="website")))
+            first = await eventually(lambda: _owned(db, lead_id, seq=1), timeout_s=60)
+            assert first, "the lead was never owned"
+            second = await eventually(lambda: _owned(db, lead_id, seq=2), timeout_s=60)
+            assert second, await pool_row(db, lead_id)
+            assert second["owner_id"] != first["owner_id"] and second["previous_owner_ids"] == [first["owner_id"]]
+            assert second["workflow_id"] == f"ownership-{lead_id}-2"
+
+            assigned = await read_topic(bootstrap, f"{prefix}{LEADS_ASSIGNED.name}", until=2)
+            events = [parse_event(r.value, LeadAssigned).data for r in assigned]  # type: ignore[attr-defined]
+            assert [(e.owner_id, e.kind) for e in events] == [(first["owner_id"], "route"), (second["owner_id"], "reassign")]
+            recycled = await read_topic(bootstrap, f"{prefix}{LEADS_RECYCLED.name}", until=1)
+            assert b"first_follow_up_overdue" in recycled[0].value  # type: ignore[attr-defined]
+            reminders = await read_topic(bootstrap, f"{prefix}{LEADS_DEADLINE_APPROACHING.name}", until=1)
+            assert reminders and str(lead_id).encode() in reminders[0].value  # type: ignore[attr-defined]
+    finally:
+        async with db.uow() as uow:
+            kinds = [k for (k,) in (await uow.session.execute(
+                select(timeline.c.kind).where(timeline.c.lead_id == lead_id).order_by(timeline.c.id))).all()]
+        await db.dispose()
+    assert kinds[:4] == ["assigned", "reminder", "recycled", "assigned"], kinds
+
+
+async def _owned(db: Database, lead_id: uuid.UUID, seq: int) -> dict[str, Any] | None:
+    row = await pool_row(db, lead_id)
+    return row if row and row["status"] == "owned" and row["ownership_seq"] == seq else None
+
