@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from leadflow_pool.domain.calendar import BusinessCalendar
-from leadflow_pool.domain.pools import Pool, PoolRules
+from leadflow_pool.domain.pools import Pool, PoolRules, conversion_days
 
 
 class PoolStatus(StrEnum):
@@ -78,7 +78,7 @@ def ownership_deadlines(pool: Pool | None, rules: PoolRules, grade: str | None, 
     lead's grade or customer level where one applies."""
     rule = pool.recycle_rule(grade, customer_level) if pool else None
     first = calendar.add_business_days(start, (rule and rule.no_follow_up_days) or rules.first_follow_up_days)
-    conversion = calendar.add_business_days(start, (rule and rule.not_converted_days) or rules.conversion_days)
+    conversion = calendar.add_business_days(start, conversion_days(rule, rules))
     protected = (calendar.add_business_days(start, rules.protection_days)
                  if claimed and rules.protection_days else None)
     assumed = first.assumed_years | conversion.assumed_years | (protected.assumed_years if protected else frozenset())

@@ -67,6 +67,8 @@ class RecycleRule(_Strict):
     customer_levels: tuple[str, ...] = ()
     no_follow_up_days: int | None = Field(None, ge=1, description="First follow-up within (未跟进回收).")
     inactivity_days: int | None = Field(None, ge=1, description="Between follow-ups (跟进间隔).")
+    no_opportunity_days: int | None = Field(None, ge=1, description="To open an opportunity (无商机回收); an "
+                                                                    "opportunity opens when the lead converts.")
     not_converted_days: int | None = Field(None, ge=1, description="To convert (未转化回收).")
     to_pool: str | None = Field(None, description="Where the recycled lead lands (default: the pool's).")
 
@@ -117,6 +119,12 @@ class Pool(_Strict):
             if rule.applies(grade, customer_level):
                 return rule
         return RecycleRule()
+
+
+def conversion_days(rule: RecycleRule | None, rules: PoolRules) -> int:
+    """Conversion opens the opportunity, so the sooner of the two deadlines holds."""
+    given = [d for d in ((rule and rule.no_opportunity_days), (rule and rule.not_converted_days)) if d]
+    return min(given) if given else rules.conversion_days
 
 
 class Reason(_Strict):
