@@ -19,6 +19,10 @@ from leadflow_pool.tables import calendar_days, calendar_years, metadata, pool_d
 __all__ = ["metadata", "pool_leads", "PoolRepository", "record", "current_pools", "store_pools"]
 
 SYSTEM = "system"
+# An ownership's columns, cleared when the lead leaves its owner.
+NO_DEADLINES: dict[str, Any] = dict(
+    next_deadline=None, deadline_kind=None, first_follow_up_deadline=None, inactivity_deadline=None,
+    conversion_deadline=None, protected_until=None, workflow_id=None, owned_via=None, owner_since=None)
 
 
 async def record(session: AsyncSession, lead_id: uuid.UUID, kind: str, at: datetime, *, actor: str | None = SYSTEM,

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from leadflow_pool.bootstrap import Pool
-from leadflow_pool.db import PoolRepository, record
+from leadflow_pool.db import NO_DEADLINES, PoolRepository, record
 from leadflow_pool.domain.claims import (
     Claimant,
     ClaimSituation,
@@ -162,7 +162,7 @@ class Ownership:
             return None
         ended = (ownership_workflow_id(str(event.lead_id), row["ownership_seq"])
                  if row["status"] == PoolStatus.owned else None)
-        values = dict(status=PoolStatus.converted, **_NO_DEADLINES)
+        values = dict(status=PoolStatus.converted, **NO_DEADLINES)
         await PoolRepository(uow.session).update(event.lead_id, **values)
         await record(uow.session, event.lead_id, "converted", event.converted_at, actor=event.owner_id,
                      owner_id=event.owner_id or row["owner_id"], pool_id=row["pool_id"],
@@ -253,7 +253,7 @@ class Ownership:
         if row.get("owner_id"):
             previous.append(row["owner_id"])
         values = dict(status=PoolStatus.in_pool, owner_id=None, pool_id=pool_id, pooled_at=at,
-                      previous_owner_ids=previous, **_NO_DEADLINES)
+                      previous_owner_ids=previous, **NO_DEADLINES)
         await PoolRepository(uow.session).update(row["lead_id"], **values)
         return {**row, **values}
 
@@ -291,7 +291,3 @@ class Ownership:
         if row is None:
             raise Refused(Refusal(404, "unknown_lead", f"pool has no lead {lead_id}", f"公海中没有线索 {lead_id}"))
         return row
-
-
-_NO_DEADLINES = dict(next_deadline=None, deadline_kind=None, first_follow_up_deadline=None, inactivity_deadline=None,
-                     conversion_deadline=None, protected_until=None, workflow_id=None, owned_via=None, owner_since=None)

@@ -50,10 +50,27 @@ class OwnershipTerms:
     conversion: datetime | None
     protected_until: datetime | None
     remind_before_s: float
+    reminded: tuple[str, ...] = ()  # reminders already sent (carried across continue-as-new)
 
     @property
     def workflow_id(self) -> str:
         return ownership_workflow_id(self.lead_id, self.seq)
+
+    def next_deadline(self) -> tuple[DeadlineKind, datetime] | None:
+        """The nearest deadline still to keep; never before the claim's protection ends."""
+        due = [(at, kind) for kind, at in ((DeadlineKind.first_follow_up, self.first_follow_up),
+                                           (DeadlineKind.inactivity, self.inactivity),
+                                           (DeadlineKind.conversion, self.conversion)) if at is not None]
+        if not due:
+            return None
+        at, kind = min(due, key=lambda d: d[0])
+        if self.protected_until is not None and at < self.protected_until:
+            at = self.protected_until
+        return kind, at
+
+
+def reminder_key(kind: str, at: datetime) -> str:
+    return f"{kind}@{at.isoformat()}"
 
 
 def ownership_workflow_id(lead_id: str, seq: int) -> str:
