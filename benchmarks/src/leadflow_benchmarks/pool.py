@@ -53,6 +53,7 @@ POOL = "bench-pool"
 def bench(
     reps: Annotated[int, typer.Option(help="reps claiming at once")] = 50,
     claim_seconds: Annotated[float, typer.Option(help="how long the reps claim")] = 20.0,
+    claim_interval: Annotated[float, typer.Option(help="seconds between one rep's claims (a person's pace)")] = 1.0,
     workflows: Annotated[int, typer.Option(help="live ownership workflows to start")] = 100_000,
     deadlines: Annotated[int, typer.Option(help="ownerships whose deadline falls in the same minute")] = 10_000,
     concurrency: Annotated[int, typer.Option(help="workflow starts in flight at once")] = 64,
@@ -60,7 +61,8 @@ def bench(
 ) -> None:
     """Claim latency under concurrent reps; live ownership workflows; deadlines due at once and their lateness."""
     env = stack_env(["postgres", "kafka", "temporal"])
-    common.run(_bench(env, reps, claim_seconds, workflows, deadlines, concurrency, keep_workflows), console)
+    common.run(_bench(env, reps, claim_seconds, claim_interval, workflows, deadlines, concurrency, keep_workflows),
+               console)
 
 
 @dataclass
@@ -75,8 +77,8 @@ class Figures:
             self.failures.append(what)
 
 
-async def _bench(env: dict[str, str], n_reps: int, claim_seconds: float, n_workflows: int, n_deadlines: int,
-                 concurrency: int, keep: bool) -> None:
+async def _bench(env: dict[str, str], n_reps: int, claim_seconds: float, claim_interval: float, n_workflows: int,
+                 n_deadlines: int, concurrency: int, keep: bool) -> None:
     from leadflow_pool.app import service
 
     admin_dsn = env["LEADFLOW_PG_DSN"]
@@ -97,7 +99,7 @@ async def _bench(env: dict[str, str], n_reps: int, claim_seconds: float, n_workf
                                                     stdout=log, stderr=log)
         try:
             await wait_ready(url, "pool", proc, log_file)
-            await _claims(env, plain, url, n_reps, claim_seconds, proc.pid, figures)
+            await _claims(env, plain, url, n_reps, claim_seconds, claim_interval, proc.pid, figures)
             await _live_workflows(env, queue, n_workflows, concurrency, proc.pid, figures)
             await _deadlines(env, plain, queue, n_deadlines, concurrency, figures)
             figures.add("pool process peak RSS (VmHWM)", f"{(peak_rss(proc.pid) or 0) / 2**20:,.0f} MiB")
@@ -145,63 +147,79 @@ async def _insert_leads(dsn: str, n: int, **columns: Any) -> list[uuid.UUID]:
 
 # ---- claims ----------------------------------------------------------------------------------------
 
-async def _claims(env: dict[str, str], dsn: str, url: str, n_reps: int, seconds: float, pid: int,
+async def _claims(env: dict[str, str], dsn: str, url: str, n_reps: int, seconds: float, interval: float, pid: int,
                   figures: Figures) -> None:
+    """Reps at a person's pace (one claim every `interval` seconds each, started out of step), with every rep at
+    once on the same lead now and then; then the same reps claiming as fast as they can (the capacity)."""
     from leadflow_localstack.testing import staff_key_env, staff_token_for
 
     keys = {**env, **staff_key_env()}
-    per_rep = max(200, int(seconds * 60))
+    per_rep = int(seconds / interval) + int(seconds * 40) + 10
     leads = await _insert_leads(dsn, n_reps * per_rep + 20)
     contested, own = leads[:20], leads[20:]
     tokens = [staff_token_for(keys, f"bench-rep-{i}", "rep", ttl=timedelta(hours=2)) for i in range(n_reps)]
+    paced: list[float] = []
     won: list[float] = []
     lost: list[float] = []
-    cpu_before, started = cpu_seconds(pid), time.perf_counter()
 
-    async def claim(client: httpx.AsyncClient, lead: uuid.UUID, token: str) -> None:
+    async def claim(client: httpx.AsyncClient, lead: uuid.UUID, token: str, into: list[float]) -> None:
         t0 = time.perf_counter()
         reply = await client.post(f"/v1/leads/{lead}/claim", headers={"Authorization": token})
-        elapsed = time.perf_counter() - t0
+        into.append(time.perf_counter() - t0)
         if reply.status_code == 200:
-            won.append(elapsed)
+            won.append(into[-1])
         elif reply.status_code == 409:
-            lost.append(elapsed)
+            lost.append(into[-1])
         else:
             raise RuntimeError(f"claim answered {reply.status_code}: {reply.text[:300]}")
 
-    async def rep(client: httpx.AsyncClient, i: int) -> None:
-        mine = own[i * per_rep:(i + 1) * per_rep]
+    async def rep(client: httpx.AsyncClient, i: int, mine: list[uuid.UUID], until: float, pace: float) -> int:
+        await asyncio.sleep(pace * i / n_reps)  # out of step, as people are
+        done = 0
         for lead in mine:
-            if time.perf_counter() - started > seconds:
-                return
-            await claim(client, lead, tokens[i])
+            if time.perf_counter() > until:
+                break
+            began = time.perf_counter()
+            await claim(client, lead, tokens[i], paced if pace else capacity)
+            done += 1
+            await asyncio.sleep(max(0.0, pace - (time.perf_counter() - began)))
+        return done
 
+    capacity: list[float] = []
     limits = httpx.Limits(max_connections=n_reps + 10, max_keepalive_connections=n_reps + 10)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-        await claim(client, own[-1], tokens[0])  # warm up the connection and the verifier
+        await claim(client, own[-1], tokens[0], [])  # warm up the connection and the verifier
         won.clear()
-        with console.status(f"{n_reps} reps claiming for {seconds:.0f} s…"):
-            reps = [asyncio.create_task(rep(client, i)) for i in range(n_reps)]
+        cpu_before, started = cpu_seconds(pid), time.perf_counter()
+        with console.status(f"{n_reps} reps claiming one lead every {interval:g} s for {seconds:.0f} s…"):
+            reps = [asyncio.create_task(rep(client, i, own[i * per_rep:(i + 1) * per_rep], started + seconds, interval))
+                    for i in range(n_reps)]
             for lead in contested:  # every rep at once on the same lead: one wins
-                await asyncio.gather(*(claim(client, lead, token) for token in tokens))
-                await asyncio.sleep(seconds / 40)
+                await asyncio.gather(*(claim(client, lead, token, paced) for token in tokens))
+                await asyncio.sleep(seconds / (len(contested) + 1))
             await asyncio.gather(*reps)
-    busy = time.perf_counter() - started
-    cpu = cpu_seconds(pid) - cpu_before
+        cpu = cpu_seconds(pid) - cpu_before
+        n_paced = len(paced)
+        with console.status(f"{n_reps} reps claiming as fast as they can for {min(seconds, 10):.0f} s…"):
+            began = time.perf_counter()
+            counts = await asyncio.gather(*(rep(client, i, own[(i + 1) * per_rep - int(seconds * 40):(i + 1) * per_rep],
+                                                began + min(seconds, 10), 0.0) for i in range(n_reps)))
+            flat_out = sum(counts) / (time.perf_counter() - began)
     ceiling = await _postgres_ceiling(dsn, n_reps, min(seconds, 10))
-    latencies = won + lost
-    figures.add(f"claims through HTTP, {n_reps} reps at once: p50 / p95 / p99 ms",
-                f"{pct(latencies, .5):.1f} / {pct(latencies, .95):.1f} / {pct(latencies, .99):.1f}",
+    figures.add(f"claims through HTTP, {n_reps} reps each every {interval:g} s ({n_paced / seconds:,.0f}/s offered): "
+                "p50 / p95 / p99 ms",
+                f"{pct(paced, .5):.1f} / {pct(paced, .95):.1f} / {pct(paced, .99):.1f}",
                 f"{ceiling['p50']:.1f} / {ceiling['p95']:.1f} / {ceiling['p99']:.1f}", "p99 < 20 ms",
-                pct(latencies, .99) < 20)
-    figures.add("claims/s (won + 409)", f"{len(latencies) / busy:,.0f} ({len(won):,} won, {len(lost):,} 409)",
-                f"{ceiling['rate']:,.0f}")
-    figures.add("won claims p99 ms / 409 p99 ms",
-                f"{pct(won, .99):.1f} / {pct(lost, .99):.1f}" if lost else f"{pct(won, .99):.1f}")
+                pct(paced, .99) < 20)
+    figures.add(f"… of which {len(contested)} bursts of all {n_reps} reps on one lead: won / 409 p99 ms",
+                f"{pct(won, .99):.1f} / {pct(lost, .99):.1f}" if lost and won else "–")
+    figures.add(f"claims/s with {n_reps} reps flat out (capacity): p99 ms",
+                f"{flat_out:,.0f}/s: {pct(capacity, .99):.1f}", f"{ceiling['rate']:,.0f}/s: {ceiling['p99']:.1f}")
     winners = await _winners(dsn, contested)
     figures.add(f"contested leads ({len(contested)}, {n_reps} claimers each): owners", f"{winners} of {len(contested)}",
                 "", "exactly one each", winners == len(contested))
-    figures.add("pool process CPU per claim", f"{cpu / max(1, len(latencies)) * 1000:.2f} ms")
+    figures.add("pool process CPU per paced claim (its workflow's start and first task included)",
+                f"{cpu / max(1, n_paced) * 1000:.2f} ms")
 
 
 async def _winners(dsn: str, leads: list[uuid.UUID]) -> int:
@@ -328,13 +346,14 @@ async def _deadlines(env: dict[str, str], dsn: str, queue: str, n: int, concurre
     starter = TemporalWorker(PoolSettings(temporal_address=env["LEADFLOW_TEMPORAL_ADDRESS"],
                                           pool_task_queue=queue), db=None)  # type: ignore[arg-type]
     starter.client = client
-    # due together, far enough ahead for every start to land first
-    due = (datetime.now(UTC) + timedelta(seconds=60 + n / 100)).replace(microsecond=0)
+    # due within the same minute, spread over it, far enough ahead for every start to land first
+    minute = (datetime.now(UTC) + timedelta(seconds=90 + n / 40)).replace(second=0, microsecond=0)
+    due = [minute + timedelta(seconds=60 * i / n) for i in range(n)]
 
     async def ownership(i: int) -> None:
-        await starter.start_ownership(_terms(leads[i], due, due + timedelta(days=30), 0))
+        await starter.start_ownership(_terms(leads[i], due[i], due[i] + timedelta(days=30), 0))
 
-    await _start_many(n, concurrency, ownership, f"{n:,} ownerships due at {due:%H:%M:%S}")
+    await _start_many(n, concurrency, ownership, f"{n:,} ownerships due in the minute from {minute:%H:%M}")
     conn = await asyncpg.connect(dsn)
     try:
         with common.progress(console) as progress:
@@ -342,15 +361,16 @@ async def _deadlines(env: dict[str, str], dsn: str, queue: str, n: int, concurre
             while True:
                 fired = await conn.fetchval("SELECT count(*) FROM pool.timeline WHERE kind = 'recycled'")
                 progress.update(task, completed=fired)
-                if fired >= n or datetime.now(UTC) > due + timedelta(minutes=10):
+                if fired >= n or datetime.now(UTC) > minute + timedelta(minutes=11):
                     break
                 await asyncio.sleep(1)
-        late = [r["late"] for r in await conn.fetch(
-            "SELECT extract(epoch FROM at - $1::timestamptz) AS late FROM pool.timeline WHERE kind = 'recycled'", due)]
+        fired_at = {r["lead_id"]: r["at"] for r in await conn.fetch(
+            "SELECT lead_id, at FROM pool.timeline WHERE kind = 'recycled'")}
+        late = [(fired_at[lead] - due[i]).total_seconds() for i, lead in enumerate(leads) if lead in fired_at]
     finally:
         await conn.close()
     late = [float(x) for x in late]
-    figures.add(f"deadlines due in the same second ({n:,}): recycled", f"{len(late):,}", "", f"{n:,}", len(late) == n)
+    figures.add(f"deadlines due in the same minute ({n:,}): recycled", f"{len(late):,}", "", f"{n:,}", len(late) == n)
     figures.add("lateness of the recycle after its deadline: p50 / p95 / p99 / max s",
                 f"{pct(late, .5) / 1000:.2f} / {pct(late, .95) / 1000:.2f} / {pct(late, .99) / 1000:.2f} / "
                 f"{max(late, default=0):.2f}", "", "p99 < 1 s", bool(late) and pct(late, .99) / 1000 < 1)
