@@ -51,7 +51,7 @@ def test_a_lead_passes_through_all_five_services(
 
     for r in running.values():
         ready = httpx.get(f"{r.url}/health/ready").json()
-        components = {"pool": {"temporal"}, "intake": {"imports"}, "scoring": {"active-version-watcher", "rescore",
+        components = {"pool": {"temporal", "calendar"}, "intake": {"imports"}, "scoring": {"active-version-watcher", "rescore",
                                                                                    "waiting-activity-expiry"}}
         expected = {"postgres", "kafka", "outbox"} | components.get(r.service.name, set())
         assert set(ready["checks"]) == expected and set(ready["checks"].values()) == {"ok"}, ready
@@ -67,8 +67,8 @@ def test_a_lead_passes_through_all_five_services(
     assert (assignment["status"], assignment["owner_id"]) == ("assigned", "rep-zhou")
     assert assignment["decisions"][0]["rule"] == "referral"
     pool = _poll(f"{running['pool'].url}/v1/leads/{lead_id}", lambda v: True, headers=staff)
-    assert pool["status"] == "owned" and pool["workflow_id"] == f"follow-up-{lead_id}"
-    assert pool["follow_up_deadline"] is not None
+    assert pool["status"] == "owned" and pool["ownership_seq"] == 1 and pool["owner_id"] == "rep-zhou"
+    assert pool["next_deadline"] is not None and pool["deadline_kind"] == "first_follow_up"
     opportunity = _poll(f"{running['opportunity'].url}/v1/leads/{lead_id}", lambda v: True, headers=staff)
     assert (opportunity["owner_id"], opportunity["status"]) == ("rep-zhou", "open")
     intake = _poll(f"{running['intake'].url}/v1/leads/{lead_id}", lambda v: v["status"] == "assigned", headers=auth)

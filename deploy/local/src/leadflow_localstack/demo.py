@@ -49,7 +49,7 @@ JOURNEY: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
     "intake": ("/v1/leads/{id}", lambda v: v.get("status") in ("assigned", "converted")),  # as the partner sees it
     "scoring": ("/v1/leads/{id}/score", lambda v: "grade" in v),
     "assignment": ("/v1/leads/{id}/assignment", lambda v: bool(v.get("decisions"))),
-    "pool": ("/v1/leads/{id}", lambda v: v.get("workflow_id") is not None or v.get("status") == "in_pool"),
+    "pool": ("/v1/leads/{id}", lambda v: v.get("status") in ("owned", "in_pool")),
     "opportunity": ("/v1/leads/{id}", lambda v: "status" in v),
 }
 

@@ -173,6 +173,7 @@ class LeadView(BaseModel):
     status: str
     owner_id: str | None
     ownership_seq: int
+    workflow_id: str | None = Field(None, description="The ownership workflow keeping its deadlines (Temporal).")
     owner_since: datetime | None
     next_deadline: datetime | None
     deadline_kind: str | None

@@ -13,3 +13,10 @@ class PoolSettings(LeadflowSettings):
         None, gt=0, description="Demos and trials: a business day lasts this many minutes, every day counting "
                                 "(deadlines in minutes instead of days). Unset in production.")
     calendar_refresh_s: float = Field(300, gt=0, description="How often the business-day calendar is re-read.")
+    collusion_handover_hours: float = Field(
+        72, gt=0, description="串通: a claim this soon after another rep dropped the lead is a handover.")
+    collusion_min_handovers: int = Field(
+        3, ge=1, description="串通: handovers from one rep to the same other within the window that flag the pair.")
+    collusion_window_days: int = Field(30, ge=1, description="串通: how far back handovers are counted.")
+    collusion_scan_s: float = Field(60, gt=0, description="How often the ownership history is scanned for "
+                                                          "collusion (by one replica at a time).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 from datetime import timedelta
 
 from temporalio import workflow
@@ -18,7 +19,6 @@ with workflow.unsafe.imports_passed_through():
 # Activities are idempotent: retried until they pass (Postgres away is an outage, not a failure).
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-MAX_HISTORY = 2_000  # events before continuing as new (a lead followed up for years stays small)
 
 
 @workflow.defn(name="Ownership")
@@ -81,7 +81,8 @@ class OwnershipWorkflow:
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > MAX_HISTORY
+        # a lead followed up for years keeps a small history
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._terms.history_limit
 
     @workflow.signal
     def followed_up(self, signal: FollowedUp) -> None:
@@ -95,7 +96,7 @@ class OwnershipWorkflow:
         self._ended = reason
 
     @workflow.query
-    def state(self) -> dict[str, object]:
+    def state(self) -> dict[str, Any]:
         due = self._terms.next_deadline()
         return {"next_deadline_kind": due[0] if due else None, "next_deadline": due[1].isoformat() if due else None,
                 "follow_ups": self._follow_ups, "reminded": list(self._terms.reminded), "ended": self._ended}

@@ -51,6 +51,7 @@ class OwnershipTerms:
     protected_until: datetime | None
     remind_before_s: float
     reminded: tuple[str, ...] = ()  # reminders already sent (carried across continue-as-new)
+    history_limit: int = 2_000  # events before the workflow continues as new
 
     @property
     def workflow_id(self) -> str:
