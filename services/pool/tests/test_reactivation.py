@@ -15,10 +15,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleIntervalSpec
+from temporalio.client import (
+    Client,
+    ScheduleActionStartWorkflow,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleIntervalSpec,
+)
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from leadflow_localstack.testing import eventually
 from leadflow_pool.activities import ReactivationActivities, ReactivationRequest
 from leadflow_pool.db import metadata
 from leadflow_pool.domain.calendar import CHINA
@@ -167,14 +175,24 @@ async def test_once_through_the_workflow(time_skipping: WorkflowEnvironment, db:
     assert [topic for topic, _ in await events(db, ids[0])] == ["leads.reactivation_candidates.v1"]
 
 
+async def _described(handle: ScheduleHandle) -> ScheduleDescription | None:
+    try:
+        return await handle.describe()
+    except RPCError:
+        return None
+
+
 async def test_the_schedule_is_made_once_updated_to_the_settings_and_a_pause_kept(
         settings_env: dict[str, str], db: Database) -> None:
     worker = TemporalWorker(PoolSettings(reactivation_interval_s=600, reactivation_daily_cap=50), db)
     client = await Client.connect(settings_env["LEADFLOW_TEMPORAL_ADDRESS"])
     handle = client.get_schedule_handle(worker.reactivation_schedule_id)
     assert worker.reactivation_schedule_id == f"pool-reactivation-{settings_env['LEADFLOW_POOL_TASK_QUEUE']}"
+    await worker.start()  # made once connected
     try:
-        await worker.ensure_reactivation_schedule(client)
+        described = await eventually(lambda: _described(handle), timeout_s=30)
+        assert described is not None, "the worker made no schedule"
+        await worker.stop()
         await worker.ensure_reactivation_schedule(client)  # a second replica: the same schedule
         first = (await handle.describe()).schedule
         assert first.spec.intervals == [ScheduleIntervalSpec(every=timedelta(seconds=600))]
@@ -190,4 +208,16 @@ async def test_the_schedule_is_made_once_updated_to_the_settings_and_a_pause_kep
         [policy] = await client.data_converter.decode(action.args, [ReactivationPolicy])
         assert policy == ReactivationPolicy(idle_days=30, min_interval_days=30, daily_cap=80)
     finally:
+        await worker.stop()
         await handle.delete()
+
+
+async def test_a_throwaway_environment_makes_no_schedule(settings_env: dict[str, str], db: Database) -> None:
+    worker = TemporalWorker(PoolSettings(reactivation_enabled=False), db)
+    await worker.start()
+    try:
+        client = await worker.connected_client(timeout_s=30)
+        await asyncio.sleep(1)
+        assert await _described(client.get_schedule_handle(worker.reactivation_schedule_id)) is None
+    finally:
+        await worker.stop()

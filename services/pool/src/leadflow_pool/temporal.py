@@ -60,7 +60,9 @@ class TemporalWorker:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="temporal-worker")
-        self._schedule_task = asyncio.create_task(self._keep_reactivation_schedule(), name="reactivation-schedule")
+        if self.settings.reactivation_enabled:
+            self._schedule_task = asyncio.create_task(self._keep_reactivation_schedule(),
+                                                      name="reactivation-schedule")
 
     async def _run(self) -> None:
         """Connect (retrying while Temporal is away) and run the worker; restart it if it dies."""
