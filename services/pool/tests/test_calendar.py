@@ -175,6 +175,7 @@ async def test_readiness_warns_of_next_year_missing_and_stays_ok(
     monkeypatch.setattr(business_days_module, "shipped_years",
                         lambda: [y for y in shipped_years() if y.year != next_year])
     await forget_years(db, next_year)
+    monkeypatch.setenv("LEADFLOW_REACTIVATION_ENABLED", "false")  # no schedule left behind on the shared Temporal
     async with AsyncTestClient(app=service.create_app(PoolSettings())) as client:
         ready = await client.get("/health/ready")
     assert ready.json()["warnings"] == [

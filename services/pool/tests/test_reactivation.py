@@ -184,7 +184,8 @@ async def _described(handle: ScheduleHandle) -> ScheduleDescription | None:
 
 async def test_the_schedule_is_made_once_updated_to_the_settings_and_a_pause_kept(
         settings_env: dict[str, str], db: Database) -> None:
-    worker = TemporalWorker(PoolSettings(reactivation_interval_s=600, reactivation_daily_cap=50), db)
+    worker = TemporalWorker(PoolSettings(reactivation_enabled=True, reactivation_interval_s=600,
+                                         reactivation_daily_cap=50), db)
     client = await Client.connect(settings_env["LEADFLOW_TEMPORAL_ADDRESS"])
     handle = client.get_schedule_handle(worker.reactivation_schedule_id)
     assert worker.reactivation_schedule_id == f"pool-reactivation-{settings_env['LEADFLOW_POOL_TASK_QUEUE']}"
