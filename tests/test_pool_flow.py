@@ -98,9 +98,9 @@ async def test_a_missed_deadline_recycles_the_lead_and_another_rep_gets_it(
             await publish_scored(settings_env, LeadScored(
                 lead_id=lead_id, score=70, grade="B", stage="mql", rules_version="1",
                 lead=LeadSnapshot(name="王先生", mobile="+8613900001111", source="website")))
-            first = await eventually(lambda: _owned(db, lead_id, seq=1), timeout_s=60)
+            first = await eventually(lambda: _owned(db, lead_id, seq=1), timeout_s=120)
             assert first, "the lead was never owned"
-            second = await eventually(lambda: _owned(db, lead_id, seq=2), timeout_s=60)
+            second = await eventually(lambda: _owned(db, lead_id, seq=2), timeout_s=120)
             assert second, await pool_row(db, lead_id)
             assert second["owner_id"] != first["owner_id"] and second["previous_owner_ids"] == [first["owner_id"]]
             assert second["workflow_id"] == f"ownership-{lead_id}-2"

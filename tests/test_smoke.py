@@ -51,7 +51,7 @@ def test_a_lead_passes_through_all_five_services(
 
     for r in running.values():
         ready = httpx.get(f"{r.url}/health/ready").json()
-        components = {"pool": {"temporal", "calendar"}, "intake": {"imports"}, "scoring": {"active-version-watcher", "rescore",
+        components = {"pool": {"temporal", "calendar", "collusion-watch"}, "intake": {"imports"}, "scoring": {"active-version-watcher", "rescore",
                                                                                    "waiting-activity-expiry"}}
         expected = {"postgres", "kafka", "outbox"} | components.get(r.service.name, set())
         assert set(ready["checks"]) == expected and set(ready["checks"].values()) == {"ok"}, ready

@@ -10,7 +10,6 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ from leadflow_pool.app import service
 from leadflow_pool.collusion import SCAN_LOCK, CollusionWatch, collusion_blocks, detect
 from leadflow_pool.db import metadata, record, store_pools
 from leadflow_pool.domain.pools import parse_pools
-from leadflow_pool.http_reports import ReportController
 from leadflow_pool.settings import PoolSettings
 from leadflow_pool.tables import pool_leads
 from leadflow_shared.db import Database
@@ -176,7 +174,7 @@ async def test_the_watch_scans_on_its_own(db: Database, settings: PoolSettings) 
 
 @pytest.fixture
 async def api(settings_env: dict[str, str]) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = replace(service, controllers=[*service.controllers, ReportController]).create_app(PoolSettings())
+    app = service.create_app(PoolSettings())
     async with AsyncTestClient(app=app) as client:
         yield client
 

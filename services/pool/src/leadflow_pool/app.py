@@ -2,7 +2,7 @@
 leads.claimed/released/transferred/recycled.v1 and reminders out (outbox)."""
 
 from leadflow_pool import cli as pool_cli
-from leadflow_pool import consumers, db, http
+from leadflow_pool import consumers, db, http, http_reports
 from leadflow_pool.bootstrap import bootstrap
 from leadflow_pool.settings import PoolSettings
 from leadflow_shared.service import Service
@@ -15,7 +15,7 @@ service = Service(
     settings_class=PoolSettings,
     bootstrap=bootstrap,
     subscriptions=consumers.subscriptions,
-    controllers=http.CONTROLLERS,
+    controllers=[*http.CONTROLLERS, http_reports.ReportController],
     exception_handlers=dict(http.EXCEPTION_HANDLERS),
 )
 main = service.serve

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow_pool.business_days import BusinessDays
+from leadflow_pool.collusion import CollusionWatch
 from leadflow_pool.db import current_pools
 from leadflow_pool.tables import pool_documents
 from leadflow_pool.domain.pools import DEFAULT_POOLS, PoolDocument
@@ -41,11 +42,12 @@ class Pool(Container[PoolSettings]):
     temporal: TemporalWorker
     business_days: BusinessDays
     pools: PoolsCatalogue
+    collusion: CollusionWatch
 
     def components(self) -> Sequence[Component]:
-        return (self.business_days, self.temporal)
+        return (self.business_days, self.temporal, self.collusion)
 
 
 def bootstrap(settings: PoolSettings, db: Database) -> Pool:
     return Pool(settings, db, temporal=TemporalWorker(settings, db), business_days=BusinessDays(settings, db),
-                pools=PoolsCatalogue())
+                pools=PoolsCatalogue(), collusion=CollusionWatch(settings, db))

@@ -1,0 +1,423 @@
+"""`leadflow bench pool`: claims under 50 concurrent reps through HTTP (tokens verified), beside a plain
+Postgres row-lock round trip at the same concurrency; 100,000 live ownership workflows on the local Temporal
+dev server, beside the server's raw start rate of a trivial workflow; and 10,000 deadlines due in the same
+minute, with how late each recycle came.
+
+The run: a fresh database (`leadflow_bench_pool`) with a pools document; the pool service as it runs
+(`python -m leadflow_pool`: HTTP, consumers, the Temporal worker) on its own topics and task queue; the
+workflows are started through the same client call the service makes (`start_ownership`) and terminated at
+the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leadflow_benchmarks import common
+from leadflow_benchmarks.common import (
+    bench_database,
+    cpu_seconds,
+    free_port,
+    log_path,
+    pct,
+    peak_rss,
+    recreate_bench_database,
+    service_env,
+    stack_env,
+    wait_ready,
+)
+
+console = Console(soft_wrap=True, width=max(140, Console().width))
+
+DATABASE = "leadflow_bench_pool"
+POOL = "bench-pool"
+
+
+def bench(
+    reps: Annotated[int, typer.Option(help="reps claiming at once")] = 50,
+    claim_seconds: Annotated[float, typer.Option(help="how long the reps claim")] = 20.0,
+    workflows: Annotated[int, typer.Option(help="live ownership workflows to start")] = 100_000,
+    deadlines: Annotated[int, typer.Option(help="ownerships whose deadline falls in the same minute")] = 10_000,
+    concurrency: Annotated[int, typer.Option(help="workflow starts in flight at once")] = 64,
+    keep_workflows: Annotated[bool, typer.Option(help="leave the workflows running (else terminated)")] = False,
+) -> None:
+    """Claim latency under concurrent reps; live ownership workflows; deadlines due at once and their lateness."""
+    env = stack_env(["postgres", "kafka", "temporal"])
+    common.run(_bench(env, reps, claim_seconds, workflows, deadlines, concurrency, keep_workflows), console)
+
+
+@dataclass
+class Figures:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, what: str, value: str, ceiling: str = "", target: str = "", ok: bool | None = None) -> None:
+        verdict = "" if ok is None else ("PASS" if ok else "MISS")
+        self.rows.append((what, value, ceiling, f"{target} {verdict}".strip()))
+        if ok is False:
+            self.failures.append(what)
+
+
+async def _bench(env: dict[str, str], n_reps: int, claim_seconds: float, n_workflows: int, n_deadlines: int,
+                 concurrency: int, keep: bool) -> None:
+    from leadflow_pool.app import service
+
+    admin_dsn = env["LEADFLOW_PG_DSN"]
+    dsn, plain = bench_database(admin_dsn, DATABASE)
+    run = uuid.uuid4().hex[:8]
+    queue = f"bench-pool-{run}"
+    await recreate_bench_database(admin_dsn, DATABASE)
+    await asyncio.to_thread(service.migrate, dsn)
+    await _store_pools(plain)
+    figures = Figures()
+    port = free_port()
+    log_file = log_path("pool")
+    proc_env = service_env(env, dsn, topic_prefix=f"bench-pool-{run}.", group_prefix=f"bench-{run}", port=port,
+                           LEADFLOW_POOL_TASK_QUEUE=queue, LEADFLOW_COLLUSION_SCAN_S="3600")
+    url = f"http://127.0.0.1:{port}"
+    with open(log_file, "wb") as log:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "leadflow_pool", env=proc_env,
+                                                    stdout=log, stderr=log)
+        try:
+            await wait_ready(url, "pool", proc, log_file)
+            await _claims(env, plain, url, n_reps, claim_seconds, proc.pid, figures)
+            await _live_workflows(env, queue, n_workflows, concurrency, proc.pid, figures)
+            await _deadlines(env, plain, queue, n_deadlines, concurrency, figures)
+            figures.add("pool process peak RSS (VmHWM)", f"{(peak_rss(proc.pid) or 0) / 2**20:,.0f} MiB")
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+            if not keep:
+                await _terminate_all(env, queue)
+    _report(figures, n_reps, n_workflows, n_deadlines, log_file)
+
+
+async def _store_pools(dsn: str) -> None:
+    from leadflow_pool.domain.pools import parse_pools
+
+    document = parse_pools({"default_pool": POOL, "pools": [{
+        "id": POOL, "claimers": {"roles": ["rep"]},
+        "rules": {"max_held": 1_000_000, "claims_per_day": 1_000_000, "cooldown_days": 0}}]})
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO pool.pool_documents (document, created_by) VALUES ($1::jsonb, 'bench')",
+                           json.dumps(document.document()))
+    finally:
+        await conn.close()
+
+
+async def _insert_leads(dsn: str, n: int, **columns: Any) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(n)]
+    rng = random.Random(20261205)
+    rows = [(i, columns.get("pool_id", POOL), columns.get("status", "in_pool"), columns.get("owner_id"),
+             columns.get("ownership_seq", 0), rng.choice("ABCD"), rng.uniform(0, 100), f"+86138{k:08d}")
+            for k, i in enumerate(ids)]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table("pool_leads", schema_name="pool", records=rows, columns=[
+            "lead_id", "pool_id", "status", "owner_id", "ownership_seq", "grade", "score", "mobile"])
+    finally:
+        await conn.close()
+    return ids
+
+
+# ---- claims ----------------------------------------------------------------------------------------
+
+async def _claims(env: dict[str, str], dsn: str, url: str, n_reps: int, seconds: float, pid: int,
+                  figures: Figures) -> None:
+    from leadflow_localstack.testing import staff_key_env, staff_token_for
+
+    keys = {**env, **staff_key_env()}
+    per_rep = max(200, int(seconds * 60))
+    leads = await _insert_leads(dsn, n_reps * per_rep + 20)
+    contested, own = leads[:20], leads[20:]
+    tokens = [staff_token_for(keys, f"bench-rep-{i}", "rep", ttl=timedelta(hours=2)) for i in range(n_reps)]
+    won: list[float] = []
+    lost: list[float] = []
+    cpu_before, started = cpu_seconds(pid), time.perf_counter()
+
+    async def claim(client: httpx.AsyncClient, lead: uuid.UUID, token: str) -> None:
+        t0 = time.perf_counter()
+        reply = await client.post(f"/v1/leads/{lead}/claim", headers={"Authorization": token})
+        elapsed = time.perf_counter() - t0
+        if reply.status_code == 200:
+            won.append(elapsed)
+        elif reply.status_code == 409:
+            lost.append(elapsed)
+        else:
+            raise RuntimeError(f"claim answered {reply.status_code}: {reply.text[:300]}")
+
+    async def rep(client: httpx.AsyncClient, i: int) -> None:
+        mine = own[i * per_rep:(i + 1) * per_rep]
+        for lead in mine:
+            if time.perf_counter() - started > seconds:
+                return
+            await claim(client, lead, tokens[i])
+
+    limits = httpx.Limits(max_connections=n_reps + 10, max_keepalive_connections=n_reps + 10)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        await claim(client, own[-1], tokens[0])  # warm up the connection and the verifier
+        won.clear()
+        with console.status(f"{n_reps} reps claiming for {seconds:.0f} s…"):
+            reps = [asyncio.create_task(rep(client, i)) for i in range(n_reps)]
+            for lead in contested:  # every rep at once on the same lead: one wins
+                await asyncio.gather(*(claim(client, lead, token) for token in tokens))
+                await asyncio.sleep(seconds / 40)
+            await asyncio.gather(*reps)
+    busy = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu_before
+    ceiling = await _postgres_ceiling(dsn, n_reps, min(seconds, 10))
+    latencies = won + lost
+    figures.add(f"claims through HTTP, {n_reps} reps at once: p50 / p95 / p99 ms",
+                f"{pct(latencies, .5):.1f} / {pct(latencies, .95):.1f} / {pct(latencies, .99):.1f}",
+                f"{ceiling['p50']:.1f} / {ceiling['p95']:.1f} / {ceiling['p99']:.1f}", "p99 < 20 ms",
+                pct(latencies, .99) < 20)
+    figures.add("claims/s (won + 409)", f"{len(latencies) / busy:,.0f} ({len(won):,} won, {len(lost):,} 409)",
+                f"{ceiling['rate']:,.0f}")
+    figures.add("won claims p99 ms / 409 p99 ms",
+                f"{pct(won, .99):.1f} / {pct(lost, .99):.1f}" if lost else f"{pct(won, .99):.1f}")
+    winners = await _winners(dsn, contested)
+    figures.add(f"contested leads ({len(contested)}, {n_reps} claimers each): owners", f"{winners} of {len(contested)}",
+                "", "exactly one each", winners == len(contested))
+    figures.add("pool process CPU per claim", f"{cpu / max(1, len(latencies)) * 1000:.2f} ms")
+
+
+async def _winners(dsn: str, leads: list[uuid.UUID]) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        claims = await conn.fetch("SELECT lead_id, count(*) AS n FROM pool.timeline WHERE kind = 'claimed' AND "
+                                  "lead_id = ANY($1::uuid[]) GROUP BY lead_id", leads)
+    finally:
+        await conn.close()
+    return sum(1 for c in claims if c["n"] == 1)
+
+
+async def _postgres_ceiling(dsn: str, connections: int, seconds: float) -> dict[str, float]:
+    """The raw ceiling of a claim: one plain `UPDATE … WHERE status = 'in_pool' RETURNING` round trip per call,
+    from as many connections at once (no HTTP, no token, no rules, no outbox)."""
+    leads = await _insert_leads(dsn, connections * 3000)
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    timings: list[float] = []
+    started = time.perf_counter()
+
+    async def worker(i: int) -> None:
+        async with pool.acquire() as conn:
+            for lead in leads[i::connections]:
+                if time.perf_counter() - started > seconds:
+                    return
+                t0 = time.perf_counter()
+                await conn.fetchrow("UPDATE pool.pool_leads SET status = 'owned', owner_id = $2 "
+                                    "WHERE lead_id = $1 AND status = 'in_pool' RETURNING lead_id", lead, f"raw-{i}")
+                timings.append(time.perf_counter() - t0)
+
+    try:
+        await asyncio.gather(*(worker(i) for i in range(connections)))
+    finally:
+        await pool.close()
+    busy = time.perf_counter() - started
+    return {"p50": pct(timings, .5), "p95": pct(timings, .95), "p99": pct(timings, .99),
+            "rate": len(timings) / busy}
+
+
+# ---- live workflows ----------------------------------------------------------------------------------
+
+def _terms(lead_id: uuid.UUID, first: datetime, conversion: datetime, remind_s: float) -> Any:
+    from leadflow_pool.domain.model import OwnershipTerms
+
+    return OwnershipTerms(lead_id=str(lead_id), owner_id="bench-rep", pool_id=POOL, seq=1, first_follow_up=first,
+                          inactivity=None, conversion=conversion, protected_until=None, remind_before_s=remind_s)
+
+
+async def _start_many(n: int, concurrency: int, start: Callable[[int], Awaitable[None]], label: str) -> float:
+    """Start n workflows, `concurrency` at a time, with a progress bar; returns the seconds it took."""
+    semaphore = asyncio.Semaphore(concurrency)
+    began = time.perf_counter()
+    with common.progress(console) as progress:
+        task = progress.add_task(label, total=n)
+
+        async def one(i: int) -> None:
+            async with semaphore:
+                await start(i)
+            progress.advance(task)
+
+        for chunk in range(0, n, 5000):
+            await asyncio.gather(*(one(i) for i in range(chunk, min(n, chunk + 5000))))
+    return time.perf_counter() - began
+
+
+async def _live_workflows(env: dict[str, str], queue: str, n: int, concurrency: int, pool_pid: int,
+                          figures: Figures) -> None:
+    from temporalio.client import Client
+
+    from leadflow_pool.settings import PoolSettings
+    from leadflow_pool.temporal import TemporalWorker
+
+    client = await Client.connect(env["LEADFLOW_TEMPORAL_ADDRESS"])
+    raw_n = min(5_000, n)
+
+    async def raw(i: int) -> None:  # a workflow type nobody runs: the start RPC alone, the server's ceiling
+        await client.start_workflow("BenchNoop", id=f"{queue}-raw-{i}", task_queue=f"{queue}-raw")
+
+    raw_s = await _start_many(raw_n, concurrency, raw, "raw starts (Temporal's ceiling)")
+    starter = TemporalWorker(PoolSettings(temporal_address=env["LEADFLOW_TEMPORAL_ADDRESS"],
+                                          pool_task_queue=queue), db=None)  # type: ignore[arg-type]
+    starter.client = client
+    far = datetime.now(UTC) + timedelta(days=30)
+    leads = [uuid.uuid4() for _ in range(n)]
+    server = _temporal_pid(env["LEADFLOW_TEMPORAL_ADDRESS"])
+    cpu_server, cpu_pool = cpu_seconds(server) if server else 0.0, cpu_seconds(pool_pid)
+
+    async def ownership(i: int) -> None:
+        await starter.start_ownership(_terms(leads[i], far, far + timedelta(days=30), 4 * 3600))
+
+    took = await _start_many(n, concurrency, ownership, "ownership workflows")
+    settled = await _until_started(client, queue, n)
+    figures.add(f"ownership workflows started ({n:,}): starts/s", f"{n / took:,.0f}", f"{raw_n / raw_s:,.0f}")
+    figures.add("… until the worker ran each one's first task", f"{settled + took:,.0f} s", "",
+                "100,000 live", n >= 100_000 or None)
+    if server:
+        figures.add("Temporal dev server: CPU during the starts / RSS now",
+                    f"{cpu_seconds(server) - cpu_server:,.0f} s / {_rss(server) / 2**20:,.0f} MiB")
+    figures.add("pool process (worker): CPU during the starts / RSS now",
+                f"{cpu_seconds(pool_pid) - cpu_pool:,.0f} s / {_rss(pool_pid) / 2**20:,.0f} MiB")
+
+
+async def _until_started(client: Any, queue: str, n: int, timeout_s: float = 900) -> float:
+    """Seconds until the visibility store counts `n` running ownership workflows on the queue."""
+    began = time.perf_counter()
+    query = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running' AND WorkflowType = 'Ownership'"
+    while time.perf_counter() - began < timeout_s:
+        if (await client.count_workflows(query)).count >= n:
+            break
+        await asyncio.sleep(2)
+    return time.perf_counter() - began
+
+
+# ---- deadlines due at once -----------------------------------------------------------------------------
+
+async def _deadlines(env: dict[str, str], dsn: str, queue: str, n: int, concurrency: int, figures: Figures) -> None:
+    from temporalio.client import Client
+
+    from leadflow_pool.settings import PoolSettings
+    from leadflow_pool.temporal import TemporalWorker
+
+    leads = await _insert_leads(dsn, n, status="owned", owner_id="bench-rep", ownership_seq=1)
+    client = await Client.connect(env["LEADFLOW_TEMPORAL_ADDRESS"])
+    starter = TemporalWorker(PoolSettings(temporal_address=env["LEADFLOW_TEMPORAL_ADDRESS"],
+                                          pool_task_queue=queue), db=None)  # type: ignore[arg-type]
+    starter.client = client
+    # due together, far enough ahead for every start to land first
+    due = (datetime.now(UTC) + timedelta(seconds=60 + n / 100)).replace(microsecond=0)
+
+    async def ownership(i: int) -> None:
+        await starter.start_ownership(_terms(leads[i], due, due + timedelta(days=30), 0))
+
+    await _start_many(n, concurrency, ownership, f"{n:,} ownerships due at {due:%H:%M:%S}")
+    conn = await asyncpg.connect(dsn)
+    try:
+        with common.progress(console) as progress:
+            task = progress.add_task("waiting for the deadline and the recycles", total=n)
+            while True:
+                fired = await conn.fetchval("SELECT count(*) FROM pool.timeline WHERE kind = 'recycled'")
+                progress.update(task, completed=fired)
+                if fired >= n or datetime.now(UTC) > due + timedelta(minutes=10):
+                    break
+                await asyncio.sleep(1)
+        late = [r["late"] for r in await conn.fetch(
+            "SELECT extract(epoch FROM at - $1::timestamptz) AS late FROM pool.timeline WHERE kind = 'recycled'", due)]
+    finally:
+        await conn.close()
+    late = [float(x) for x in late]
+    figures.add(f"deadlines due in the same second ({n:,}): recycled", f"{len(late):,}", "", f"{n:,}", len(late) == n)
+    figures.add("lateness of the recycle after its deadline: p50 / p95 / p99 / max s",
+                f"{pct(late, .5) / 1000:.2f} / {pct(late, .95) / 1000:.2f} / {pct(late, .99) / 1000:.2f} / "
+                f"{max(late, default=0):.2f}", "", "p99 < 1 s", bool(late) and pct(late, .99) / 1000 < 1)
+
+
+async def _terminate_all(env: dict[str, str], queue: str) -> None:
+    """The bench's workflows end with it: a batch termination by task queue (the raw ones too)."""
+    from temporalio.api.batch.v1 import BatchOperationTermination
+    from temporalio.api.workflowservice.v1 import StartBatchOperationRequest
+    from temporalio.client import Client
+    from temporalio.service import RPCError, RPCStatusCode
+
+    client = await Client.connect(env["LEADFLOW_TEMPORAL_ADDRESS"])
+    request = StartBatchOperationRequest(
+        namespace=client.namespace, job_id=str(uuid.uuid4()), reason="bench over",
+        visibility_query=f"(TaskQueue = '{queue}' OR TaskQueue = '{queue}-raw') AND ExecutionStatus = 'Running'",
+        termination_operation=BatchOperationTermination(identity="leadflow-bench"))
+    for _ in range(60):  # the dev server runs one batch operation at a time
+        try:
+            await client.workflow_service.start_batch_operation(request)
+            break
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.RESOURCE_EXHAUSTED:
+                raise
+            await asyncio.sleep(2)
+    console.print(f"terminating the bench's workflows (task queue {queue}) in the background on the server")
+
+
+# ---- processes and report ----------------------------------------------------------------------------
+
+def _temporal_pid(address: str) -> int | None:
+    """The local Temporal dev server's pid (its command line names the frontend port), if it runs here."""
+    port = address.rsplit(":", 1)[-1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "temporal" in cmdline and "start-dev" in cmdline and port in cmdline:
+            return int(entry.name)
+    return None
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _report(figures: Figures, n_reps: int, n_workflows: int, n_deadlines: int, log_file: Path) -> None:
+    table = Table(title=f"pool benchmark ({os.cpu_count()} cores, {n_reps} reps, {n_workflows:,} workflows, "
+                        f"{n_deadlines:,} deadlines at once)")
+    for name, justify in (("measure", "left"), ("leadflow", "right"), ("raw ceiling", "right"), ("target", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in figures.rows:
+        table.add_row(*row)
+    console.print(table)
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    console.print(f"load average at the end (1 / 5 / 15 min): {load} — other work on the machine moves these figures.")
+    console.print("raw ceilings: claims beside one plain `UPDATE … RETURNING` per call from as many Postgres "
+                  "connections; workflow starts beside start RPCs of a workflow type no worker runs. "
+                  f"Service log: {log_file}")
+    if figures.failures:
+        console.print(f"[yellow]missed: {', '.join(figures.failures)}[/]")
