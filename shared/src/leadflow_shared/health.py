@@ -1,4 +1,5 @@
-"""`/health/live` (the process answers) and `/health/ready` (its Postgres, Kafka, Temporal answer)."""
+"""`/health/live` (the process answers) and `/health/ready` (its Postgres, Kafka, Temporal answer, and what an
+operator should know though the service works: `warnings`, present only when there are some)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ class HealthController(Controller):
     async def ready(self, runtime: NamedDependency[Any]) -> Response[dict[str, Any]]:
         checks = await runtime.readiness()
         ok = all(v == "ok" for v in checks.values())
+        body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "checks": checks}
+        warnings = runtime.warnings()
+        if warnings:
+            body["warnings"] = warnings
         return Response(
-            {"status": "ok" if ok else "unavailable", "checks": checks},
+            body,
             status_code=HTTP_200_OK if ok else HTTP_503_SERVICE_UNAVAILABLE,
         )

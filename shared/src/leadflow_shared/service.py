@@ -74,6 +74,9 @@ class Component(Protocol):
     async def check(self) -> None:
         """Raise when not ready."""
 
+    # A component may also have `def warnings(self) -> list[str]`: what an operator should know though it is
+    # ready (a calendar that lacks next year...), shown on `/health/ready`.
+
 
 class BackgroundComponent(ABC):
     """A component that is one long-running task (`run()`), cancelled at stop, not ready once it ended."""
@@ -365,6 +368,10 @@ class Runtime(Generic[S, C]):
         for component in self.components:
             checks[component.name] = await _check(component.check())
         return checks
+
+    def warnings(self) -> list[str]:
+        """The components' warnings: ready, but not as it should be."""
+        return [w for c in self.components if callable(getattr(c, "warnings", None)) for w in c.warnings()]
 
     async def _check_kafka(self) -> None:
         if not self.kafka_connected.is_set():

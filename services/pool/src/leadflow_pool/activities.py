@@ -13,6 +13,7 @@ from temporalio import activity
 
 from leadflow_pool.db import NO_DEADLINES, PoolRepository, current_pools, record
 from leadflow_pool.domain.model import PoolStatus, recycle_destination
+from leadflow_pool.reactivation import ReactivationPolicy, select_candidates
 from leadflow_pool.tables import timeline
 from leadflow_shared.contracts import (
     LEADS_DEADLINE_APPROACHING,
@@ -101,3 +102,25 @@ class PoolActivities:
             await uow.commit()
         activity.logger.info("lead recycled: %s (%s)", request.lead_id, reason)
         return True
+
+
+@dataclass(frozen=True)
+class ReactivationRequest:
+    """One run of 库存线索激活: the policy (from the schedule's settings) and the run's instant."""
+
+    policy: ReactivationPolicy
+    at: datetime
+
+
+class ReactivationActivities:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @activity.defn(name="select_reactivation_candidates")
+    async def select_reactivation_candidates(self, request: ReactivationRequest) -> int:
+        """Pick idle leads for marketing (leads.reactivation_candidates.v1), in one transaction; how many.
+        A retry after the commit picks none of them again (they were touched) and the day's cap holds."""
+        async with self.db.uow() as uow:
+            selected = await select_candidates(uow, request.policy, request.at)
+            await uow.commit()
+        return selected

@@ -20,3 +20,14 @@ class PoolSettings(LeadflowSettings):
     collusion_window_days: int = Field(30, ge=1, description="串通: how far back handovers are counted.")
     collusion_scan_s: float = Field(60, gt=0, description="How often the ownership history is scanned for "
                                                           "collusion (by one replica at a time).")
+    reactivation_enabled: bool = Field(
+        True, description="库存线索激活: make (or update) the reactivation schedule at start. Off for throwaway "
+                          "environments (tests), whose schedules would outlive them.")
+    reactivation_interval_s: float = Field(
+        3600, gt=0, description="库存线索激活: how often the reactivation schedule looks for idle leads.")
+    reactivation_idle_days: int = Field(
+        30, ge=1, description="库存线索激活: a lead in a pool this many days untouched is a candidate.")
+    reactivation_min_interval_days: int = Field(
+        30, ge=1, description="库存线索激活: a lead is offered to marketing at most once in this many days.")
+    reactivation_daily_cap: int = Field(
+        500, ge=0, description="库存线索激活: candidates per day (Beijing date) at most.")

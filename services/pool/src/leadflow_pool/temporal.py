@@ -1,34 +1,48 @@
 """pool's Temporal worker, run beside HTTP and Kafka in the service process, and its client's calls: start an
-ownership's workflow, tell it of a follow-up, end it."""
+ownership's workflow, tell it of a follow-up, end it; and the schedule of 库存线索激活 (reactivation), made or
+brought up to date once connected."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from leadflow_pool.activities import PoolActivities
+from leadflow_pool.activities import PoolActivities, ReactivationActivities
 from leadflow_pool.domain.model import OwnershipTerms
 from leadflow_pool.ownership_signals import FollowedUp
+from leadflow_pool.reactivation import ReactivationPolicy
 from leadflow_pool.settings import PoolSettings
-from leadflow_pool.workflows import OwnershipWorkflow
+from leadflow_pool.workflows import OwnershipWorkflow, ReactivationWorkflow
 from leadflow_shared.db import Database
 from leadflow_shared.errors import TransientError
 from leadflow_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-WORKFLOWS: list[type] = [OwnershipWorkflow]
+WORKFLOWS: list[type] = [OwnershipWorkflow, ReactivationWorkflow]
 
 
 def activities_of(db: Database) -> list[object]:
     pool = PoolActivities(db)
-    return [pool.remind, pool.recycle]
+    return [pool.remind, pool.recycle, ReactivationActivities(db).select_reactivation_candidates]
 
 
 class TemporalWorker:
@@ -42,9 +56,13 @@ class TemporalWorker:
         self.client: Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._worker_running = False
+        self._schedule_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="temporal-worker")
+        if self.settings.reactivation_enabled:
+            self._schedule_task = asyncio.create_task(self._keep_reactivation_schedule(),
+                                                      name="reactivation-schedule")
 
     async def _run(self) -> None:
         """Connect (retrying while Temporal is away) and run the worker; restart it if it dies."""
@@ -70,10 +88,11 @@ class TemporalWorker:
             delay = min(delay * 2, 10)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._schedule_task, self._task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     async def check(self) -> None:
         if self.client is None:
@@ -130,3 +149,49 @@ class TemporalWorker:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return
             raise TransientError(f"temporal refused to end {workflow_id}: {exc}") from exc
+
+    @property
+    def reactivation_schedule_id(self) -> str:
+        return f"pool-reactivation-{self.settings.pool_task_queue}"
+
+    def reactivation_schedule(self) -> Schedule:
+        """Every `reactivation_interval_s`, one ReactivationWorkflow with the settings' policy; a run missed
+        while Temporal was away is not made up (the next one picks the same leads), runs never overlap."""
+        every = timedelta(seconds=self.settings.reactivation_interval_s)
+        return Schedule(
+            action=ScheduleActionStartWorkflow(
+                ReactivationWorkflow.run, ReactivationPolicy.of(self.settings), id=self.reactivation_schedule_id,
+                task_queue=self.settings.pool_task_queue, execution_timeout=max(every, timedelta(minutes=10))),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+            policy=SchedulePolicy(catchup_window=max(every, timedelta(minutes=1))),
+        )
+
+    async def ensure_reactivation_schedule(self, client: Client) -> None:
+        """Create the schedule, or bring the one there up to this process's settings (keeping a pause an
+        operator set): every replica may do it, the result is the same."""
+        wanted = self.reactivation_schedule()
+        try:
+            await client.create_schedule(self.reactivation_schedule_id, wanted)
+            log.info("reactivation schedule created", schedule_id=self.reactivation_schedule_id)
+            return
+        except ScheduleAlreadyRunningError:
+            pass
+
+        def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(dataclasses.replace(wanted, state=current.description.schedule.state))
+
+        await client.get_schedule_handle(self.reactivation_schedule_id).update(update)
+
+    async def _keep_reactivation_schedule(self) -> None:
+        """Once connected, make sure of the schedule, retrying while Temporal refuses."""
+        delay = 1.0
+        while True:
+            try:
+                await self.ensure_reactivation_schedule(await self.connected_client(timeout_s=60))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reactivation schedule not made yet; retrying", error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60)

@@ -15,6 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from leadflow_pool.activities import PoolActivities, RecycleRequest, RemindRequest
     from leadflow_pool.domain.model import OwnershipTerms, reminder_key
     from leadflow_pool.ownership_signals import FollowedUp
+    from leadflow_pool.activities import ReactivationActivities, ReactivationRequest
+    from leadflow_pool.reactivation import ReactivationPolicy
 
 # Activities are idempotent: retried until they pass (Postgres away is an outage, not a failure). They run as
 # local activities, in the worker that holds the workflow task: a deadline costs the server one workflow task
@@ -102,3 +104,14 @@ class OwnershipWorkflow:
         due = self._terms.next_deadline()
         return {"next_deadline_kind": due[0] if due else None, "next_deadline": due[1].isoformat() if due else None,
                 "follow_ups": self._follow_ups, "reminded": list(self._terms.reminded), "ended": self._ended}
+
+
+@workflow.defn(name="Reactivation")
+class ReactivationWorkflow:
+    """库存线索激活, one run (started by pool's schedule): today's candidates picked and published; how many."""
+
+    @workflow.run
+    async def run(self, policy: ReactivationPolicy) -> int:
+        return await workflow.execute_activity_method(
+            ReactivationActivities.select_reactivation_candidates, ReactivationRequest(policy, workflow.now()),
+            start_to_close_timeout=timedelta(minutes=2), retry_policy=RETRY)
