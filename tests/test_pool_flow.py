@@ -1,6 +1,6 @@
 """From leads.scored.v1 through assignment, pool's ownership workflow on Temporal, a missed deadline, its
 reminder, the recycle (回收) and the second assignment (二次分配) to another rep: real Kafka, Postgres and
-Temporal, assignment and pool as they run, deadlines short (a business day lasting six seconds)."""
+Temporal, assignment and pool as they run, deadlines short (a business day lasting fifteen seconds)."""
 
 from __future__ import annotations
 
@@ -71,8 +71,8 @@ async def configure(env: dict[str, str], team: str) -> None:
         async with pool_db.uow() as uow:
             await store_pools(uow.session, parse_pools({"default_pool": f"{team}-pool", "pools": [{
                 "id": f"{team}-pool", "filter": {"teams": [team]},
-                # a business day is 6 s: first follow-up due 6 s after the assignment, reminded 2 s before
-                "rules": {"first_follow_up_days": 1, "reminder_hours": 2 / 3600, "conversion_days": 30}}]}), "test")
+                # a business day is 15 s: first follow-up due 15 s after the assignment, reminded 6 s before
+                "rules": {"first_follow_up_days": 1, "reminder_hours": 6 / 3600, "conversion_days": 30}}]}), "test")
             await uow.commit()
     finally:
         await pool_db.dispose()
@@ -87,7 +87,7 @@ async def pool_row(db: Database, lead_id: uuid.UUID) -> dict[str, Any] | None:
 async def test_a_missed_deadline_recycles_the_lead_and_another_rep_gets_it(
     settings_env: dict[str, str], monkeypatch: Any
 ) -> None:
-    monkeypatch.setenv("LEADFLOW_BUSINESS_DAY_MINUTES", "0.1")
+    monkeypatch.setenv("LEADFLOW_BUSINESS_DAY_MINUTES", "0.25")
     team = f"flow-{uuid.uuid4().hex[:6]}"
     await configure(settings_env, team)
     lead_id = uuid.uuid4()

@@ -66,7 +66,7 @@ def test_a_lead_passes_through_all_five_services(
     assignment = _poll(f"{running['assignment'].url}/v1/leads/{lead_id}/assignment", lambda v: True, headers=staff)
     assert (assignment["status"], assignment["owner_id"]) == ("assigned", "rep-zhou")
     assert assignment["decisions"][0]["rule"] == "referral"
-    pool = _poll(f"{running['pool'].url}/v1/leads/{lead_id}", lambda v: True, headers=staff)
+    pool = _poll(f"{running['pool'].url}/v1/leads/{lead_id}", lambda v: v.get("status") == "owned", headers=staff)
     assert pool["status"] == "owned" and pool["ownership_seq"] == 1 and pool["owner_id"] == "rep-zhou"
     assert pool["next_deadline"] is not None and pool["deadline_kind"] == "first_follow_up"
     opportunity = _poll(f"{running['opportunity'].url}/v1/leads/{lead_id}", lambda v: True, headers=staff)

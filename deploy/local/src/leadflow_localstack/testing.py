@@ -139,6 +139,7 @@ def leadflow_env(infra: Infra, test_database: str, topic_prefix: str) -> dict[st
         "LEADFLOW_KAFKA_TOPIC_PREFIX": topic_prefix,
         "LEADFLOW_KAFKA_GROUP_PREFIX": f"test-{run}",
         "LEADFLOW_POOL_TASK_QUEUE": f"test-{run}-pool",
+        "LEADFLOW_REACTIVATION_ENABLED": "false",  # no hourly schedule left on the stack by every test
         "LEADFLOW_LOG_LEVEL": "INFO",
         "LEADFLOW_CONSUMER_RETRY_BACKOFF_S": "0.05",
         "LEADFLOW_OUTBOX_POLL_INTERVAL_S": "0.2",
