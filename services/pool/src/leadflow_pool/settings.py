@@ -13,3 +13,5 @@ class PoolSettings(LeadflowSettings):
         None, gt=0, description="Demos and trials: a business day lasts this many minutes, every day counting "
                                 "(deadlines in minutes instead of days). Unset in production.")
     calendar_refresh_s: float = Field(300, gt=0, description="How often the business-day calendar is re-read.")
+    visit_max_travel_kmh: float = Field(300, gt=0, description="A visit check-in further from the rep's previous "
+                                        "one than this speed allows is flagged impossible_travel (模拟定位).")
