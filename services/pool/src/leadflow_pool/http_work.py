@@ -121,7 +121,7 @@ class WorkReportController(Controller):
          summary="模拟定位: visits whose check-in repeats an earlier position to the metre or needed an "
                  "impossible speed, with the rep's previous check-in")
     async def mock_locations(self, pool: NamedDependency[Pool],
-                             from_: Annotated[datetime | None, QueryParameter(query="from")] = None,
+                             from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
                              to: FromQuery[datetime | None] = None, rep: FromQuery[str | None] = None,
                              limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 500) -> dict[str, Any]:
         return {"visits": await views_work.mock_locations(pool.db, from_, to, rep, limit)}
