@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, insert, select, update
 
 from leadflow_pool.bootstrap import Pool
@@ -80,7 +80,8 @@ class FollowUpRequest(_Strict):
     type: FollowUpType
     note: str | None = Field(None, max_length=5000)
     outcome: str | None = Field(None, max_length=50)
-    next_follow_up_at: AwareDatetime | None = Field(None, description="When to follow up next: a task for the owner.")
+    next_follow_up_at: datetime | None = Field(None, description="When to follow up next: a task for the owner "
+                                                                  "(without a time zone: the business calendar's).")
     location: Location | None = Field(None, description="The check-in's position (required for a visit).")
     disposition: Disposition | None = Field(None, description="An SDR's verdict: qualified | nurture | invalid.")
     reason: str | None = Field(None, max_length=100, description="A code of the pools document's nurture_reasons "
@@ -93,7 +94,7 @@ class TaskRequest(_Strict):
     kind: TaskKind
     title: str = Field(min_length=1, max_length=200)
     note: str | None = Field(None, max_length=5000)
-    due_at: AwareDatetime
+    due_at: datetime = Field(description="Without a time zone: the business calendar's.")
     assignee_id: str | None = Field(None, min_length=1, max_length=100,
                                     description="Default: each lead's current owner.")
     campaign: str | None = Field(None, max_length=100)
@@ -124,8 +125,14 @@ class FollowUps:
         self.pool = pool
         self.clock: OwnershipClock = clock or pool.temporal  # type: ignore[assignment]
 
+    def zoned(self, at: datetime) -> datetime:
+        """A time given without its zone is the business calendar's (China's, unless configured)."""
+        return at if at.utcoffset() is not None else at.replace(tzinfo=self.pool.business_days.calendar.timezone)
+
     async def record(self, lead_id: uuid.UUID, author: Author, request: FollowUpRequest) -> Recorded:
         now = datetime.now(UTC)
+        if request.next_follow_up_at is not None:
+            request = request.model_copy(update={"next_follow_up_at": self.zoned(request.next_follow_up_at)})
         async with self.pool.db.uow() as uow:
             document = await self.pool.pools.current(uow.session)
             row = await PoolRepository(uow.session).get_for_update(lead_id)
@@ -274,6 +281,7 @@ class FollowUps:
                 f"每次最多 {MAX_LEADS_PER_REQUEST:,} 条线索，实际 {len(request.lead_ids):,} 条"),
                 max_leads=MAX_LEADS_PER_REQUEST)
         now = datetime.now(UTC)
+        request = request.model_copy(update={"due_at": self.zoned(request.due_at)})
         lead_ids = list(dict.fromkeys(request.lead_ids))
         async with self.pool.db.uow() as uow:
             owners = dict((await uow.session.execute(
