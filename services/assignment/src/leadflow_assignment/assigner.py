@@ -26,13 +26,23 @@ from leadflow_assignment.domain.simulation import Replayed, compare
 from leadflow_assignment.settings import AssignmentSettings
 from prometheus_client import Histogram
 
-from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LEADS_QUEUED, LeadScored, Topic
+from leadflow_shared.contracts import (
+    LEADS_ASSIGNED,
+    LEADS_POOLED,
+    LEADS_QUEUED,
+    LeadDispositioned,
+    LeadScored,
+    Topic,
+)
 from leadflow_shared.db import UnitOfWork, driver_connection, insert_rows, json_text
 
 # One lead's decision, in memory (its share of the transaction is leadflow_event_handler_seconds).
 DECISION_SECONDS = Histogram("leadflow_assignment_decision_seconds", "Time to decide one lead (rules, strategy, "
                              "explanation), its transaction aside.",
                              buckets=(0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05))
+
+HANDOFF = "handoff"  # a qualified lead's route from its SDR to sales
+
 
 class AssignmentRefused(Exception):
     """A manager's request that cannot be carried out: `status` 404, 409 or 422, with the reason."""
@@ -118,14 +128,42 @@ class Assigner:
             latest[scored.lead_id] = scored  # the last word of the batch on each lead
         repo = AssignmentRepository(uow.session)
         rows = await repo.leads_for_update(latest)
-        batch, to_route = _Batch(), []
+        batch, to_route, released = _Batch(), [], defaultdict(int)
         for lead_id, scored in latest.items():
             row = _scored_row(rows.get(lead_id), scored)
             batch.leads[lead_id] = row
-            if row["status"] == "waiting" and scored.stage in self._route_stages:
-                to_route.append(row)
+            if scored.stage not in self._route_stages:
+                continue
+            if row["handoff_due"]:
+                to_route.append((row, HANDOFF))
+                _leave_sdr(row, released)
+            elif row["status"] == "waiting":
+                to_route.append((row, "route"))
         if to_route:
-            await self._route(uow, batch, [(row, "route") for row in to_route])
+            await self._route(uow, batch, to_route, released)
+        await self._write(uow, batch)
+
+    # ---- an SDR's verdict (线索清洗) ---------------------------------------------------------------------
+
+    async def on_dispositioned(self, dispositions: Sequence[LeadDispositioned], uow: UnitOfWork) -> None:
+        """A lead the SDR qualified is handed to sales when scoring next says it qualifies (whatever its first
+        route was), never back to him; one he sent to nurture or found invalid leaves him, and waits to be
+        routed again should scoring qualify it some day."""
+        latest = {d.lead_id: d for d in sorted(dispositions, key=lambda d: d.dispositioned_at)}
+        repo = AssignmentRepository(uow.session)
+        rows = await repo.leads_for_update(latest)
+        batch, released = _Batch(), defaultdict(int)
+        for lead_id, verdict in latest.items():
+            row = _from_db(rows[lead_id]) if lead_id in rows else _new_row(lead_id)
+            if row["status"] == "converted":
+                continue
+            if verdict.disposition == "qualified":
+                row.update(qualified_by=verdict.by, handoff_due=True)
+            else:
+                _leave_sdr(row, released)
+                row.update(status="waiting", owner_id=None, pool_id=None, queue=None, handoff_due=False)
+            batch.leads[lead_id] = row
+        await repo.add_open(released)
         await self._write(uow, batch)
 
     async def on_received(self, received: Sequence[Any], uow: UnitOfWork) -> None:
@@ -214,7 +252,10 @@ class Assigner:
             "channel": row["channel"], "previous_owners": list(row["previous_owners"]),
             "explanation": json_text(decision.explanation()), "decided_by": decided_by,
         })
-        batch.events.append(_event(row["lead_id"], decision, decision_id, kind, list(row["previous_owners"]), now))
+        if kind == HANDOFF:
+            row["handoff_due"] = False
+        batch.events.append(_event(row["lead_id"], decision, decision_id, kind, list(row["previous_owners"]), now,
+                                   qualified_by=row["qualified_by"] if kind == HANDOFF else None))
 
     async def _write(self, uow: UnitOfWork, batch: _Batch) -> None:
         repo = AssignmentRepository(uow.session)
@@ -455,7 +496,8 @@ class Assigner:
 def _new_row(lead_id: uuid.UUID) -> dict[str, Any]:
     return {"lead_id": lead_id, "status": "waiting", "owner_id": None, "team_id": None, "pool_id": None, "queue": None,
             "previous_owners": [], "stage": None, "grade": None, "channel": None, "partner_id": None,
-            "company_id": None, "customer_id": None, "account_owner_id": None, "facts": {}, "routed_at": None}
+            "company_id": None, "customer_id": None, "account_owner_id": None, "facts": {}, "routed_at": None,
+            "qualified_by": None, "handoff_due": False}
 
 
 def _from_db(row: Any) -> dict[str, Any]:
@@ -494,23 +536,32 @@ def lead_facts(row: dict[str, Any], *, recycled: bool = False) -> LeadFacts:
         company_id=row["company_id"], customer_id=row["customer_id"], referrer=facts.get("referrer"),
         cohort=facts.get("cohort"), account_owner_id=row.get("resolved_owner") or row["account_owner_id"],
         custom=facts.get("custom") or {}, recycled=recycled, previous_owners=tuple(row["previous_owners"]),
+        qualified_by=row.get("qualified_by"),
     )
 
 
+def _leave_sdr(row: dict[str, Any], released: dict[str, int]) -> None:
+    """The lead leaves the SDR who held it: his open leads go down, and he counts among its previous owners."""
+    if row["status"] == "assigned" and row["owner_id"]:
+        released[row["owner_id"]] -= 1
+        if row["previous_owners"][-1:] != [row["owner_id"]]:
+            row["previous_owners"] = [*row["previous_owners"], row["owner_id"]]
+
+
 def _lead_record(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("lead_id", "status", "owner_id", "team_id", "pool_id", "queue", "previous_owners",
-                                "stage", "grade", "channel", "partner_id", "company_id", "customer_id",
-                                "account_owner_id", "facts", "routed_at")}
+    return {k: row.get(k) for k in ("lead_id", "status", "owner_id", "team_id", "pool_id", "queue", "previous_owners",
+                                    "stage", "grade", "channel", "partner_id", "company_id", "customer_id",
+                                    "account_owner_id", "facts", "routed_at", "qualified_by", "handoff_due")}
 
 
 def _event(lead_id: uuid.UUID, decision: Decision, decision_id: int, kind: str, previous: list[str],
-           now: datetime) -> tuple[Topic, uuid.UUID, dict[str, Any]]:
+           now: datetime, qualified_by: str | None = None) -> tuple[Topic, uuid.UUID, dict[str, Any]]:
     common = {"lead_id": lead_id, "team_id": decision.team_id, "rule": decision.rule,
               "rules_version": decision.rules_version, "reason": decision.reason, "previous_owner_ids": previous,
               "decision_id": decision_id}
     if decision.outcome == "assigned":
         return LEADS_ASSIGNED, lead_id, {**common, "owner_id": decision.owner_id, "strategy": decision.strategy,
-                                         "kind": kind, "assigned_at": now}
+                                         "kind": kind, "assigned_at": now, "qualified_by": qualified_by}
     if decision.outcome == "pooled":
         return LEADS_POOLED, lead_id, {**common, "pool_id": decision.pool_id, "strategy": decision.strategy,
                                        "pooled_at": now}

@@ -11,6 +11,7 @@ from leadflow_shared.contracts import (
     CUSTOMERS,
     LEADS_CLAIMED,
     LEADS_CONVERTED,
+    LEADS_DISPOSITIONED,
     LEADS_RECEIVED,
     LEADS_RECYCLED,
     LEADS_RELEASED,
@@ -41,6 +42,9 @@ def subscriptions(assignment: Assignment) -> list[AnySubscription]:
     async def on_recycled(events: list[CloudEvent[Any]], uow: UnitOfWork) -> None:
         await assigner.on_recycled([e.data for e in events], uow)
 
+    async def on_dispositioned(events: list[CloudEvent[Any]], uow: UnitOfWork) -> None:
+        await assigner.on_dispositioned([e.data for e in events], uow)
+
     async def on_claimed(event: CloudEvent[LeadClaimed], uow: UnitOfWork) -> None:
         await assigner.ownership_changed(uow, event.data.lead_id, owner=event.data.owner_id)
 
@@ -65,6 +69,7 @@ def subscriptions(assignment: Assignment) -> list[AnySubscription]:
         BatchSubscription(LEADS_SCORED, on_scored, max_records=batch),
         BatchSubscription(LEADS_RECEIVED, on_received, max_records=batch),
         BatchSubscription(LEADS_RECYCLED, on_recycled, max_records=100),
+        BatchSubscription(LEADS_DISPOSITIONED, on_dispositioned, max_records=batch),
         Subscription(LEADS_CLAIMED, on_claimed),
         Subscription(LEADS_RELEASED, on_released),
         Subscription(LEADS_TRANSFERRED, on_transferred),

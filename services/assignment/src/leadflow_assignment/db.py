@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -55,6 +56,10 @@ leads = Table(
     Column("facts", JSONB, nullable=False, server_default="{}"),  # the rest of domain.routing.LeadFacts
     Column("routed_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # 线索清洗: the SDR who qualified the lead (credited; never its sales owner), and whether its hand-off to
+    # sales waits for scoring's MQL.
+    Column("qualified_by", String(100)),
+    Column("handoff_due", Boolean, nullable=False, server_default=text("false")),
     Index("ix_leads_owner", "owner_id", postgresql_where=text("status = 'assigned'")),
     Index("ix_leads_company", "company_id", postgresql_where=text("status = 'assigned'")),
     Index("ix_leads_routed_at", "routed_at"),
@@ -175,12 +180,15 @@ SAVE_POINTERS_SQL = (
     "ON CONFLICT (key) DO UPDATE SET last_rep_id = excluded.last_rep_id"
 )
 LEAD_FIELDS = ["lead_id", "status", "owner_id", "team_id", "pool_id", "queue", "previous_owners", "stage", "grade",
-               "channel", "partner_id", "company_id", "customer_id", "account_owner_id", "facts", "routed_at"]
+               "channel", "partner_id", "company_id", "customer_id", "account_owner_id", "facts", "routed_at",
+               "qualified_by", "handoff_due"]
 UPSERT_LEADS_SQL = (
     "INSERT INTO assignment.leads (lead_id, status, owner_id, team_id, pool_id, queue, previous_owners, stage, "
-    "  grade, channel, partner_id, company_id, customer_id, account_owner_id, facts, routed_at) "
+    "  grade, channel, partner_id, company_id, customer_id, account_owner_id, facts, routed_at, qualified_by, "
+    "  handoff_due) "
     "SELECT (r->>0)::uuid, r->>1, r->>2, r->>3, r->>4, r->>5, ARRAY(SELECT jsonb_array_elements_text(r->6)), r->>7, "
-    "  r->>8, r->>9, r->>10, (r->>11)::uuid, (r->>12)::uuid, r->>13, (r->>14)::jsonb, (r->>15)::timestamptz "
+    "  r->>8, r->>9, r->>10, (r->>11)::uuid, (r->>12)::uuid, r->>13, (r->>14)::jsonb, (r->>15)::timestamptz, "
+    "  r->>16, coalesce((r->>17)::boolean, false) "
     "FROM jsonb_array_elements($1::text::jsonb) AS r "
     "ON CONFLICT (lead_id) DO UPDATE SET status = excluded.status, owner_id = excluded.owner_id, "
     "  team_id = excluded.team_id, pool_id = excluded.pool_id, queue = excluded.queue, "
@@ -190,7 +198,8 @@ UPSERT_LEADS_SQL = (
     "  company_id = coalesce(excluded.company_id, leads.company_id), "
     "  customer_id = coalesce(excluded.customer_id, leads.customer_id), "
     "  account_owner_id = coalesce(excluded.account_owner_id, leads.account_owner_id), facts = excluded.facts, "
-    "  routed_at = excluded.routed_at, updated_at = now()"
+    "  routed_at = excluded.routed_at, qualified_by = excluded.qualified_by, handoff_due = excluded.handoff_due, "
+    "  updated_at = now()"
 )
 # What intake knows: filled in where blank, never touching where the lead is (scoring's consumer may have
 # routed it already: the topics are consumed apart).

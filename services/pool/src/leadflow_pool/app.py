@@ -2,7 +2,7 @@
 leads.claimed/released/transferred/recycled.v1 and reminders out (outbox)."""
 
 from leadflow_pool import cli as pool_cli
-from leadflow_pool import consumers, db, http, http_reports
+from leadflow_pool import consumers, db, http, http_reports, http_work
 from leadflow_pool.bootstrap import bootstrap
 from leadflow_pool.settings import PoolSettings
 from leadflow_shared.service import Service
@@ -15,8 +15,8 @@ service = Service(
     settings_class=PoolSettings,
     bootstrap=bootstrap,
     subscriptions=consumers.subscriptions,
-    controllers=[*http.CONTROLLERS, http_reports.ReportController],
-    exception_handlers=dict(http.EXCEPTION_HANDLERS),
+    controllers=[*http.CONTROLLERS, *http_work.CONTROLLERS, http_reports.ReportController],
+    exception_handlers={**http.EXCEPTION_HANDLERS, **http_work.EXCEPTION_HANDLERS},
 )
 main = service.serve
 cli = service.cli()

@@ -31,3 +31,5 @@ class PoolSettings(LeadflowSettings):
         30, ge=1, description="库存线索激活: a lead is offered to marketing at most once in this many days.")
     reactivation_daily_cap: int = Field(
         500, ge=0, description="库存线索激活: candidates per day (Beijing date) at most.")
+    visit_max_travel_kmh: float = Field(300, gt=0, description="A visit check-in further from the rep's previous "
+                                        "one than this speed allows is flagged impossible_travel (模拟定位).")

@@ -6,7 +6,7 @@ from typing import Any
 
 from leadflow_scoring.bootstrap import Scoring
 from leadflow_shared.consumers import BatchSubscription, split_lanes
-from leadflow_shared.contracts import LEADS_ACTIVITY, LEADS_RECEIVED, OPPORTUNITIES_CLOSED
+from leadflow_shared.contracts import LEADS_ACTIVITY, LEADS_DISPOSITIONED, LEADS_RECEIVED, OPPORTUNITIES_CLOSED
 from leadflow_shared.events import CloudEvent
 
 
@@ -28,4 +28,5 @@ def subscriptions(scoring: Scoring) -> list[BatchSubscription]:
         BatchSubscription(LEADS_ACTIVITY, handlers.on_activity, max_records=size,
                           lanes=activity_lanes if split else None),
         BatchSubscription(OPPORTUNITIES_CLOSED, handlers.on_opportunity_closed, max_records=size),
+        BatchSubscription(LEADS_DISPOSITIONED, handlers.on_dispositioned, max_records=size),
     ]

@@ -57,6 +57,8 @@ leads = Table(
     Column("model_version", String(100)),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("scored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # An SDR's verdict after cleansing (线索清洗): {disposition, by, reason, at, points}; see domain/verdicts.py.
+    Column("disposition", JSONB),
     Index("ix_leads_rescore", "scored_at", postgresql_where=text("stage <> 'disqualified'")),
 )
 
@@ -151,21 +153,21 @@ api_keys = Table(
 # element asyncpg checks against abstract base classes in Python. JSON columns are nested JSON (null is NULL).
 UPSERT_FIELDS = ["lead_id", "lead", "enrichment", "company_id", "customer_id", "behaviour", "activity_counts",
                  "last_activity_at", "score", "grade", "stage", "probability", "explanation", "rules_version",
-                 "model_version", "scored_at"]
+                 "model_version", "scored_at", "disposition"]
 UPSERT_LEADS_SQL = (
     "INSERT INTO scoring.leads (lead_id, lead, enrichment, company_id, customer_id, behaviour, activity_counts, "
-    "  last_activity_at, score, grade, stage, probability, explanation, rules_version, model_version, scored_at) "
+    "  last_activity_at, score, grade, stage, probability, explanation, rules_version, model_version, scored_at, disposition) "
     "SELECT (r->>0)::uuid, NULLIF(r->1, 'null'), NULLIF(r->2, 'null'), (r->>3)::uuid, (r->>4)::uuid, "
     "  NULLIF(r->5, 'null'), NULLIF(r->6, 'null'), "
     "  (r->>7)::timestamptz, (r->>8)::float8, r->>9, r->>10, (r->>11)::float8, NULLIF(r->12, 'null'), "
-    "  r->>13, r->>14, (r->>15)::timestamptz "
+    "  r->>13, r->>14, (r->>15)::timestamptz, NULLIF(r->16, 'null') "
     "FROM jsonb_array_elements($1::text::jsonb) AS r "
     "ON CONFLICT (lead_id) DO UPDATE SET lead = excluded.lead, enrichment = excluded.enrichment, "
     "  company_id = excluded.company_id, customer_id = excluded.customer_id, behaviour = excluded.behaviour, "
     "  activity_counts = excluded.activity_counts, last_activity_at = excluded.last_activity_at, "
     "  score = excluded.score, grade = excluded.grade, stage = excluded.stage, probability = excluded.probability, "
     "  explanation = excluded.explanation, rules_version = excluded.rules_version, "
-    "  model_version = excluded.model_version, scored_at = excluded.scored_at"
+    "  model_version = excluded.model_version, scored_at = excluded.scored_at, disposition = excluded.disposition"
 )
 # A lead whose fields did not change this batch (an activity, a re-score) gets only its score written: its
 # snapshot and enrichment, the largest JSON of the row, are neither serialized again nor rewritten.
@@ -188,7 +190,8 @@ UPDATE_SCORES_SQL = (
 # What scoring reads of a lead to score it again (its last explanation is rebuilt, never read back).
 FOR_UPDATE_SQL = (
     "SELECT l.lead_id, l.lead, l.enrichment, l.company_id, l.customer_id, l.behaviour, l.activity_counts, "
-    "  l.last_activity_at, l.score, l.grade, l.stage, l.probability, l.rules_version, l.model_version, l.scored_at "
+    "  l.last_activity_at, l.score, l.grade, l.stage, l.probability, l.rules_version, l.model_version, l.scored_at, "
+    "  l.disposition "
     "FROM unnest($1::uuid[]) AS k(id) JOIN scoring.leads l ON l.lead_id = k.id ORDER BY l.lead_id FOR UPDATE OF l"
 )
 OWNERS_SQL = ("SELECT c.key, c.lead_id FROM unnest($1::text[]) AS k(key) "

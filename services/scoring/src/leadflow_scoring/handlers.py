@@ -21,12 +21,14 @@ from leadflow_scoring.domain.model import Score, Stage
 from leadflow_scoring.domain.rules import RuleSet
 from leadflow_scoring.domain.scorer import Scorer, probabilities_of
 from leadflow_scoring.domain.scoring import apply_activity, build_state, evaluate_state, fit
+from leadflow_scoring.domain.verdicts import QUALIFIED, judged, verdict_of, with_bant
 from leadflow_scoring.registry import CompanyRegistry
 from leadflow_shared.consumers import split_lanes
 from leadflow_shared.contacts import contact_keys
 from leadflow_shared.contracts import (
     LEADS_SCORED,
     LeadActivity,
+    LeadDispositioned,
     LeadReceived,
     LeadSnapshot,
     OpportunityClosed,
@@ -202,6 +204,31 @@ class ScoringHandlers:
                 latest[e.data.lead_id] = (e.data.lead_id, e.data.outcome, e.data.closed_at)
         await LeadRepository(uow.session).set_outcomes(list(latest.values()))
 
+    # ---- leads.dispositioned.v1 ----------------------------------------------------------
+
+    async def on_dispositioned(self, events: list[CloudEvent[LeadDispositioned]], uow: UnitOfWork) -> None:
+        """An SDR's verdict (线索清洗): a qualified lead gets his BANT answers among its facts and is scored again
+        by the usual rules; nurture and invalid are verdicts the score keeps (domain/verdicts.py). The lead is
+        published whatever moved, so that assignment hears the stage the verdict leaves it at."""
+        latest: dict[uuid.UUID, LeadDispositioned] = {}
+        for event in sorted(events, key=lambda e: e.data.dispositioned_at):
+            latest[event.data.lead_id] = event.data
+        scorer = self._scorer()
+        await lock_keys(uow.session, [f"lead:{i}" for i in latest])
+        batch = _Batch(await LeadRepository(uow.session).for_update(latest))
+        await self._rebuild_stale(uow, batch, scorer.rules)
+        for lead_id, verdict in latest.items():
+            if lead_id not in batch.rows:
+                continue  # a lead scoring never saw: nothing of its own to judge
+            row = batch.touch(lead_id)
+            batch.before[lead_id] = None  # published whatever moved
+            batch.changed.add(lead_id)
+            if verdict.disposition == QUALIFIED:
+                row["lead"] = with_bant(row["lead"], verdict.bant)
+            row["disposition"] = verdict_of(verdict.disposition, verdict.by, verdict.reason,
+                                            verdict.dispositioned_at.isoformat())
+        await self._score_and_save(uow, batch, scorer)
+
     # ---- re-scoring: decay and new rules ----------------------------------------------------
 
     async def rescore(self, uow: UnitOfWork, lead_ids: Iterable[uuid.UUID], scorer: Scorer | None = None) -> int:
@@ -234,6 +261,9 @@ class ScoringHandlers:
         for row, probability in zip(rows, probabilities, strict=True):
             score = _sticky_mql(evaluate_state(row["lead"], row["behaviour"], scorer.rules, now, probability),
                                 row.get("stage"))
+            if row.get("disposition") and row["disposition"].get("points") is None:
+                row["disposition"] = {**row["disposition"], "points": score.points}  # the score it was judged at
+            score = judged(score, row.get("disposition"))
             row.update(score=score.points, grade=score.grade, stage=str(score.stage), probability=probability,
                        explanation=score.explanation(), rules_version=score.rules_version,
                        model_version=scorer.model_version if probability is not None else None, scored_at=now)
@@ -271,7 +301,7 @@ def _new_row(lead_id: uuid.UUID, rules: RuleSet) -> dict[str, Any]:
     return {"lead_id": lead_id, "lead": {}, "enrichment": None, "company_id": None, "customer_id": None,
             "behaviour": build_state([], rules), "activity_counts": {}, "last_activity_at": None, "score": None,
             "grade": None, "stage": None, "probability": None, "explanation": [], "rules_version": rules.version,
-            "model_version": None, "scored_at": None}
+            "model_version": None, "scored_at": None, "disposition": None}
 
 
 def _apply(batch: _Batch, row: dict[str, Any], activity: dict[str, Any], rules: RuleSet, *,

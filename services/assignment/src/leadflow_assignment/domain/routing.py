@@ -47,6 +47,7 @@ class LeadFacts:
     custom: dict[str, Any] = field(default_factory=dict)
     recycled: bool = False
     previous_owners: tuple[str, ...] = ()
+    qualified_by: str | None = None  # the SDR who qualified it: its hand-off to sales never goes back to him
 
 
 @dataclass
@@ -269,7 +270,8 @@ class Router:
                 skipped: list[dict[str, str]]) -> Decision | None:
         if not lead.cohort:
             return None
-        runners = [r for r in self._reps(team) if lead.cohort in r.cohorts and r.status != RepStatus.gone]
+        runners = [r for r in self._reps(team) if lead.cohort in r.cohorts and r.status != RepStatus.gone
+                   and r.id != lead.qualified_by]
         if not runners:
             skipped.append({"rule": key, "why": f"no rep runs cohort {lead.cohort}"})
             return None
@@ -507,9 +509,10 @@ def _copy(decision: Decision) -> Decision:
 
 
 def _excluded(rule: Rule, lead: LeadFacts) -> frozenset[str]:
+    sdr = frozenset((lead.qualified_by,)) if lead.qualified_by else frozenset()
     if not lead.recycled or not lead.previous_owners or rule.exclude_previous == "none":
-        return frozenset()
-    return frozenset(lead.previous_owners if rule.exclude_previous == "all" else lead.previous_owners[-1:])
+        return sdr
+    return sdr | frozenset(lead.previous_owners if rule.exclude_previous == "all" else lead.previous_owners[-1:])
 
 
 def _after(order: list[str], last: str | None) -> int:

@@ -58,6 +58,8 @@ class Conditions(_Strict):
     referral: bool | None = None
     cohorts: tuple[str, ...] | None = None
     recycled: bool | None = Field(None, description="true: only a recycled lead's second assignment.")
+    qualified: bool | None = Field(None, description="true: only a lead an SDR qualified (its hand-off to sales); "
+                                                     "false: only leads no SDR has qualified yet.")
     custom: dict[str, Any] | None = Field(None, description="Custom attributes: a value, or a list of values.")
 
     def model_post_init(self, _: Any) -> None:
@@ -89,6 +91,8 @@ class Conditions(_Strict):
             yield lambda lead, want=self.referral: want == bool(lead.referrer)
         if self.recycled is not None:
             yield lambda lead, want=self.recycled: want == lead.recycled
+        if self.qualified is not None:
+            yield lambda lead, want=self.qualified: want == (lead.qualified_by is not None)
         for key, want in (self.custom or {}).items():
             yield lambda lead, k=key, w=want: _custom_match(w, lead.custom.get(k))
 
