@@ -15,7 +15,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from leadflow_pool import http_work
 from leadflow_pool.app import service
 from leadflow_pool.bootstrap import bootstrap
 from leadflow_pool.db import metadata, store_pools
@@ -60,11 +59,9 @@ def clock() -> ClockRecorder:
 
 @pytest.fixture
 async def api(settings_env: dict[str, str], clock: ClockRecorder) -> AsyncIterator[AsyncTestClient[Any]]:
-    """pool's app with this module's controllers mounted, as app.py will mount them."""
+    """pool's app, its Temporal calls recorded instead of made."""
     app_service = dataclasses.replace(
-        service, controllers=[*service.controllers, *http_work.CONTROLLERS],
-        exception_handlers={**service.exception_handlers, **http_work.EXCEPTION_HANDLERS},
-        bootstrap=lambda settings, db: dataclasses.replace(bootstrap(settings, db), temporal=clock),
+        service, bootstrap=lambda settings, db: dataclasses.replace(bootstrap(settings, db), temporal=clock),
         subscriptions=lambda pool: [])
     async with AsyncTestClient(app=app_service.create_app(PoolSettings())) as client:
         yield client
