@@ -4,7 +4,6 @@ warning on `/health/ready`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from leadflow_pool import business_days as business_days_module
 from leadflow_pool.app import service
 from leadflow_pool.business_days import BusinessDays, read_calendar_years, seed_shipped_years, shipped_years
 from leadflow_pool.calendar_cli import app as calendar_cli, package_year
-from leadflow_pool.db import metadata, store_calendar_year
+from leadflow_pool.db import store_calendar_year
 from leadflow_pool.domain.calendar import CHINA, BusinessCalendar, CalendarFileError, CalendarYear, parse_calendar_year
 from leadflow_pool.settings import PoolSettings
 from leadflow_pool.tables import calendar_days, calendar_years
@@ -29,15 +28,6 @@ from leadflow_shared.db import Database
 GOOD = {"year": 2026, "source": "国务院办公厅关于2026年部分节假日安排的通知",
         "holidays": {date(2026, 10, 1): "国庆节", "2026-10-02": "国庆节"},
         "workdays": {date(2026, 10, 10): "国庆节调休"}}
-
-
-@pytest.fixture
-async def db(service_env: dict[str, str]) -> AsyncIterator[Database]:
-    database = Database(service_env["LEADFLOW_PG_DSN"], metadata, "/leadflow/pool-test", pool_size=2)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def forget_years(db: Database, *years: int) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 
 from leadflow_pool.app import service
 from leadflow_pool.collusion import SCAN_LOCK, CollusionWatch, collusion_blocks, detect
-from leadflow_pool.db import metadata, record, store_pools
+from leadflow_pool.db import record, store_pools
 from leadflow_pool.domain.pools import parse_pools
 from leadflow_pool.settings import PoolSettings
 from leadflow_pool.tables import pool_leads
@@ -27,15 +27,6 @@ from leadflow_shared.db import Database
 
 Token = Callable[..., str]
 TOPIC = "leads.collusion_suspected.v1"
-
-
-@pytest.fixture
-async def db(service_env: dict[str, str]) -> AsyncIterator[Database]:
-    database = Database(service_env["LEADFLOW_PG_DSN"], metadata, "/leadflow/pool-test", pool_size=4)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

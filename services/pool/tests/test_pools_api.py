@@ -18,22 +18,13 @@ from litestar.testing import AsyncTestClient
 from typer.testing import CliRunner
 
 from leadflow_pool.app import pools_cli, service
-from leadflow_pool.db import metadata, store_pools
+from leadflow_pool.db import store_pools
 from leadflow_pool.domain.pools import parse_pools
 from leadflow_pool.settings import PoolSettings
 from leadflow_pool.tables import pool_leads
 from leadflow_shared.db import Database
 
 Token = Callable[..., str]
-
-
-@pytest.fixture
-async def db(service_env: dict[str, str]) -> AsyncIterator[Database]:
-    database = Database(service_env["LEADFLOW_PG_DSN"], metadata, "/leadflow/pool-test", pool_size=4)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

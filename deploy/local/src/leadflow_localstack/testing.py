@@ -332,3 +332,25 @@ async def eventually(probe, timeout_s: float = 30, interval_s: float = 0.2):  # 
             return value
         await asyncio.sleep(interval_s)
     return value
+
+
+def assert_no_server_errors(url: str, header_sets: list[dict[str, str]], *, min_operations: int,
+                            max_examples: int = 25) -> None:
+    """schemathesis over every operation of the service's OpenAPI document: up to `max_examples` generated
+    requests each (by hypothesis), sent with each of `header_sets`; a 5xx fails. (Driven by hand: schemathesis'
+    pytest fixture plumbing does not run on this pytest.)"""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_url(f"{url}/schema/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= min_operations, [op.label for op in operations]
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def no_5xx(case: Any) -> None:
+            for headers in header_sets:
+                case.call_and_validate(base_url=url, headers=headers, checks=[not_a_server_error], timeout=30)
+
+        no_5xx()

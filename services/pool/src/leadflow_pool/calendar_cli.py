@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,10 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from leadflow_pool.business_days import read_calendar_years
-from leadflow_pool.db import metadata, store_calendar_year
+from leadflow_pool.cli import run_in_pool_db
+from leadflow_pool.db import store_calendar_year
 from leadflow_pool.domain.calendar import CHINA, CalendarFileError, CalendarYear, parse_calendar_year
-from leadflow_pool.settings import PoolSettings
-from leadflow_shared.db import Database, UnitOfWork, run_transaction
+from leadflow_shared.db import UnitOfWork
 from leadflow_shared.documents import DocumentError, parse_yaml
 
 console = Console(soft_wrap=True)
@@ -28,12 +27,6 @@ T = TypeVar("T")
 
 app = typer.Typer(help="The business-day calendar (法定节假日, 调休) that deadlines count on: one file per year.",
                   no_args_is_help=True)
-
-
-def _run(work: Callable[[UnitOfWork], Awaitable[T]], dsn: str | None = None) -> T:
-    settings = PoolSettings()
-    database = lambda: Database(dsn or settings.pg_dsn, metadata, "/leadflow/pool-cli", pool_size=2)  # noqa: E731
-    return run_transaction(database, work)  # type: ignore[no-any-return]
 
 
 def read_calendar_file(text: str) -> CalendarYear:
@@ -52,7 +45,7 @@ def load_calendar(text: str, *, dsn: str | None = None) -> CalendarYear:
     async def work(uow: UnitOfWork) -> None:
         await store_calendar_year(uow.session, year)
 
-    _run(work, dsn)
+    run_in_pool_db(work, dsn)
     return year
 
 
@@ -60,7 +53,7 @@ def stored_years(dsn: str | None = None) -> list[CalendarYear]:
     async def work(uow: UnitOfWork) -> list[CalendarYear]:
         return await read_calendar_years(uow.session)
 
-    return _run(work, dsn)
+    return run_in_pool_db(work, dsn)
 
 
 def package_year(year: int, source: str) -> dict[str, Any]:

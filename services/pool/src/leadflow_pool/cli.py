@@ -22,7 +22,7 @@ pools_app = typer.Typer(help="Public pools (公海): members, rules and reason l
                         no_args_is_help=True)
 
 
-def _run(work: Callable[[UnitOfWork], Awaitable[T]], dsn: str | None = None) -> T:
+def run_in_pool_db(work: Callable[[UnitOfWork], Awaitable[T]], dsn: str | None = None) -> T:
     settings = PoolSettings()
     database = lambda: Database(dsn or settings.pg_dsn, metadata, "/leadflow/pool-cli", pool_size=2)  # noqa: E731
     return run_transaction(database, work)  # type: ignore[no-any-return]
@@ -41,7 +41,7 @@ def load_pools(text: str, *, by: str = "cli", dsn: str | None = None) -> int:
     async def work(uow: UnitOfWork) -> int:
         return await store_pools(uow.session, document, by)
 
-    return _run(work, dsn)
+    return run_in_pool_db(work, dsn)
 
 
 @pools_app.command("load")
@@ -71,4 +71,4 @@ def pools_export() -> None:
     async def work(uow: UnitOfWork) -> str:
         return dump_pools_yaml((await current_pools(uow.session))[1])
 
-    typer.echo(_run(work), nl=False)
+    typer.echo(run_in_pool_db(work), nl=False)
