@@ -5,6 +5,7 @@ Temporal, assignment and pool as they run, deadlines short (a business day lasti
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -124,3 +125,92 @@ async def _owned(db: Database, lead_id: uuid.UUID, seq: int) -> dict[str, Any] |
     row = await pool_row(db, lead_id)
     return row if row and row["status"] == "owned" and row["ownership_seq"] == seq else None
 
+
+
+async def test_an_sdrs_qualification_reaches_scoring_and_hands_the_lead_to_sales(
+    settings_env: dict[str, str], staff_token: Any
+) -> None:
+    """线索清洗: an SDR claims a raw lead from his pool, calls it and qualifies it with BANT answers; scoring makes it
+    an MQL on them, assignment hands it to sales with the SDR credited, and pool gives the sales rep a new
+    ownership (and ends the SDR's)."""
+    from litestar.testing import AsyncTestClient
+
+    from leadflow_pool.settings import PoolSettings
+    from leadflow_scoring.app import service as scoring_service
+    from leadflow_shared.contracts import LEADS_POOLED, LEADS_RECEIVED, LeadPooled, LeadReceived
+
+    team = f"sdr-{uuid.uuid4().hex[:6]}"
+    sdr, seller = f"{team}-sdr", f"{team}-sales"
+    dsn = settings_env["LEADFLOW_PG_DSN"]
+    assigner = Assigner(AssignmentSettings(pg_dsn=dsn))
+    assignment_db = Database(dsn, assignment_service.metadata, "/tests/flow", pool_size=1)
+    pool_db = Database(dsn, pool_metadata, "/tests/flow", pool_size=2)
+    try:
+        async with assignment_db.uow() as uow:
+            await assigner.store_rules(uow, {}, "test")
+            await uow.commit()
+        async with assignment_db.uow() as uow:
+            await assigner.store_org(uow, parse_organisation({
+                "teams": [{"id": f"{team}-cleansing", "default_pool": f"{team}-raw"},
+                          {"id": f"{team}-sales", "default_pool": f"{team}-sales-pool"}],
+                "reps": [{"id": sdr, "team": f"{team}-cleansing"}, {"id": seller, "team": f"{team}-sales"}]}), "test")
+            await uow.commit()
+        async with assignment_db.uow() as uow:
+            await assigner.store_rules(uow, {"rules": [{"id": "qualified-to-sales", "when": {"qualified": True},
+                                                        "strategy": "round_robin", "team": f"{team}-sales"}]}, "test")
+            await uow.commit()
+        async with pool_db.uow() as uow:
+            await store_pools(uow.session, parse_pools({"default_pool": f"{team}-raw", "pools": [
+                {"id": f"{team}-raw", "claimers": {"roles": ["sdr"]}}, {"id": f"{team}-sales-pool"}]}), "test")
+            await uow.commit()
+
+        lead_id = uuid.uuid4()
+        raw = LeadSnapshot(name="赵女士", mobile="+8613700002222", source="website")
+        async with in_process(scoring_service), in_process(assignment_service), \
+                AsyncTestClient(app=pool_service.create_app(PoolSettings())) as pool_api:
+            await publish(settings_env, [
+                (LEADS_RECEIVED, LeadReceived(lead_id=lead_id, submission_id=uuid.uuid4(), outcome="created", lead=raw)),
+                (LEADS_POOLED, LeadPooled(lead_id=lead_id, pool_id=f"{team}-raw", rule="raw", reason="to cleanse",
+                                          pooled_at=datetime.now(UTC)))])
+            nurtured = await eventually(lambda: _row_where(pool_db, lead_id, status="in_pool", stage="nurture"),
+                                        timeout_s=120)
+            assert nurtured, await pool_row(pool_db, lead_id)
+            as_sdr = {"Authorization": staff_token(sdr, "sdr", teams=[f"{team}-cleansing"])}
+            claimed = await pool_api.post(f"/v1/leads/{lead_id}/claim", headers=as_sdr)
+            assert claimed.status_code == 200, claimed.text
+            verdict = await pool_api.post(f"/v1/leads/{lead_id}/follow-ups", headers=as_sdr, json={
+                "type": "call", "note": "预算已批，下季度上线", "outcome": "interested", "disposition": "qualified",
+                "bant": {"budget": "预算50万", "authority": "IT 总监，决策人", "need": "替换现有CRM", "timeline": "3个月内"}})
+            assert verdict.status_code == 201, verdict.text
+
+            handed = await eventually(lambda: _row_where(pool_db, lead_id, owner_id=seller), timeout_s=120)
+            assert handed, await pool_row(pool_db, lead_id)
+            assert handed["qualified_by"] == sdr and handed["stage"] == "mql" and handed["ownership_seq"] == 2
+            assert handed["previous_owner_ids"] == [sdr]
+            assigned = await read_topic(settings_env["LEADFLOW_KAFKA_BOOTSTRAP"],
+                                        f"{settings_env['LEADFLOW_KAFKA_TOPIC_PREFIX']}{LEADS_ASSIGNED.name}", until=1)
+            last = parse_event(assigned[-1].value, LeadAssigned).data  # type: ignore[attr-defined]
+            assert (last.owner_id, last.kind, last.qualified_by) == (seller, "handoff", sdr)
+    finally:
+        await assignment_db.dispose()
+        await pool_db.dispose()
+
+
+async def _row_where(db: Database, lead_id: uuid.UUID, **wanted: Any) -> dict[str, Any] | None:
+    row = await pool_row(db, lead_id)
+    return row if row and all(row.get(k) == v for k, v in wanted.items()) else None
+
+
+async def publish(env: dict[str, str], events: list[tuple[Any, Any]]) -> None:
+    await ensure_topics(env["LEADFLOW_KAFKA_BOOTSTRAP"], prefix=env["LEADFLOW_KAFKA_TOPIC_PREFIX"],
+                        partitions=int(env["LEADFLOW_KAFKA_TOPIC_PARTITIONS"]))
+    producer = AIOKafkaProducer(bootstrap_servers=env["LEADFLOW_KAFKA_BOOTSTRAP"], acks="all")
+    await producer.start()
+    try:
+        for topic, data in events:
+            event = CloudEvent[Any](source="/tests", type=topic.event_type, subject=str(data.lead_id), data=data,
+                                    dataschema=topic.schema_urn)
+            await producer.send_and_wait(physical_topic(topic.name, env["LEADFLOW_KAFKA_TOPIC_PREFIX"]),
+                                         event.model_dump_json().encode(), key=str(data.lead_id).encode())
+    finally:
+        await producer.stop()

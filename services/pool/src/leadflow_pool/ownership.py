@@ -206,15 +206,21 @@ class Ownership:
                                document: PoolDocument, now: datetime) -> ClaimSituation:
         pool_id = row["pool_id"]
         rules = document.rules_of(pool_id)
-        held = await uow.session.scalar(select(func.count()).select_from(pool_leads).where(
-            pool_leads.c.owner_id == claimant.id, pool_leads.c.status == PoolStatus.owned,
-            pool_leads.c.pool_id == pool_id))
         today = datetime.combine(now.astimezone(self.business_timezone).date(), time(), self.business_timezone)
-        claimed_today = await uow.session.scalar(select(func.count()).select_from(timeline).where(
-            timeline.c.owner_id == claimant.id, timeline.c.kind == "claimed", timeline.c.at >= today,
-            timeline.c.pool_id == pool_id))
-        lost_at = await uow.session.scalar(select(func.max(timeline.c.at)).where(
-            timeline.c.lead_id == row["lead_id"], timeline.c.owner_id == claimant.id, timeline.c.kind.in_(LOST)))
+        held, claimed_today, lost_at = 0, 0, None
+        if row["status"] == PoolStatus.in_pool:  # the losers of a race are told at once, without counting
+            counts = (await uow.session.execute(select(  # one round trip for the three
+                select(func.count()).select_from(pool_leads).where(
+                    pool_leads.c.owner_id == claimant.id, pool_leads.c.status == PoolStatus.owned,
+                    pool_leads.c.pool_id == pool_id).scalar_subquery(),
+                select(func.count()).select_from(timeline).where(
+                    timeline.c.owner_id == claimant.id, timeline.c.kind == "claimed", timeline.c.at >= today,
+                    timeline.c.pool_id == pool_id).scalar_subquery(),
+                select(func.max(timeline.c.at)).where(
+                    timeline.c.lead_id == row["lead_id"], timeline.c.owner_id == claimant.id,
+                    timeline.c.kind.in_(LOST)).scalar_subquery(),
+            ))).one()
+            held, claimed_today, lost_at = counts
         last_owner = (row.get("previous_owner_ids") or [None])[-1]
         blocked = bool(rules.block_collusion and last_owner and last_owner != claimant.id
                        and await self._collusion_blocks(uow, claimant.id, last_owner))

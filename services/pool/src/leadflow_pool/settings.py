@@ -7,6 +7,10 @@ from leadflow_shared.settings import LeadflowSettings
 
 class PoolSettings(LeadflowSettings):
     pool_task_queue: str = Field("leadflow-pool", description="Temporal task queue of pool's workflows.")
+    temporal_worker: bool = Field(
+        True, description="Run the Temporal worker in the service process. Off: the process only starts and "
+                          "signals workflows, and `python -m leadflow_pool.worker` runs them (scaled apart, "
+                          "and the API's latency is not the workflows' CPU).")
     default_pool: str = Field("public", description="Pool (公海) of leads no pool's filter takes, before any "
                                                     "pools document is loaded.")
     business_day_minutes: float | None = Field(

@@ -72,6 +72,9 @@ class TemporalWorker:
                 if self.client is None:
                     self.client = await Client.connect(self.settings.temporal_address,
                                                        namespace=self.settings.temporal_namespace)
+                if not self.settings.temporal_worker:  # a client only: the worker runs in its own process
+                    self._worker_running = True
+                    await asyncio.Event().wait()
                 worker = Worker(self.client, task_queue=self.settings.pool_task_queue, workflows=WORKFLOWS,
                                 activities=activities_of(self.db))
                 log.info("temporal worker started", task_queue=self.settings.pool_task_queue)
