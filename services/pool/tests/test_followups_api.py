@@ -187,6 +187,10 @@ async def test_visits_are_flagged_for_a_repeated_position_and_impossible_travel(
     since = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     later = await api.get("/v1/reports/mock-locations", params={"rep": wang, "from": since}, headers=boss)
     assert later.status_code == 200 and later.json()["visits"] == []
+    # A NUL cannot reach Postgres text: the caller's mistake, answered in the caller's language.
+    nul = await api.get("/v1/reports/mock-locations", params={"rep": "wang\x00"},
+                        headers={**boss, "Accept-Language": "zh-CN"})
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
 
 
 async def test_the_timeline_is_newest_first_paged_and_for_those_who_held_the_lead(

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Generic, Protocol, TypeVar
 
+import asyncpg
+import sqlalchemy.exc
 import typer
 import uvicorn
 from aiokafka import AIOKafkaProducer
@@ -40,6 +42,7 @@ from leadflow_shared.consumers import (
 )
 from leadflow_shared.db import Database
 from leadflow_shared.health import HealthController
+from leadflow_shared.language import preferred_language
 from leadflow_shared.kafka import ensure_topics, make_broker, make_relay_producer, physical_topic
 from leadflow_shared.logging import configure_logging, get_logger
 from leadflow_shared.outbox import OutboxRelay
@@ -178,7 +181,7 @@ class Service(Generic[S, C]):
             ],
             openapi_config=openapi,
             state={"runtime": runtime, VERIFIER_STATE_KEY: StaffVerifier(runtime.settings)},
-            exception_handlers={**STAFF_EXCEPTION_HANDLERS, **self.exception_handlers},
+            exception_handlers={**STAFF_EXCEPTION_HANDLERS, **DATABASE_EXCEPTION_HANDLERS, **self.exception_handlers},
             after_exception=[_log_exception],
             logging_config=None,
         )
@@ -380,13 +383,38 @@ class Runtime(Generic[S, C]):
             raise ConnectionError("no answer")
 
 
+# Postgres text cannot hold a NUL character, nor a byte sequence that is not UTF-8: the caller's input.
+_UNSTORABLE_TEXT = {"22021", "22P05"}  # character_not_in_repertoire, untranslatable_character
+
+
+def _unstorable_text(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", exc)  # SQLAlchemy wraps the driver's error
+    return (getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)) in _UNSTORABLE_TEXT
+
+
+def _database_problem(request: Any, exc: Exception) -> Any:
+    """400 for text Postgres cannot hold (a NUL in a query parameter or a body), 500 for anything else."""
+    from litestar import Response
+
+    if not _unstorable_text(exc):
+        return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500)
+    zh = preferred_language(request.headers.get("accept-language")) == "zh"
+    detail = "请求中含有不允许的字符（如 NUL）" if zh else "The request holds a character that is not allowed (such as NUL)"
+    return Response({"status_code": 400, "detail": detail}, status_code=400)
+
+
 async def _log_exception(exc: Exception, scope: Any) -> None:
     """litestar answers 500 without logging: an unexpected error must leave a trace."""
     from litestar.exceptions import HTTPException
 
-    if isinstance(exc, HTTPException) and exc.status_code < 500:
+    if isinstance(exc, HTTPException) and exc.status_code < 500 or _unstorable_text(exc):
         return
     log.error("request failed", path=scope.get("path"), method=scope.get("method"), exc_info=exc)
+
+
+DATABASE_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    sqlalchemy.exc.DBAPIError: _database_problem, asyncpg.PostgresError: _database_problem,
+}
 
 
 async def _supervised(name: str, run: Callable[[], Any]) -> None:
