@@ -158,8 +158,9 @@ async def _insert_leads(dsn: str, n: int, **columns: Any) -> list[uuid.UUID]:
 
 async def _claims(env: dict[str, str], dsn: str, url: str, n_reps: int, seconds: float, interval: float, pid: int,
                   figures: Figures) -> None:
-    """Reps at a person's pace (one claim every `interval` seconds each, started out of step), with every rep at
-    once on the same lead now and then; then the same reps claiming as fast as they can (the capacity)."""
+    """Reps at a person's pace (one claim every `interval` seconds each, started out of step); then every rep at
+    once on the same lead, a round at a time (a contested lead: one wins, the others get 409); then the same
+    reps claiming as fast as they can (the capacity)."""
     from leadflow_localstack.testing import staff_key_env, staff_token_for
 
     keys = {**env, **staff_key_env()}
@@ -201,14 +202,17 @@ async def _claims(env: dict[str, str], dsn: str, url: str, n_reps: int, seconds:
         won.clear()
         cpu_before, started = cpu_seconds(pid), time.perf_counter()
         with console.status(f"{n_reps} reps claiming one lead every {interval:g} s for {seconds:.0f} s…"):
-            reps = [asyncio.create_task(rep(client, i, own[i * per_rep:(i + 1) * per_rep], started + seconds, interval))
-                    for i in range(n_reps)]
-            for lead in contested:  # every rep at once on the same lead: one wins
-                await asyncio.gather(*(claim(client, lead, token, paced) for token in tokens))
-                await asyncio.sleep(seconds / (len(contested) + 1))
-            await asyncio.gather(*reps)
+            await asyncio.gather(*(rep(client, i, own[i * per_rep:(i + 1) * per_rep], started + seconds, interval)
+                                   for i in range(n_reps)))
         cpu = cpu_seconds(pid) - cpu_before
         n_paced = len(paced)
+        won.clear()
+        bursts: list[float] = []
+        with console.status(f"{len(contested)} rounds of all {n_reps} reps on one lead…"):
+            for lead in contested:
+                await asyncio.gather(*(claim(client, lead, token, bursts) for token in tokens))
+                await asyncio.sleep(0.2)
+        winners_ms, losers_ms = list(won), list(lost)
         with console.status(f"{n_reps} reps claiming as fast as they can for {min(seconds, 10):.0f} s…"):
             began = time.perf_counter()
             counts = await asyncio.gather(*(rep(client, i, own[(i + 1) * per_rep - int(seconds * 40):(i + 1) * per_rep],
@@ -220,8 +224,8 @@ async def _claims(env: dict[str, str], dsn: str, url: str, n_reps: int, seconds:
                 f"{pct(paced, .5):.1f} / {pct(paced, .95):.1f} / {pct(paced, .99):.1f}",
                 f"{ceiling['p50']:.1f} / {ceiling['p95']:.1f} / {ceiling['p99']:.1f}", "p99 < 20 ms",
                 pct(paced, .99) < 20)
-    figures.add(f"… of which {len(contested)} bursts of all {n_reps} reps on one lead: won / 409 p99 ms",
-                f"{pct(won, .99):.1f} / {pct(lost, .99):.1f}" if lost and won else "–")
+    figures.add(f"{len(contested)} rounds of all {n_reps} reps at once on one lead: winner / 409 p99 ms",
+                f"{pct(winners_ms, .99):.1f} / {pct(losers_ms, .99):.1f}" if winners_ms and losers_ms else "–")
     figures.add(f"claims/s with {n_reps} reps flat out (capacity): p99 ms",
                 f"{flat_out:,.0f}/s: {pct(capacity, .99):.1f}", f"{ceiling['rate']:,.0f}/s: {ceiling['p99']:.1f}")
     winners = await _winners(dsn, contested)

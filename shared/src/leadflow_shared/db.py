@@ -284,6 +284,11 @@ class UnitOfWork:
             await insert_rows(self.session, [self._outbox_rows(envelopes)])
         return envelopes
 
+    def event_rows(self, events: Sequence[tuple[Topic, str | uuid.UUID, BaseModel]]) -> tuple[Table, list[dict[str, Any]]]:
+        """The outbox rows of these events, for a caller that inserts them with its own rows by `insert_rows`
+        (one round trip)."""
+        return self._outbox_rows([self._envelope(topic, subject, data) for topic, subject, data in events])
+
     def _outbox_rows(self, envelopes: Sequence[CloudEvent[Any]]) -> tuple[Table, list[dict[str, Any]]]:
         """The outbox rows of validated envelopes (a caller inserting events with its own rows in one
         round trip uses `document_rows`)."""

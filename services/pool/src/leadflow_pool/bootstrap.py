@@ -28,8 +28,11 @@ class PoolsCatalogue:
     document: PoolDocument = DEFAULT_POOLS
 
     async def current(self, session: AsyncSession) -> PoolDocument:
-        stored = await session.scalar(select(func.max(pool_documents.c.version)))
-        if (stored or 0) != self.version:
+        return await self.at_version(session, await session.scalar(select(func.max(pool_documents.c.version))) or 0)
+
+    async def at_version(self, session: AsyncSession, stored: int) -> PoolDocument:
+        """The document, given the version in force read by the caller's own statement (a claim's)."""
+        if stored != self.version:
             self.version, self.document = await current_pools(session)
         return self.document
 

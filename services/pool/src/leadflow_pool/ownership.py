@@ -13,11 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar.exceptions import HTTPException
-from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from leadflow_pool.bootstrap import Pool
-from leadflow_pool.db import NO_DEADLINES, PoolRepository, record
+from leadflow_pool.db import NO_DEADLINES, ClaimRead, PoolRepository, record, timeline_row
 from leadflow_pool.domain.claims import (
     Claimant,
     ClaimSituation,
@@ -35,7 +34,7 @@ from leadflow_pool.domain.model import (
     remind_before,
 )
 from leadflow_pool.domain.pools import PoolDocument
-from leadflow_pool.tables import pool_leads, timeline
+from leadflow_pool.tables import pool_leads
 from leadflow_shared.contracts import (
     LEADS_CLAIMED,
     LEADS_RELEASED,
@@ -47,7 +46,7 @@ from leadflow_shared.contracts import (
     LeadReleased,
     LeadTransferred,
 )
-from leadflow_shared.db import UnitOfWork, lock_keys
+from leadflow_shared.db import UnitOfWork, insert_rows, lock_keys
 
 LOST = ("released", "recycled", "transferred_away")
 
@@ -185,49 +184,47 @@ class Ownership:
     # ---- claim (领取) -------------------------------------------------------------------------------------
 
     async def claim(self, uow: UnitOfWork, lead_id: uuid.UUID, claimant: Claimant) -> Change:
+        """Four round trips: BEGIN with the claimant's lock, the lead's row locked with what the claim is judged
+        on, its new ownership, and its timeline entry with its event; then COMMIT."""
         now = datetime.now(UTC)
-        document = await self.document(uow)
         # One rep's claims one at a time (his limits hold); the lead's row lock picks the one winner.
         await lock_keys(uow.session, [f"pool-claimant:{claimant.id}"])
-        row = await self._locked(uow, lead_id)
-        situation = await self._claim_situation(uow, row, claimant, document, now)
-        refusal = claim_refusal(claimant, situation)
+        repo = PoolRepository(uow.session)
+        read = await repo.read_for_claim(lead_id, claimant.id, self._start_of_today(now), LOST)
+        if read is None:
+            raise Refused(_unknown(lead_id))
+        document = await self.pool.pools.at_version(uow.session, read.pools_version)
+        row = read.row
+        refusal = claim_refusal(claimant, await self._claim_situation(uow, read, claimant, document, now))
         if refusal:
             raise Refused(refusal)
         lead = await self.new_ownership(uow, row, claimant.id, at=now, via="claimed", document=document)
-        await record(uow.session, lead_id, "claimed", now, actor=claimant.id, owner_id=claimant.id,
-                     pool_id=row["pool_id"], detail={"seq": lead["ownership_seq"]})
-        await uow.publish(LEADS_CLAIMED, lead_id, LeadClaimed(
-            lead_id=lead_id, pool_id=row["pool_id"], owner_id=claimant.id, claimed_at=now,
-            ownership_seq=lead["ownership_seq"]))
+        await insert_rows(uow.session, [
+            timeline_row(lead_id, "claimed", now, actor=claimant.id, owner_id=claimant.id, pool_id=row["pool_id"],
+                         detail={"seq": lead["ownership_seq"]}),
+            uow.event_rows([(LEADS_CLAIMED, lead_id, LeadClaimed(
+                lead_id=lead_id, pool_id=row["pool_id"], owner_id=claimant.id, claimed_at=now,
+                ownership_seq=lead["ownership_seq"]))]),
+        ])
         return Change(lead)
 
-    async def _claim_situation(self, uow: UnitOfWork, row: dict[str, Any], claimant: Claimant,
+    def _start_of_today(self, now: datetime) -> datetime:
+        """Midnight of today in the business's time zone: claims per day count from it."""
+        zone = self.business_timezone
+        return datetime.combine(now.astimezone(zone).date(), time(), zone)
+
+    async def _claim_situation(self, uow: UnitOfWork, read: ClaimRead, claimant: Claimant,
                                document: PoolDocument, now: datetime) -> ClaimSituation:
-        pool_id = row["pool_id"]
+        row, pool_id = read.row, read.row["pool_id"]
         rules = document.rules_of(pool_id)
-        today = datetime.combine(now.astimezone(self.business_timezone).date(), time(), self.business_timezone)
-        held, claimed_today, lost_at = 0, 0, None
-        if row["status"] == PoolStatus.in_pool:  # the losers of a race are told at once, without counting
-            counts = (await uow.session.execute(select(  # one round trip for the three
-                select(func.count()).select_from(pool_leads).where(
-                    pool_leads.c.owner_id == claimant.id, pool_leads.c.status == PoolStatus.owned,
-                    pool_leads.c.pool_id == pool_id).scalar_subquery(),
-                select(func.count()).select_from(timeline).where(
-                    timeline.c.owner_id == claimant.id, timeline.c.kind == "claimed", timeline.c.at >= today,
-                    timeline.c.pool_id == pool_id).scalar_subquery(),
-                select(func.max(timeline.c.at)).where(
-                    timeline.c.lead_id == row["lead_id"], timeline.c.owner_id == claimant.id,
-                    timeline.c.kind.in_(LOST)).scalar_subquery(),
-            ))).one()
-            held, claimed_today, lost_at = counts
         last_owner = (row.get("previous_owner_ids") or [None])[-1]
         blocked = bool(rules.block_collusion and last_owner and last_owner != claimant.id
+                       and row["status"] == PoolStatus.in_pool
                        and await self._collusion_blocks(uow, claimant.id, last_owner))
         return ClaimSituation(
             lead_id=str(row["lead_id"]), status=row["status"], owner_id=row["owner_id"], pool_id=pool_id,
-            pool=document.pool(pool_id), rules=rules, held_from_pool=int(held or 0),
-            claimed_today=int(claimed_today or 0), lost_at=lost_at, collusion_with_last_owner=blocked, now=now)
+            pool=document.pool(pool_id), rules=rules, held_from_pool=read.held,
+            claimed_today=read.claimed_today, lost_at=read.lost_at, collusion_with_last_owner=blocked, now=now)
 
     async def _collusion_blocks(self, uow: UnitOfWork, claimer: str, last_owner: str) -> bool:
         from leadflow_pool.collusion import collusion_blocks
@@ -295,5 +292,9 @@ class Ownership:
     async def _locked(self, uow: UnitOfWork, lead_id: uuid.UUID) -> dict[str, Any]:
         row = await PoolRepository(uow.session).get_for_update(lead_id)
         if row is None:
-            raise Refused(Refusal(404, "unknown_lead", f"pool has no lead {lead_id}", f"公海中没有线索 {lead_id}"))
+            raise Refused(_unknown(lead_id))
         return row
+
+
+def _unknown(lead_id: uuid.UUID) -> Refusal:
+    return Refusal(404, "unknown_lead", f"pool has no lead {lead_id}", f"公海中没有线索 {lead_id}")
