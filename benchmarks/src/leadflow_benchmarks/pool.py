@@ -29,6 +29,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
+from temporalio import workflow
 
 from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
@@ -103,6 +104,7 @@ async def _bench(env: dict[str, str], n_reps: int, claim_seconds: float, claim_i
                                                       stdout=log, stderr=log)
         try:
             await wait_ready(url, "pool", proc, log_file)
+            await _warn_of_a_busy_server(env)
             await _claims(env, plain, url, n_reps, claim_seconds, claim_interval, proc.pid, figures)
             # deadlines before the big start: they time the deadlines, not the worker's backlog of first tasks
             await _deadlines(env, plain, queue, n_deadlines, concurrency, figures)
@@ -349,6 +351,8 @@ async def _until_started(client: Any, queue: str, n: int, timeout_s: float = 900
 # ---- deadlines due at once -----------------------------------------------------------------------------
 
 async def _deadlines(env: dict[str, str], dsn: str, queue: str, n: int, concurrency: int, figures: Figures) -> None:
+    """n ownerships whose deadline falls in the same minute, recycled by the worker; beside them the same number
+    of bare timers on the same server (the raw ceiling: a workflow that only waits for its instant)."""
     from temporalio.client import Client
 
     from leadflow_pool.settings import PoolSettings
@@ -359,9 +363,7 @@ async def _deadlines(env: dict[str, str], dsn: str, queue: str, n: int, concurre
     starter = TemporalWorker(PoolSettings(temporal_address=env["LEADFLOW_TEMPORAL_ADDRESS"],
                                           pool_task_queue=queue), db=None)  # type: ignore[arg-type]
     starter.client = client
-    # due within the same minute, spread over it, far enough ahead for every start to land first
-    minute = (datetime.now(UTC) + timedelta(seconds=90 + n / 40)).replace(second=0, microsecond=0)
-    due = [minute + timedelta(seconds=60 * i / n) for i in range(n)]
+    minute, due = _minute_ahead(n)
 
     async def ownership(i: int) -> None:
         await starter.start_ownership(_terms(leads[i], due[i], due[i] + timedelta(days=30), 0))
@@ -369,24 +371,79 @@ async def _deadlines(env: dict[str, str], dsn: str, queue: str, n: int, concurre
     await _start_many(n, concurrency, ownership, f"{n:,} ownerships due in the minute from {minute:%H:%M}")
     conn = await asyncpg.connect(dsn)
     try:
-        with common.progress(console) as progress:
-            task = progress.add_task("waiting for the deadline and the recycles", total=n)
-            while True:
-                fired = await conn.fetchval("SELECT count(*) FROM pool.timeline WHERE kind = 'recycled'")
-                progress.update(task, completed=fired)
-                if fired >= n or datetime.now(UTC) > minute + timedelta(minutes=11):
-                    break
-                await asyncio.sleep(1)
+        async def recycled() -> int:
+            return int(await conn.fetchval("SELECT count(*) FROM pool.timeline WHERE kind = 'recycled'"))
+
+        await _until_fired(recycled, n, minute, "waiting for the deadline and the recycles")
         fired_at = {r["lead_id"]: r["at"] for r in await conn.fetch(
             "SELECT lead_id, at FROM pool.timeline WHERE kind = 'recycled'")}
-        late = [(fired_at[lead] - due[i]).total_seconds() for i, lead in enumerate(leads) if lead in fired_at]
+        late = [float((fired_at[lead] - due[i]).total_seconds()) for i, lead in enumerate(leads) if lead in fired_at]
     finally:
         await conn.close()
-    late = [float(x) for x in late]
+    raw = await _bare_timers(client, f"{queue}-raw-timers", n, concurrency)
     figures.add(f"deadlines due in the same minute ({n:,}): recycled", f"{len(late):,}", "", f"{n:,}", len(late) == n)
-    figures.add("lateness of the recycle after its deadline: p50 / p95 / p99 / max s",
-                f"{pct(late, .5) / 1000:.2f} / {pct(late, .95) / 1000:.2f} / {pct(late, .99) / 1000:.2f} / "
-                f"{max(late, default=0):.2f}", "", "p99 < 1 s", bool(late) and pct(late, .99) / 1000 < 1)
+    figures.add("lateness after the deadline (recycle; bare timer): p50 / p95 / p99 / max s", _lateness(late),
+                _lateness(raw), "p99 < 1 s", bool(late) and pct(late, .99) / 1000 < 1)
+
+
+def _minute_ahead(n: int) -> tuple[datetime, list[datetime]]:
+    """A minute far enough ahead for n starts to land first, and n instants spread over it."""
+    minute = (datetime.now(UTC) + timedelta(seconds=90 + n / 40)).replace(second=0, microsecond=0)
+    return minute, [minute + timedelta(seconds=60 * i / n) for i in range(n)]
+
+
+async def _until_fired(count: Callable[[], Awaitable[int]], n: int, minute: datetime, label: str) -> None:
+    with common.progress(console) as progress:
+        task = progress.add_task(label, total=n)
+        while True:
+            fired = await count()
+            progress.update(task, completed=fired)
+            if fired >= n or datetime.now(UTC) > minute + timedelta(minutes=11):
+                return
+            await asyncio.sleep(1)
+
+
+def _lateness(late: list[float]) -> str:
+    if not late:
+        return "–"
+    return (f"{pct(late, .5) / 1000:.2f} / {pct(late, .95) / 1000:.2f} / {pct(late, .99) / 1000:.2f} / "
+            f"{max(late):.2f}")
+
+
+_WOKE_LATE: list[float] = []
+
+
+@workflow.defn(name="BenchDeadline", sandboxed=False)
+class BenchDeadline:
+    """The raw ceiling of a deadline: waits for its instant and ends; its worker, in the bench's process,
+    notes how late it woke."""
+
+    @workflow.run
+    async def run(self, due: str) -> None:
+        at = datetime.fromisoformat(due)
+        if at > workflow.now():
+            await workflow.sleep(at - workflow.now())
+        if not workflow.unsafe.is_replaying():
+            _WOKE_LATE.append((datetime.now(UTC) - at).total_seconds())
+
+
+async def _bare_timers(client: Any, queue: str, n: int, concurrency: int) -> list[float]:
+    from temporalio.worker import Worker
+
+    _WOKE_LATE.clear()
+    minute, due = _minute_ahead(n)
+
+    async def start(i: int) -> None:
+        await client.start_workflow(BenchDeadline.run, due[i].isoformat(), id=f"{queue}-{i}", task_queue=queue)
+
+    async with Worker(client, task_queue=queue, workflows=[BenchDeadline]):
+        await _start_many(n, concurrency, start, f"{n:,} bare timers due in the minute from {minute:%H:%M} (ceiling)")
+
+        async def woke() -> int:
+            return len(_WOKE_LATE)
+
+        await _until_fired(woke, n, minute, "waiting for the bare timers")
+    return list(_WOKE_LATE)
 
 
 async def _terminate_all(env: dict[str, str], queue: str) -> None:
@@ -399,7 +456,8 @@ async def _terminate_all(env: dict[str, str], queue: str) -> None:
     client = await Client.connect(env["LEADFLOW_TEMPORAL_ADDRESS"])
     request = StartBatchOperationRequest(
         namespace=client.namespace, job_id=str(uuid.uuid4()), reason="bench over",
-        visibility_query=f"(TaskQueue = '{queue}' OR TaskQueue = '{queue}-raw') AND ExecutionStatus = 'Running'",
+        visibility_query=f"(TaskQueue = '{queue}' OR TaskQueue = '{queue}-raw' OR TaskQueue = '{queue}-raw-timers') "
+                         "AND ExecutionStatus = 'Running'",
         termination_operation=BatchOperationTermination(identity="leadflow-bench"))
     for _ in range(60):  # the dev server runs one batch operation at a time
         try:
@@ -410,6 +468,18 @@ async def _terminate_all(env: dict[str, str], queue: str) -> None:
                 raise
             await asyncio.sleep(2)
     console.print(f"terminating the bench's workflows (task queue {queue}) in the background on the server")
+
+
+async def _warn_of_a_busy_server(env: dict[str, str]) -> None:
+    """Workflows left running on the server (a run kept with --keep-workflows, another bench) slow every figure
+    here: say so before measuring."""
+    from temporalio.client import Client
+
+    client = await Client.connect(env["LEADFLOW_TEMPORAL_ADDRESS"])
+    running = (await client.count_workflows("ExecutionStatus = 'Running'")).count
+    if running > 1_000:
+        console.print(f"[yellow]the Temporal server already runs {running:,} workflows: every figure below is "
+                      "slower for it (a local dev server: `leadflow stack down`, delete .local/temporal, `up`)[/]")
 
 
 # ---- processes and report ----------------------------------------------------------------------------

@@ -74,6 +74,9 @@ class BatchSubscription:
     # Splits a poll's events into groups applied concurrently, each in its own transaction (see
     # split_lanes). Events that lock the same rows belong in one group: else one group waits for the other.
     lanes: Lanes | None = None
+    # How long the broker may hold a fetch to fill a bigger batch (0: answer with whatever is there). For
+    # work that costs per call downstream (a workflow start each) and may wait a moment: fewer, fuller batches.
+    linger_ms: int = 0
 
 
 def split_lanes(events: list[CloudEvent[Any]], key: Callable[[CloudEvent[Any]], str], lanes: int
@@ -357,6 +360,7 @@ def _register_batch(
         batch=True,
         max_records=subscription.max_records,
         batch_timeout_ms=BATCH_TIMEOUT_MS,
+        **({"fetch_min_bytes": 1 << 20, "fetch_max_wait_ms": subscription.linger_ms} if subscription.linger_ms else {}),
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -136,6 +136,11 @@ class PoolRepository:
         return ClaimRead(row, int(extra["held"] or 0), int(extra["claimed_today"] or 0), extra["lost_at"],
                          int(extra["pools_version"]))
 
+    async def get_many(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        connection = await driver_connection(self.session)
+        rows = await connection.fetch("SELECT * FROM pool.pool_leads WHERE lead_id = ANY($1::uuid[])", list(lead_ids))
+        return {row["lead_id"]: dict(row) for row in rows}
+
     async def get(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
         row = (await self.session.execute(select(pool_leads).where(pool_leads.c.lead_id == lead_id))).mappings().first()
         return dict(row) if row else None
