@@ -5,7 +5,6 @@ Temporal (so that an ownership committed while Temporal was away still gets its 
 from __future__ import annotations
 
 import asyncio
-
 from typing import Any
 
 from leadflow_pool.bootstrap import Pool

@@ -141,10 +141,6 @@ class PoolRepository:
         rows = await connection.fetch("SELECT * FROM pool.pool_leads WHERE lead_id = ANY($1::uuid[])", list(lead_ids))
         return {row["lead_id"]: dict(row) for row in rows}
 
-    async def get(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(select(pool_leads).where(pool_leads.c.lead_id == lead_id))).mappings().first()
-        return dict(row) if row else None
-
     async def update(self, lead_id: uuid.UUID, **values: Any) -> None:
         names = tuple(values)
         await (await driver_connection(self.session)).execute(_update_sql(names), lead_id,
