@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the Python workspace need, only where it is missing:
-# uv (PyPI), PostgreSQL server, a Java runtime and Maven (Debian packages), then `uv sync`.
+# uv (PyPI), PostgreSQL server, a Java runtime, Maven and a CJK font (Debian packages), then `uv sync`.
 # Kafka's jars are resolved by `leadflow stack up` with Maven; nothing downloads a binary at run time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,6 +24,12 @@ fi
 if ! command -v mvn >/dev/null 2>&1; then
   say "installing Maven to resolve Kafka's jars"
   apt_install maven
+fi
+# The charts (leadflow_opportunity.charts) draw Chinese labels; they look for these files and refuse without one.
+if [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] \
+   && [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then
+  say "installing a CJK font (Noto Sans CJK) for the charts' Chinese labels"
+  apt_install fonts-noto-cjk
 fi
 
 # uv from PyPI: into the user's pip where allowed, else into a venv of our own (PEP 668 systems).

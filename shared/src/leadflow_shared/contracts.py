@@ -268,6 +268,17 @@ class LeadActivity(Contract):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
+class LeadAccepted(Contract):
+    """Sales accepted a lead (SQL, 销售认可): its owner judged it worth pursuing, or a manager overrode."""
+
+    lead_id: uuid.UUID
+    owner_id: str | None = None
+    accepted_by: str
+    override: bool = Field(False, description="A manager accepted it for the owner.")
+    team_id: str | None = None
+    accepted_at: AwareDatetime
+
+
 class LeadConverted(Contract):
     """A qualified lead became customer + contact + opportunity (线索转化)."""
 
@@ -278,6 +289,9 @@ class LeadConverted(Contract):
     owner_id: str | None = None
     merged_into_existing_customer: bool = False
     converted_at: AwareDatetime
+    team_id: str | None = None
+    sdr_id: str | None = Field(None, description="The SDR who qualified the lead (SDR 奖励).")
+    converted_by: str | None = None
 
 
 class OpportunityClosed(Contract):
@@ -294,7 +308,8 @@ class OpportunityClosed(Contract):
 
 
 class CustomerChanged(Contract):
-    """The customer master (客户) as opportunity keeps it; intake links new leads to it."""
+    """The customer master (客户) as opportunity keeps it; intake links new leads to it. `change` says what
+    happened: `created` (a conversion made it) or `merged` (a converted lead joined an existing customer)."""
 
     customer_id: uuid.UUID
     name: str
@@ -302,6 +317,49 @@ class CustomerChanged(Contract):
     owner_id: str | None = None
     mobiles: list[str] = Field(default_factory=list)
     emails: list[str] = Field(default_factory=list)
+    change: str | None = Field(None, description="created | merged")
+    kind: str | None = Field(None, description="company (B2B) | person (B2C)")
+    lead_id: uuid.UUID | None = Field(None, description="The converted lead that created or joined it.")
+    changed_at: AwareDatetime | None = None
+
+
+class OpportunityChanged(Contract):
+    """An opportunity (商机) as it moves: `created`, `stage_changed`, `won`, `lost`, `realized` (its first
+    payment came: new-sale credit counts from here, 新签业绩以首次消费为准)."""
+
+    opportunity_id: uuid.UUID
+    lead_id: uuid.UUID
+    customer_id: uuid.UUID
+    change: str = Field(description="created | stage_changed | won | lost | realized")
+    stage: str
+    from_stage: str | None = None
+    status: str = Field(description="open | won | lost")
+    probability: float = Field(ge=0, le=1)
+    name: str
+    amount: float
+    currency: str
+    product_line: str | None = None
+    expected_close: str | None = Field(None, description="ISO date.")
+    owner_id: str | None = None
+    team_id: str | None = None
+    sdr_id: str | None = None
+    lost_reason: str | None = None
+    contract_ref: str | None = None
+    realized_amount: float | None = None
+    by: str | None = Field(None, description="Who made the change (staff id, or `billing`).")
+    at: AwareDatetime
+
+
+class PaymentReceived(Contract):
+    """A payment billing received for an opportunity (by its id or its contract reference): the first one
+    realizes the sale."""
+
+    payment_id: str = Field(description="billing's own id of the payment: a payment told twice counts once.")
+    opportunity_id: uuid.UUID | None = None
+    contract_ref: str | None = None
+    amount: float = Field(gt=0)
+    currency: str = "CNY"
+    received_at: AwareDatetime
 
 
 @dataclass(frozen=True)
@@ -350,7 +408,10 @@ LEADS_COLLUSION_SUSPECTED = Topic(
 LEADS_REACTIVATION_CANDIDATES = Topic(
     "leads.reactivation_candidates.v1", ReactivationCandidate, "pool", ReactivationCandidate.__doc__ or ""
 )
+LEADS_ACCEPTED = Topic("leads.accepted.v1", LeadAccepted, "opportunity", LeadAccepted.__doc__ or "")
 LEADS_CONVERTED = Topic("leads.converted.v1", LeadConverted, "opportunity", LeadConverted.__doc__ or "")
+OPPORTUNITIES = Topic("opportunities.v1", OpportunityChanged, "opportunity", OpportunityChanged.__doc__ or "")
+PAYMENTS_RECEIVED = Topic("payments.received.v1", PaymentReceived, "billing", PaymentReceived.__doc__ or "")
 OPPORTUNITIES_CLOSED = Topic(
     "opportunities.closed.v1", OpportunityClosed, "opportunity", OpportunityClosed.__doc__ or ""
 )
@@ -372,9 +433,12 @@ TOPICS: tuple[Topic, ...] = (
     LEADS_DISPOSITIONED,
     LEADS_COLLUSION_SUSPECTED,
     LEADS_REACTIVATION_CANDIDATES,
+    LEADS_ACCEPTED,
     LEADS_CONVERTED,
+    OPPORTUNITIES,
     OPPORTUNITIES_CLOSED,
     CUSTOMERS,
+    PAYMENTS_RECEIVED,
 )
 
 

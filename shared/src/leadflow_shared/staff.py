@@ -62,6 +62,7 @@ class Role(StrEnum):
     sdr = "sdr"
     manager = "manager"
     admin = "admin"
+    finance = "finance"  # finance staff and billing systems: payments and the figures they make
 
 
 ROLE_ORDER = [r.value for r in Role]

@@ -1,54 +1,117 @@
-"""opportunity keeps who works each lead: assigned and claimed leads gain an owner, transferred ones change
-it, and pooled, queued, released and recycled ones lose it."""
+"""opportunity's subscriptions. Every lead event keeps two things true in one transaction: what opportunity
+knows of the lead (its owner and team, its facts, whether it is MQL: what conversion needs), and the funnel
+projection the reports read. Payments from billing realize won deals."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from leadflow_opportunity.bootstrap import Opportunity
-from leadflow_opportunity.db import LeadOwnerRepository
+from leadflow_opportunity.db import LeadRepository
+from leadflow_opportunity.domain.funnel import Fact
 from leadflow_opportunity.domain.model import ConversionStatus, status_for_owner
-from leadflow_shared.consumers import Subscription
+from leadflow_shared.consumers import AnySubscription, BatchSubscription, Subscription
 from leadflow_shared.contracts import (
-    LEADS_ASSIGNED,
-    LEADS_CLAIMED,
-    LEADS_POOLED,
-    LEADS_QUEUED,
-    LEADS_RECYCLED,
-    LEADS_RELEASED,
-    LEADS_TRANSFERRED,
-    LeadAssigned,
-    LeadClaimed,
-    LeadTransferred,
+    LEADS_ACCEPTED, LEADS_ASSIGNED, LEADS_CLAIMED, LEADS_CONVERTED, LEADS_POOLED, LEADS_QUEUED, LEADS_RECEIVED,
+    LEADS_RECYCLED, LEADS_RELEASED, LEADS_SCORED, LEADS_TRANSFERRED, OPPORTUNITIES, PAYMENTS_RECEIVED, Topic,
 )
 from leadflow_shared.db import UnitOfWork
 from leadflow_shared.events import CloudEvent
 
-
-async def on_lead_assigned(event: CloudEvent[LeadAssigned], uow: UnitOfWork) -> None:
-    owner = event.data.owner_id
-    await LeadOwnerRepository(uow.session).set_owner(event.data.lead_id, owner, status_for_owner(owner))
+Events = list[CloudEvent[Any]]
 
 
-async def on_lead_claimed(event: CloudEvent[LeadClaimed], uow: UnitOfWork) -> None:
-    owner = event.data.owner_id
-    await LeadOwnerRepository(uow.session).set_owner(event.data.lead_id, owner, status_for_owner(owner))
+def subscriptions(opportunity: Opportunity) -> list[AnySubscription]:
+    projection = opportunity.projection
+    size = opportunity.settings.projection_batch_size
 
+    def batch(topic: Topic, learn: Callable[[CloudEvent[Any], UnitOfWork], Any], facts: Callable[[CloudEvent[Any]], list[Fact]]
+              ) -> BatchSubscription:
+        async def handle(events: Events, uow: UnitOfWork) -> None:
+            for event in events:
+                await learn(event, uow)
+            await projection.apply(uow, [f for e in events for f in facts(e)])
+        return BatchSubscription(topic, handle, max_records=size)
 
-async def on_lead_transferred(event: CloudEvent[LeadTransferred], uow: UnitOfWork) -> None:
-    owner = event.data.to_owner_id
-    await LeadOwnerRepository(uow.session).set_owner(event.data.lead_id, owner, status_for_owner(owner))
+    async def on_received(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        d = event.data
+        await LeadRepository(uow.session).received(d.lead_id, {
+            "snapshot": d.lead.model_dump(mode="json", exclude_none=True), "source": str(d.lead.source),
+            "partner_id": d.partner_id, "customer_id": d.customer_id, "received_at": event.time})
 
+    def received_facts(event: CloudEvent[Any]) -> list[Fact]:
+        d = event.data
+        return [Fact(d.lead_id, "received", event.time, day=projection.day(event.time), source=str(d.lead.source),
+                     partner_id=d.partner_id)]
 
-async def on_lead_unowned(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-    await LeadOwnerRepository(uow.session).set_owner(event.data.lead_id, None, ConversionStatus.unowned)
+    async def on_scored(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        if event.data.stage == "mql":
+            await LeadRepository(uow.session).qualified(event.data.lead_id, event.time)
 
+    def scored_facts(event: CloudEvent[Any]) -> list[Fact]:
+        return [Fact(event.data.lead_id, "mql", event.time)] if event.data.stage == "mql" else []
 
-def subscriptions(opportunity: Opportunity) -> list[Subscription]:
+    async def on_assigned(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        d = event.data
+        await LeadRepository(uow.session).set_owner(d.lead_id, d.owner_id, status_for_owner(d.owner_id),
+                                                    team_id=d.team_id, qualified_by=d.qualified_by)
+
+    def assigned_facts(event: CloudEvent[Any]) -> list[Fact]:
+        d = event.data
+        return [Fact(d.lead_id, "owner", d.assigned_at, owner_id=d.owner_id, team_id=d.team_id)]
+
+    async def on_claimed(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        d = event.data
+        await LeadRepository(uow.session).set_owner(d.lead_id, d.owner_id, status_for_owner(d.owner_id))
+
+    async def on_transferred(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        d = event.data
+        await LeadRepository(uow.session).set_owner(d.lead_id, d.to_owner_id, status_for_owner(d.to_owner_id))
+
+    async def on_unowned(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        await LeadRepository(uow.session).set_owner(event.data.lead_id, None, ConversionStatus.unowned,
+                                                    team_id=getattr(event.data, "team_id", None))
+
+    def owner_facts(owner: Callable[[Any], str | None], at: str) -> Callable[[CloudEvent[Any]], list[Fact]]:
+        def facts(event: CloudEvent[Any]) -> list[Fact]:
+            d = event.data
+            return [Fact(d.lead_id, "owner", getattr(d, at), owner_id=owner(d), team_id=getattr(d, "team_id", None))]
+        return facts
+
+    async def nothing(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        return None  # opportunity's own event: the lead's state changed with it already
+
+    def accepted_facts(event: CloudEvent[Any]) -> list[Fact]:
+        return [Fact(event.data.lead_id, "sql", event.data.accepted_at)]
+
+    def converted_facts(event: CloudEvent[Any]) -> list[Fact]:
+        d = event.data
+        return [Fact(d.lead_id, "opportunities", d.converted_at, owner_id=d.owner_id, team_id=d.team_id)]
+
+    def opportunity_facts(event: CloudEvent[Any]) -> list[Fact]:
+        d = event.data
+        if d.change == "won":
+            return [Fact(d.lead_id, "won", d.at, amount=d.amount)]
+        if d.change == "realized":
+            return [Fact(d.lead_id, "realized", d.at, amount=d.realized_amount)]
+        return []
+
+    async def on_payment(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+        await opportunity.deals.record_payment(uow, event.data, "billing")
+
     return [
-        Subscription(LEADS_ASSIGNED, on_lead_assigned),
-        Subscription(LEADS_CLAIMED, on_lead_claimed),
-        Subscription(LEADS_TRANSFERRED, on_lead_transferred),
-        *(Subscription(topic, on_lead_unowned)
-          for topic in (LEADS_POOLED, LEADS_QUEUED, LEADS_RELEASED, LEADS_RECYCLED)),
+        batch(LEADS_RECEIVED, on_received, received_facts),
+        batch(LEADS_SCORED, on_scored, scored_facts),
+        batch(LEADS_ASSIGNED, on_assigned, assigned_facts),
+        batch(LEADS_CLAIMED, on_claimed, owner_facts(lambda d: d.owner_id, "claimed_at")),
+        batch(LEADS_TRANSFERRED, on_transferred, owner_facts(lambda d: d.to_owner_id, "transferred_at")),
+        batch(LEADS_POOLED, on_unowned, owner_facts(lambda d: None, "pooled_at")),
+        batch(LEADS_QUEUED, on_unowned, owner_facts(lambda d: None, "queued_at")),
+        batch(LEADS_RELEASED, on_unowned, owner_facts(lambda d: None, "released_at")),
+        batch(LEADS_RECYCLED, on_unowned, owner_facts(lambda d: None, "recycled_at")),
+        batch(LEADS_ACCEPTED, nothing, accepted_facts),
+        batch(LEADS_CONVERTED, nothing, converted_facts),
+        batch(OPPORTUNITIES, nothing, opportunity_facts),
+        Subscription(PAYMENTS_RECEIVED, on_payment),
     ]

@@ -1,38 +1,260 @@
-"""opportunity's tables (schema `opportunity`) and its writes (the read side is views.py)."""
+"""opportunity's writes: the leads it hears of, customers and contacts, opportunities with their stage history
+and payments, the pipeline document, and the reporting projection (tables in tables.py, reads in views.py)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, Uuid, func
+from sqlalchemy import func, insert as plain_insert, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow_opportunity.domain.conversion import CustomerIdentity
+from leadflow_opportunity.domain.funnel import MEASURES, CohortKey, Vector
 from leadflow_opportunity.domain.model import ConversionStatus
-from leadflow_shared.db import service_metadata
-
-metadata = service_metadata("opportunity")
-
-lead_owners = Table(
-    "lead_owners",
-    metadata,
-    Column("lead_id", Uuid, primary_key=True),
-    Column("owner_id", String(100)),
-    Column("status", String(20), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+from leadflow_opportunity.domain.pipeline import DEFAULT_PIPELINE, Pipeline, parse_pipeline
+from leadflow_opportunity.tables import (
+    channel_spend, contacts, conversions, customers, funnel_cohorts, funnel_leads, leads, metadata, opportunities,
+    payments, pipeline_documents, stage_changes, targets,
 )
 
+__all__ = ["metadata", "LeadRepository", "CustomerRepository", "OpportunityRepository", "ProjectionRepository",
+           "PlanRepository", "current_pipeline", "store_pipeline"]
 
-class LeadOwnerRepository:
+
+class LeadRepository:
+    """What opportunity knows of each lead: its owner and team, its facts, and how far it got."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None, status: ConversionStatus) -> None:
-        values = dict(owner_id=owner_id, status=status)
+    async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None, status: ConversionStatus,
+                        team_id: str | None = None, qualified_by: str | None = None) -> None:
+        values: dict[str, Any] = dict(owner_id=owner_id, status=status)
+        if owner_id is not None and team_id is not None:
+            values["team_id"] = team_id
+        if qualified_by:
+            values["qualified_by"] = qualified_by
         await self.session.execute(
-            insert(lead_owners).values(lead_id=lead_id, **values)
-            .on_conflict_do_update(
-                index_elements=["lead_id"], set_={**values, "updated_at": func.now()},
-                where=lead_owners.c.status != ConversionStatus.converted,  # a customer stays one
-            )
-        )
+            insert(leads).values(lead_id=lead_id, **values)
+            .on_conflict_do_update(index_elements=["lead_id"], set_={**values, "updated_at": func.now()},
+                                   where=leads.c.status != ConversionStatus.converted))  # a customer stays one
+
+    async def received(self, lead_id: uuid.UUID, facts: Mapping[str, Any]) -> None:
+        """intake's facts of the lead: the first receipt's time stays, the newest snapshot wins."""
+        row = {"lead_id": lead_id, "status": ConversionStatus.unowned, **facts}
+        await self.session.execute(
+            insert(leads).values(row).on_conflict_do_update(index_elements=["lead_id"], set_={
+                "snapshot": facts["snapshot"], "source": facts["source"],
+                "partner_id": func.coalesce(leads.c.partner_id, facts["partner_id"]),
+                "customer_id": func.coalesce(facts["customer_id"], leads.c.customer_id),
+                "received_at": func.least(leads.c.received_at, facts["received_at"]),
+                "updated_at": func.now()}))
+
+    async def qualified(self, lead_id: uuid.UUID, at: Any) -> None:
+        """scoring found it marketing-qualified (MQL): the first time stays."""
+        await self.session.execute(
+            insert(leads).values(lead_id=lead_id, status=ConversionStatus.unowned, mql_at=at)
+            .on_conflict_do_update(index_elements=["lead_id"],
+                                   set_={"mql_at": func.least(leads.c.mql_at, at), "updated_at": func.now()}))
+
+    async def for_update(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(leads).where(leads.c.lead_id == lead_id).with_for_update())
+               ).mappings().first()
+        return dict(row) if row else None
+
+    async def update(self, lead_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(update(leads).where(leads.c.lead_id == lead_id).values(**values, updated_at=func.now()))
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, identity: CustomerIdentity, linked: uuid.UUID | None) -> dict[str, Any] | None:
+        """The customer these keys name: by credit code, then by the name in its region (companies), or by
+        mobile (people); else the one intake linked the lead to. The oldest when several match."""
+        for column, value in ((customers.c.credit_code, identity.credit_code),
+                              (customers.c.name_key, identity.name_key), (customers.c.mobile, identity.mobile),
+                              (customers.c.customer_id, linked)):
+            if value is None:
+                continue
+            found = await self._one(column == value, identity)
+            if found is not None:
+                return found
+        return None
+
+    async def _one(self, condition: Any, identity: CustomerIdentity) -> dict[str, Any] | None:
+        query = select(customers).where(condition, customers.c.kind == identity.kind)
+        if identity.credit_code:  # two credit codes are two companies, whatever their names
+            query = query.where(func.coalesce(customers.c.credit_code, identity.credit_code) == identity.credit_code)
+        row = (await self.session.execute(query.order_by(customers.c.created_at).limit(1).with_for_update())
+               ).mappings().first()
+        return dict(row) if row else None
+
+    async def create(self, identity: CustomerIdentity, owner_id: str | None, lead_id: uuid.UUID) -> dict[str, Any]:
+        row = {"customer_id": uuid.uuid4(), "kind": identity.kind, "name": identity.name,
+               "name_key": identity.name_key, "credit_code": identity.credit_code, "mobile": identity.mobile,
+               "province": identity.province, "city": identity.city, "industry": identity.industry,
+               "owner_id": owner_id, "created_from_lead": lead_id}
+        await self.session.execute(plain_insert(customers).values(row))
+        return row
+
+    async def complete(self, customer: dict[str, Any], identity: CustomerIdentity) -> None:
+        """A merge teaches the customer what it lacked (its credit code, its place), never overwrites."""
+        values = {k: getattr(identity, k) for k in ("credit_code", "province", "city", "industry")
+                  if getattr(identity, k) and not customer.get(k)}
+        if values:
+            await self.session.execute(update(customers).where(customers.c.customer_id == customer["customer_id"])
+                                       .values(**values))
+            customer.update(values)
+
+    async def contacts(self, customer_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = (await self.session.execute(select(contacts).where(contacts.c.customer_id == customer_id)
+                                           .order_by(contacts.c.created_at))).mappings()
+        return [dict(r) for r in rows]
+
+    async def add_contact(self, customer_id: uuid.UUID, values: Mapping[str, Any]) -> uuid.UUID:
+        contact_id = uuid.uuid4()
+        await self.session.execute(plain_insert(contacts).values(contact_id=contact_id, customer_id=customer_id, **values))
+        return contact_id
+
+    async def fill_contact(self, contact_id: uuid.UUID, values: Mapping[str, Any]) -> None:
+        if values:
+            await self.session.execute(update(contacts).where(contacts.c.contact_id == contact_id).values(**values))
+
+
+class OpportunityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def conversion(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(conversions).where(conversions.c.lead_id == lead_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def add(self, opportunity: Mapping[str, Any], conversion: Mapping[str, Any],
+                  first_change: Mapping[str, Any]) -> None:
+        await self.session.execute(plain_insert(opportunities).values(**opportunity))
+        await self.session.execute(plain_insert(conversions).values(**conversion))
+        await self.session.execute(plain_insert(stage_changes).values(**first_change))
+
+    async def for_update(self, opportunity_id: uuid.UUID) -> dict[str, Any] | None:
+        return await self._locked(opportunities.c.opportunity_id == opportunity_id)
+
+    async def by_contract_for_update(self, contract_ref: str) -> dict[str, Any] | None:
+        return await self._locked(opportunities.c.contract_ref == contract_ref)
+
+    async def _locked(self, condition: Any) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(opportunities).where(condition).with_for_update())).mappings().first()
+        return dict(row) if row else None
+
+    async def contract_taken(self, contract_ref: str, opportunity_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(select(opportunities.c.opportunity_id).where(
+            opportunities.c.contract_ref == contract_ref, opportunities.c.opportunity_id != opportunity_id))
+        return found is not None
+
+    async def move(self, opportunity_id: uuid.UUID, values: Mapping[str, Any], change: Mapping[str, Any]) -> None:
+        await self.session.execute(update(opportunities).where(opportunities.c.opportunity_id == opportunity_id)
+                                   .values(**values))
+        await self.session.execute(plain_insert(stage_changes).values(opportunity_id=opportunity_id, **change))
+
+    async def add_payment(self, payment: Mapping[str, Any]) -> bool:
+        """Record a payment once: False when billing told it before."""
+        result = await self.session.execute(
+            insert(payments).values(**payment).on_conflict_do_nothing(index_elements=["payment_id"])
+            .returning(payments.c.payment_id))
+        return result.first() is not None
+
+    async def paid(self, opportunity_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = (await self.session.execute(select(payments).where(payments.c.opportunity_id == opportunity_id)
+                                           .order_by(payments.c.received_at))).mappings()
+        return [dict(r) for r in rows]
+
+    async def realize(self, opportunity_id: uuid.UUID, at: Any, amount: Any) -> None:
+        await self.session.execute(update(opportunities).where(opportunities.c.opportunity_id == opportunity_id)
+                                   .values(realized_at=at, realized_amount=amount))
+
+
+async def current_pipeline(session: AsyncSession) -> tuple[int, Pipeline]:
+    """The pipeline in force and its version (0: none stored, the default B2B pipeline applies)."""
+    row = (await session.execute(select(pipeline_documents.c.version, pipeline_documents.c.document)
+                                 .order_by(pipeline_documents.c.version.desc()).limit(1))).first()
+    if row is None:
+        return 0, DEFAULT_PIPELINE
+    return row.version, parse_pipeline(row.document)
+
+
+async def pipeline_version(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.coalesce(func.max(pipeline_documents.c.version), 0))) or 0)
+
+
+async def store_pipeline(session: AsyncSession, pipeline: Pipeline, by: str) -> int:
+    result = await session.execute(plain_insert(pipeline_documents).values(document=pipeline.document(), created_by=by)
+                                   .returning(pipeline_documents.c.version))
+    return int(result.scalar_one())
+
+
+class ProjectionRepository:
+    """The funnel per lead and per cohort (domain/funnel.py)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_update(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        rows = (await self.session.execute(
+            select(funnel_leads).where(funnel_leads.c.lead_id.in_(lead_ids)).order_by(funnel_leads.c.lead_id)
+            .with_for_update())).mappings()
+        return {r["lead_id"]: dict(r) for r in rows}
+
+    async def put(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = [c.name for c in funnel_leads.columns if c.name != "lead_id"]
+        stmt = insert(funnel_leads).values([{c.name: r.get(c.name) for c in funnel_leads.columns} for r in rows])
+        await self.session.execute(stmt.on_conflict_do_update(
+            index_elements=["lead_id"], set_={c: getattr(stmt.excluded, c) for c in columns}))
+
+    async def add_to_cohorts(self, deltas: Mapping[CohortKey, Vector]) -> None:
+        if not deltas:
+            return
+        rows = [{"day": k.day, "source": k.source, "partner_id": k.partner_id, "owner_id": k.owner_id,
+                 "team_id": k.team_id, **dict(zip(MEASURES, v))} for k, v in sorted(deltas.items(), key=_key_order)]
+        stmt = insert(funnel_cohorts).values(rows)
+        await self.session.execute(stmt.on_conflict_do_update(
+            index_elements=["day", "source", "partner_id", "owner_id", "team_id"],
+            set_={m: getattr(funnel_cohorts.c, m) + getattr(stmt.excluded, m) for m in MEASURES}))
+
+
+def _key_order(item: tuple[CohortKey, Vector]) -> tuple[Any, ...]:
+    k = item[0]  # one order for every writer: two batches never deadlock on cohort rows
+    return (k.day, k.source, k.partner_id, k.owner_id, k.team_id)
+
+
+class PlanRepository:
+    """What managers load: channel spend per month, and targets per rep and team per month (业绩目标)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put_spend(self, rows: Sequence[Mapping[str, Any]], by: str) -> None:
+        for chunk in _chunks(rows):
+            stmt = insert(channel_spend).values([{**r, "updated_by": by} for r in chunk])
+            await self.session.execute(stmt.on_conflict_do_update(
+                index_elements=["month", "source", "partner_id"],
+                set_={"amount": stmt.excluded.amount, "currency": stmt.excluded.currency,
+                      "updated_by": stmt.excluded.updated_by, "updated_at": func.now()}))
+
+    async def put_targets(self, rows: Sequence[Mapping[str, Any]], by: str) -> None:
+        for chunk in _chunks(rows):
+            stmt = insert(targets).values([{**r, "updated_by": by} for r in chunk])
+            await self.session.execute(stmt.on_conflict_do_update(
+                index_elements=["month", "kind", "subject_id"],
+                set_={"amount": stmt.excluded.amount, "team_id": stmt.excluded.team_id,
+                      "updated_by": stmt.excluded.updated_by, "updated_at": func.now()}))
+
+
+def _chunks(rows: Sequence[Mapping[str, Any]], size: int = 2000) -> list[Sequence[Mapping[str, Any]]]:
+    """Slices a statement's parameters fit in (Postgres takes at most 32767 a statement)."""
+    return [rows[i:i + size] for i in range(0, len(rows), size)]

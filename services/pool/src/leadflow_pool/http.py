@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.status_codes import HTTP_200_OK
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow_pool import views
@@ -21,8 +21,8 @@ from leadflow_pool.db import store_pools
 from leadflow_pool.domain.claims import Claimant, Refusal
 from leadflow_pool.domain.pools import PoolDocument, dump_pools_yaml, parse_pools
 from leadflow_pool.ownership import Ownership, Refused
-from leadflow_shared.documents import DocumentError, Problem, parse_yaml
-from leadflow_shared.language import preferred_language
+from leadflow_shared.documents import DocumentError
+from leadflow_shared.http import body_document, invalid_document, refused
 from leadflow_shared.staff import Role, Staff, staff_roles
 
 ANY_STAFF = staff_roles(Role.rep, Role.sdr, Role.manager, Role.admin)
@@ -32,23 +32,11 @@ ADMINS = staff_roles(Role.admin)
 YAML = "application/yaml"
 
 
-def refused(request: Request[Any, Any, Any], exc: Refused) -> Response[dict[str, Any]]:
-    r = exc.refusal
-    detail = r.zh if preferred_language(request.headers.get("accept-language")) == "zh" else r.en
-    return Response({"status_code": r.status, "code": r.code, "detail": detail}, status_code=r.status)
-
-
-def invalid(request: Request[Any, Any, Any], exc: DocumentError) -> Response[dict[str, Any]]:
-    """A document refused whole: every problem with its path; nothing was applied."""
-    return Response({"status_code": 422, "detail": "refused whole: nothing was applied",
-                     "errors": [p.model_dump() for p in exc.problems]}, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
-
-
 def bad_cursor(request: Request[Any, Any, Any], exc: views.BadCursor) -> Response[dict[str, Any]]:
     return Response({"status_code": 400, "detail": str(exc)}, status_code=400)
 
 
-EXCEPTION_HANDLERS = {Refused: refused, DocumentError: invalid, views.BadCursor: bad_cursor}
+EXCEPTION_HANDLERS = {Refused: refused, DocumentError: invalid_document, views.BadCursor: bad_cursor}
 
 
 def claimant(staff: Staff) -> Claimant:
@@ -101,7 +89,7 @@ class PoolController(Controller):
          summary="Replace the pools document (YAML or JSON body), validated whole: every error with its path")
     async def replace_document(self, request: Request[Any, Any, Any], pool: NamedDependency[Pool],
                                staff: NamedDependency[Staff]) -> dict[str, Any]:
-        document = parse_pools(await _body_document(request))
+        document = parse_pools(await body_document(request))
         async with pool.db.uow() as uow:
             version = await store_pools(uow.session, document, staff.id)
             await uow.commit()
@@ -110,7 +98,7 @@ class PoolController(Controller):
     @post("/document/validate", status_code=HTTP_200_OK, guards=[MANAGERS],
           summary="Check a pools document without applying it: every error with its path")
     async def validate_document(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        document = parse_pools(await _body_document(request))
+        document = parse_pools(await body_document(request))
         return {"valid": True, "pools": [p.id for p in document.pools]}
 
     @get("/{pool_id:str}", summary="One pool with its rules", guards=[ANY_STAFF])
@@ -142,14 +130,6 @@ class PoolController(Controller):
                                    min_age_days, max_age_days)
         rows, following = await views.pool_leads_page(pool.db, pool_id, flt, sort, limit, cursor)
         return {"leads": rows, "next_cursor": following}
-
-
-async def _body_document(request: Request[Any, Any, Any]) -> Any:
-    body = await request.body()
-    try:
-        return parse_yaml(body.decode())
-    except UnicodeDecodeError:
-        raise DocumentError([Problem(path="", message="the body is not UTF-8 text")]) from None
 
 
 # ---- a lead's ownership ----------------------------------------------------------------------------------

@@ -8,14 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from leadflow_pool.domain.pools import Pool, PoolRules
-
-
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    code: str
-    en: str
-    zh: str
+from leadflow_shared.refusals import Refusal
 
 
 @dataclass(frozen=True)
