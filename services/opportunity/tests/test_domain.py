@@ -115,6 +115,9 @@ def test_the_funnel_row_keeps_first_times_and_moves_its_counts_between_cohorts()
     assert row["mql_at"] == T0 + timedelta(hours=2) and row["owner_id"] == "rep-a"
     older = apply(row, Fact(lead_id, "owner", T0, owner_id="rep-old"))
     assert older["owner_id"] == "rep-a"  # an older ownership told late changes nothing
+    transferred_first = apply({"lead_id": lead_id}, Fact(lead_id, "owner", T0 + timedelta(hours=3), owner_id="rep-b"))
+    assigned_late = apply(transferred_first, Fact(lead_id, "owner", T0, owner_id="rep-a", team_id="east"))
+    assert (assigned_late["owner_id"], assigned_late["team_id"]) == ("rep-b", "east")  # but its team does
 
     moved = apply(row, Fact(lead_id, "owner", T0 + timedelta(days=1), owner_id="rep-b", team_id="east"))
     change = deltas([(row, moved)])

@@ -10,7 +10,7 @@ from typing import Any
 from leadflow_opportunity.bootstrap import Opportunity
 from leadflow_opportunity.db import LeadRepository
 from leadflow_opportunity.domain.funnel import Fact
-from leadflow_opportunity.domain.model import ConversionStatus, status_for_owner
+from leadflow_opportunity.domain.model import status_for_owner
 from leadflow_shared.consumers import AnySubscription, BatchSubscription, Subscription
 from leadflow_shared.contracts import (
     LEADS_ACCEPTED, LEADS_ASSIGNED, LEADS_CLAIMED, LEADS_CONVERTED, LEADS_POOLED, LEADS_QUEUED, LEADS_RECEIVED,
@@ -29,6 +29,7 @@ def subscriptions(opportunity: Opportunity) -> list[AnySubscription]:
     def batch(topic: Topic, learn: Callable[[CloudEvent[Any], UnitOfWork], Any], facts: Callable[[CloudEvent[Any]], list[Fact]]
               ) -> BatchSubscription:
         async def handle(events: Events, uow: UnitOfWork) -> None:
+            await projection.lock_leads(uow, [e.data.lead_id for e in events])
             for event in events:
                 await learn(event, uow)
             await projection.apply(uow, [f for e in events for f in facts(e)])
@@ -52,32 +53,21 @@ def subscriptions(opportunity: Opportunity) -> list[AnySubscription]:
     def scored_facts(event: CloudEvent[Any]) -> list[Fact]:
         return [Fact(event.data.lead_id, "mql", event.time)] if event.data.stage == "mql" else []
 
-    async def on_assigned(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-        d = event.data
-        await LeadRepository(uow.session).set_owner(d.lead_id, d.owner_id, status_for_owner(d.owner_id),
-                                                    team_id=d.team_id, qualified_by=d.qualified_by)
+    def ownership(owner: Callable[[Any], str | None], at: str
+                  ) -> tuple[Callable[[CloudEvent[Any], UnitOfWork], Any], Callable[[CloudEvent[Any]], list[Fact]]]:
+        """How an ownership event (assigned, claimed, transferred, pooled...) teaches the lead and the funnel."""
+        async def learn(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+            d = event.data
+            who = owner(d)
+            await LeadRepository(uow.session).set_owner(d.lead_id, who, status_for_owner(who), getattr(d, at),
+                                                        team_id=getattr(d, "team_id", None),
+                                                        qualified_by=getattr(d, "qualified_by", None))
 
-    def assigned_facts(event: CloudEvent[Any]) -> list[Fact]:
-        d = event.data
-        return [Fact(d.lead_id, "owner", d.assigned_at, owner_id=d.owner_id, team_id=d.team_id)]
-
-    async def on_claimed(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-        d = event.data
-        await LeadRepository(uow.session).set_owner(d.lead_id, d.owner_id, status_for_owner(d.owner_id))
-
-    async def on_transferred(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-        d = event.data
-        await LeadRepository(uow.session).set_owner(d.lead_id, d.to_owner_id, status_for_owner(d.to_owner_id))
-
-    async def on_unowned(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-        await LeadRepository(uow.session).set_owner(event.data.lead_id, None, ConversionStatus.unowned,
-                                                    team_id=getattr(event.data, "team_id", None))
-
-    def owner_facts(owner: Callable[[Any], str | None], at: str) -> Callable[[CloudEvent[Any]], list[Fact]]:
         def facts(event: CloudEvent[Any]) -> list[Fact]:
             d = event.data
             return [Fact(d.lead_id, "owner", getattr(d, at), owner_id=owner(d), team_id=getattr(d, "team_id", None))]
-        return facts
+
+        return learn, facts
 
     async def nothing(event: CloudEvent[Any], uow: UnitOfWork) -> None:
         return None  # opportunity's own event: the lead's state changed with it already
@@ -103,13 +93,13 @@ def subscriptions(opportunity: Opportunity) -> list[AnySubscription]:
     return [
         batch(LEADS_RECEIVED, on_received, received_facts),
         batch(LEADS_SCORED, on_scored, scored_facts),
-        batch(LEADS_ASSIGNED, on_assigned, assigned_facts),
-        batch(LEADS_CLAIMED, on_claimed, owner_facts(lambda d: d.owner_id, "claimed_at")),
-        batch(LEADS_TRANSFERRED, on_transferred, owner_facts(lambda d: d.to_owner_id, "transferred_at")),
-        batch(LEADS_POOLED, on_unowned, owner_facts(lambda d: None, "pooled_at")),
-        batch(LEADS_QUEUED, on_unowned, owner_facts(lambda d: None, "queued_at")),
-        batch(LEADS_RELEASED, on_unowned, owner_facts(lambda d: None, "released_at")),
-        batch(LEADS_RECYCLED, on_unowned, owner_facts(lambda d: None, "recycled_at")),
+        batch(LEADS_ASSIGNED, *ownership(lambda d: d.owner_id, "assigned_at")),
+        batch(LEADS_CLAIMED, *ownership(lambda d: d.owner_id, "claimed_at")),
+        batch(LEADS_TRANSFERRED, *ownership(lambda d: d.to_owner_id, "transferred_at")),
+        batch(LEADS_POOLED, *ownership(lambda d: None, "pooled_at")),
+        batch(LEADS_QUEUED, *ownership(lambda d: None, "queued_at")),
+        batch(LEADS_RELEASED, *ownership(lambda d: None, "released_at")),
+        batch(LEADS_RECYCLED, *ownership(lambda d: None, "recycled_at")),
         batch(LEADS_ACCEPTED, nothing, accepted_facts),
         batch(LEADS_CONVERTED, nothing, converted_facts),
         batch(OPPORTUNITIES, nothing, opportunity_facts),

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert as plain_insert, select, update
+from sqlalchemy import and_, case, func, insert as plain_insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,17 +30,23 @@ class LeadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None, status: ConversionStatus,
+    async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None, status: ConversionStatus, at: Any,
                         team_id: str | None = None, qualified_by: str | None = None) -> None:
-        values: dict[str, Any] = dict(owner_id=owner_id, status=status)
-        if owner_id is not None and team_id is not None:
-            values["team_id"] = team_id
-        if qualified_by:
-            values["qualified_by"] = qualified_by
-        await self.session.execute(
-            insert(leads).values(lead_id=lead_id, **values)
-            .on_conflict_do_update(index_elements=["lead_id"], set_={**values, "updated_at": func.now()},
-                                   where=leads.c.status != ConversionStatus.converted))  # a customer stays one
+        """Who works the lead since `at`: an older ownership told late (topics are consumed apart) changes
+        nothing; a converted lead stays its converter's."""
+        stmt = insert(leads).values(lead_id=lead_id, owner_id=owner_id, status=status, owner_at=at,
+                                    team_id=team_id if owner_id else None, qualified_by=qualified_by)
+        new = stmt.excluded
+        newer = or_(leads.c.owner_at.is_(None), leads.c.owner_at <= new.owner_at)
+        await self.session.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
+            "owner_id": case((newer, new.owner_id), else_=leads.c.owner_id),
+            "status": case((newer, new.status), else_=leads.c.status),
+            "owner_at": case((newer, new.owner_at), else_=leads.c.owner_at),
+            "team_id": case((and_(newer, new.team_id.is_not(None)), new.team_id),
+                            else_=func.coalesce(leads.c.team_id, new.team_id)),
+            "qualified_by": func.coalesce(new.qualified_by, leads.c.qualified_by),
+            "updated_at": func.now(),
+        }, where=leads.c.status != ConversionStatus.converted))
 
     async def received(self, lead_id: uuid.UUID, facts: Mapping[str, Any]) -> None:
         """intake's facts of the lead: the first receipt's time stays, the newest snapshot wins."""

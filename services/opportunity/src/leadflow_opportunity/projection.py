@@ -21,12 +21,16 @@ class Projection:
     def day(self, at: datetime) -> date:
         return at.astimezone(self.timezone).date()
 
+    @staticmethod
+    async def lock_leads(uow: UnitOfWork, lead_ids: Sequence[Any]) -> None:
+        """Two topics' batches may touch one lead: the second waits, then reads what the first wrote. Taken
+        before any write, in one order, so batches never deadlock."""
+        await lock_keys(uow.session, [f"lead:{i}" for i in lead_ids])
+
     async def apply(self, uow: UnitOfWork, facts: Sequence[Fact]) -> None:
         if not facts:
             return
-        ids = sorted({f.lead_id for f in facts})
-        # Two topics' batches may touch one lead: the lock makes the second read what the first wrote.
-        await lock_keys(uow.session, [f"funnel:{i}" for i in ids])
+        ids = sorted({f.lead_id for f in facts})  # the caller holds their locks (lock_leads)
         repo = ProjectionRepository(uow.session)
         before = await repo.for_update(ids)
         after: dict[Any, dict[str, Any]] = {}

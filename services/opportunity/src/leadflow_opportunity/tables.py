@@ -22,6 +22,7 @@ leads = Table(
     Column("owner_id", String(100)),
     Column("team_id", String(100)),
     Column("status", String(20), nullable=False),
+    Column("owner_at", DateTime(timezone=True), comment="When the ownership it holds began."),
     Column("qualified_by", String(100), comment="The SDR who qualified it (SDR 奖励)."),
     Column("source", String(50)),
     Column("partner_id", String(100)),

@@ -125,7 +125,8 @@ def _own(row: dict[str, Any], fact: Fact) -> None:
     if row.get("opportunity_at") is not None:
         return
     if row.get("owner_at") is not None and fact.at < row["owner_at"]:
-        return  # an older ownership told late
+        row["team_id"] = row.get("team_id") or fact.team_id  # an older ownership told late: only its team counts
+        return
     row.update(owner_id=fact.owner_id, owner_at=fact.at)
     if fact.team_id:
         row["team_id"] = fact.team_id

@@ -18,6 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 _LEAD_COLUMNS = [
     sa.Column('team_id', sa.String(length=100), nullable=True),
+    sa.Column('owner_at', sa.DateTime(timezone=True), nullable=True, comment='When the ownership it holds began.'),
     sa.Column('qualified_by', sa.String(length=100), nullable=True, comment='The SDR who qualified it (SDR 奖励).'),
     sa.Column('source', sa.String(length=50), nullable=True),
     sa.Column('partner_id', sa.String(length=100), nullable=True),
