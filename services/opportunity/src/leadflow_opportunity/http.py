@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow_opportunity import views
 from leadflow_opportunity.bootstrap import Opportunity
@@ -226,13 +226,7 @@ class PaymentRequest(BaseModel):
     contract_ref: str | None = Field(None, min_length=1, max_length=100)
     amount: float = Field(gt=0, le=1e12)
     currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")
-    received_at: AwareDatetime
-
-    @model_validator(mode="after")
-    def _names_a_deal(self) -> PaymentRequest:
-        if self.opportunity_id is None and self.contract_ref is None:
-            raise ValueError("name the opportunity: opportunity_id or contract_ref")
-        return self
+    received_at: datetime = Field(description="When the money came, with its UTC offset.")
 
 
 class PaymentController(Controller):
@@ -244,6 +238,12 @@ class PaymentController(Controller):
                   "finance, admin). The first payment of a won deal realizes it. 201 new, 200 known already")
     async def record(self, data: JSONBody[PaymentRequest], opportunity: NamedDependency[Opportunity],
                      staff: NamedDependency[Staff]) -> Response[dict[str, Any]]:
+        if data.received_at.tzinfo is None:
+            raise refuse(400, "naive_time", "received_at needs its UTC offset (2026-12-01T10:00:00+08:00)",
+                         "received_at 须带时区（如 2026-12-01T10:00:00+08:00）")
+        if data.opportunity_id is None and data.contract_ref is None:
+            raise refuse(400, "no_opportunity", "name the opportunity: opportunity_id or contract_ref",
+                         "请指明商机：opportunity_id 或 contract_ref")
         row = await opportunity.deals.pay(PaymentReceived.model_validate(data.model_dump()), staff.id)
         body = {"payment_id": data.payment_id, "recorded": row["payment_recorded"],
                 "opportunity_id": row["opportunity_id"], "status": row["status"], "realized_at": row["realized_at"]}

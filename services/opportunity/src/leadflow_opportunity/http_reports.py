@@ -20,7 +20,7 @@ from leadflow_opportunity.db import PlanRepository
 from leadflow_opportunity.domain.funnel import AMOUNTS, STEPS
 from leadflow_opportunity.domain.plans import SpendRow, TargetRow, month_of, parse_rows
 from leadflow_opportunity.http import ANY_STAFF, refuse
-from leadflow_opportunity.reports import Reports, month_bounds
+from leadflow_opportunity.reports import Reports
 from leadflow_shared.documents import parse_yaml
 from leadflow_shared.http import csv_response, language
 from leadflow_shared.staff import Role, Staff, staff_roles
@@ -30,6 +30,20 @@ Many = FromQuery[list[str] | None]
 From = Annotated[date | None, QueryParameter(name="from", description="First day (default: this month's first).")]
 To = Annotated[date | None, QueryParameter(description="Last day, inclusive (default: today).")]
 Month = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: this month)")]
+
+
+def month(value: str | None, default: date) -> date:
+    """A query's month (YYYY-MM), or 400 in the caller's terms."""
+    if value is None:
+        return default.replace(day=1)
+    try:
+        first = month_of(value)
+    except ValueError:
+        first = None
+    if first is None or not 1970 <= first.year <= 2200:
+        raise refuse(400, "bad_month", f"{value!r} is not a month (YYYY-MM, 1970 to 2200)",
+                     f"{value!r} 不是有效月份（YYYY-MM，1970 至 2200 年）")
+    return first
 
 
 def reports(opportunity: Opportunity) -> Reports:
@@ -51,6 +65,8 @@ def report_filter(r: Reports, staff: Staff, start: date | None, end: date | None
     start = start or end.replace(day=1)
     if start > end:
         raise refuse(400, "bad_period", "`from` is after `to`", "开始日期晚于结束日期")
+    if start.year < 1970 or end.year > 2200:
+        raise refuse(400, "bad_period", "report days lie between 1970 and 2200", "报表日期须在 1970 至 2200 年之间")
     if (end - start).days > 3660:
         raise refuse(400, "bad_period", "a report spans at most ten years", "报表时间跨度最多十年")
     teams, own = scope(staff)
@@ -110,14 +126,16 @@ class ReportController(Controller):
          summary="排行榜: reps (or teams) by realized new sales (新签业绩, from the first payment) or conversion "
                  "rate, against their month's target with attainment; JSON or CSV")
     async def leaderboard(self, opportunity: NamedDependency[Opportunity], staff: NamedDependency[Staff],
-                          month: Month = None, by: FromQuery[Literal["rep", "team"]] = "rep",
+                          month_: Annotated[str | None, QueryParameter(
+                              name="month", pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: this month)")] = None,
+                          by: FromQuery[Literal["rep", "team"]] = "rep",
                           sort: FromQuery[Literal["realized", "conversion_rate", "attainment"]] = "realized",
                           format: FromQuery[Literal["json", "csv"]] = "json") -> Response[Any]:
         r = reports(opportunity)
         teams, own = scope(staff)
         if own:  # a rep sees the boards of his teams
             teams = tuple(sorted(staff.teams))
-        report = await r.leaderboard(month_of(month) if month else r.today(), by, teams, sort)
+        report = await r.leaderboard(month(month_, r.today()), by, teams, sort)
         if format == "csv":
             columns = ["rank", "id", "realized", "target", "attainment", "realized_deals", "won", "won_amount",
                        "opportunities", "leads", "converted", "conversion_rate"]
@@ -189,8 +207,8 @@ class PlanController(Controller):
                         str | None, QueryParameter(name="from", pattern=r"^\d{4}-\d{2}$")] = None,
                     to: Month = None) -> list[dict[str, Any]]:
         r = reports(opportunity)
-        last = month_of(to) if to else r.today().replace(day=1)
-        first = month_of(from_) if from_ else last.replace(month=1)
+        last = month(to, r.today())
+        first = month(from_, last.replace(month=1))
         return await views.spend_of(opportunity.db, first, last)
 
     @post("/targets", status_code=HTTP_200_OK, guards=[PLANNERS],
@@ -212,9 +230,11 @@ class PlanController(Controller):
 
     @get("/targets", guards=[ANY_STAFF], summary="The month's targets per rep and team (YYYY-MM)")
     async def targets(self, opportunity: NamedDependency[Opportunity], staff: NamedDependency[Staff],
-                      month: Month = None) -> list[dict[str, Any]]:
+                      month_: Annotated[str | None, QueryParameter(
+                          name="month", pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: this month)")] = None
+                      ) -> list[dict[str, Any]]:
         r = reports(opportunity)
-        first, _ = month_bounds(month_of(month) if month else r.today())
+        first = month(month_, r.today())
         rows = await views.targets_of(opportunity.db, first)
         teams, own = scope(staff)
         if own:
