@@ -172,6 +172,16 @@ async def test_a_scripted_history_adds_up_in_every_report(api: AsyncTestClient[A
     assert report["steps"][0]["label"] == "Leads" and report["won_amount"] == 150000
     assert report["realized_amount"] == 100000  # the deal's value, from its first payment
 
+    around = (await api.get("/v1/reports/funnel", params={"from": "2025-02-15", "to": "2025-04-10"}, headers=admin)
+              ).json()  # a whole month read by month, its edges by day
+    assert [s["count"] for s in around["steps"]] == [12, 8, 6, 4, 2, 1]
+    later = (await api.get("/v1/reports/funnel", params={"from": "2025-03-05", "to": "2025-03-31"}, headers=admin)
+             ).json()  # leads 0 and 1 were received on the 3rd and 4th
+    assert [s["count"] for s in later["steps"]] == [10, 6, 4, 2, 0, 0]
+    by_month = (await api.get("/v1/reports/funnel", params={"from": "2025-02-15", "to": "2025-04-10", "group": "month"},
+                              headers=admin)).json()
+    assert [(g["group"], g["steps"][0]["count"]) for g in by_month["groups"]] == [("2025-03-01", 12)]
+
     by_source = (await api.get("/v1/reports/funnel", params={**period, "group": "source"}, headers=admin)).json()
     assert {g["group"]: [s["count"] for s in g["steps"]] for g in by_source["groups"]} == {
         "paid_ads": [6, 4, 4, 3, 2, 1], "channel_partner": [4, 3, 2, 1, 0, 0], "website": [2, 1, 0, 0, 0, 0]}

@@ -4,6 +4,7 @@ and payments, the pipeline document, and the reporting projection (tables in tab
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from leadflow_opportunity.domain.funnel import MEASURES, CohortKey, Vector
 from leadflow_opportunity.domain.model import ConversionStatus
 from leadflow_opportunity.domain.pipeline import DEFAULT_PIPELINE, Pipeline, parse_pipeline
 from leadflow_opportunity.tables import (
-    channel_spend, contacts, conversions, customers, funnel_cohorts, funnel_leads, leads, metadata, opportunities,
+    channel_spend, contacts, conversions, customers, funnel_cohorts, funnel_leads, funnel_months, leads, metadata, opportunities,
     payments, pipeline_documents, stage_changes, targets,
 )
 
@@ -223,17 +224,24 @@ class ProjectionRepository:
             index_elements=["lead_id"], set_={c: getattr(stmt.excluded, c) for c in columns}))
 
     async def add_to_cohorts(self, deltas: Mapping[CohortKey, Vector]) -> None:
+        """Add the deltas to the day's cohorts and to the month's."""
         if not deltas:
             return
-        rows = [{"day": k.day, "source": k.source, "partner_id": k.partner_id, "owner_id": k.owner_id,
-                 "team_id": k.team_id, **dict(zip(MEASURES, v))} for k, v in sorted(deltas.items(), key=_key_order)]
-        stmt = insert(funnel_cohorts).values(rows)
-        await self.session.execute(stmt.on_conflict_do_update(
-            index_elements=["day", "source", "partner_id", "owner_id", "team_id"],
-            set_={m: getattr(funnel_cohorts.c, m) + getattr(stmt.excluded, m) for m in MEASURES}))
+        monthly: dict[CohortKey, list[float]] = {}
+        for k, v in deltas.items():
+            into = monthly.setdefault(replace(k, day=k.day.replace(day=1)), [0.0] * len(v))
+            for i, value in enumerate(v):
+                into[i] += value
+        for table, period, sums in ((funnel_cohorts, "day", deltas), (funnel_months, "month", monthly)):
+            rows = [{period: k.day, "source": k.source, "partner_id": k.partner_id, "owner_id": k.owner_id,
+                     "team_id": k.team_id, **dict(zip(MEASURES, v))} for k, v in sorted(sums.items(), key=_key_order)]
+            stmt = insert(table).values(rows)
+            await self.session.execute(stmt.on_conflict_do_update(
+                index_elements=[period, "source", "partner_id", "owner_id", "team_id"],
+                set_={m: getattr(table.c, m) + getattr(stmt.excluded, m) for m in MEASURES}))
 
 
-def _key_order(item: tuple[CohortKey, Vector]) -> tuple[Any, ...]:
+def _key_order(item: tuple[CohortKey, Any]) -> tuple[Any, ...]:
     k = item[0]  # one order for every writer: two batches never deadlock on cohort rows
     return (k.day, k.source, k.partner_id, k.owner_id, k.team_id)
 

@@ -167,18 +167,24 @@ funnel_leads = Table(
     Index("funnel_leads_received_on", "received_on"),
 )
 
-funnel_cohorts = Table(
-    "funnel_cohorts", metadata,
-    Column("day", Date, primary_key=True),
-    Column("source", String(50), primary_key=True),
-    Column("partner_id", String(100), primary_key=True),
-    Column("owner_id", String(100), primary_key=True),
-    Column("team_id", String(100), primary_key=True),
-    *(Column(step, BigInteger, nullable=False, server_default=text("0"))
-      for step in ("leads", "mql", "sql", "opportunities", "won", "realized")),
-    Column("won_amount", Numeric(18, 2), nullable=False, server_default=text("0")),
-    Column("realized_amount", Numeric(18, 2), nullable=False, server_default=text("0")),
-)
+def _cohort_table(name: str, period: str, comment: str) -> Table:
+    return Table(
+        name, metadata,
+        Column(period, Date, primary_key=True, comment=comment),
+        Column("source", String(50), primary_key=True),
+        Column("partner_id", String(100), primary_key=True),
+        Column("owner_id", String(100), primary_key=True),
+        Column("team_id", String(100), primary_key=True),
+        *(Column(step, BigInteger, nullable=False, server_default=text("0"))
+          for step in ("leads", "mql", "sql", "opportunities", "won", "realized")),
+        Column("won_amount", Numeric(18, 2), nullable=False, server_default=text("0")),
+        Column("realized_amount", Numeric(18, 2), nullable=False, server_default=text("0")),
+    )
+
+
+# The same sums by day and by month: a report over whole months reads the months, and days only at its edges.
+funnel_cohorts = _cohort_table("funnel_cohorts", "day", "The day (report timezone) the leads were received.")
+funnel_months = _cohort_table("funnel_months", "month", "The month's first day.")
 
 channel_spend = Table(
     "channel_spend", metadata,
@@ -203,4 +209,4 @@ targets = Table(
 )
 
 __all__ = ["metadata", "leads", "customers", "contacts", "opportunities", "conversions", "stage_changes",
-           "payments", "pipeline_documents", "funnel_leads", "funnel_cohorts", "channel_spend", "targets"]
+           "payments", "pipeline_documents", "funnel_leads", "funnel_cohorts", "funnel_months", "channel_spend", "targets"]

@@ -6,15 +6,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select, text
+from sqlalchemy import Date, and_, func, literal, or_, select, text, union_all
 from sqlalchemy.sql import ColumnElement
 
-from leadflow_opportunity.domain.funnel import MEASURES, NONE
+from leadflow_opportunity.domain.funnel import DIMENSIONS, MEASURES, NONE
 from leadflow_opportunity.tables import (
-    channel_spend, contacts, conversions, customers, funnel_cohorts, leads, opportunities, payments, stage_changes,
+    channel_spend, contacts, conversions, customers, funnel_cohorts, funnel_months, leads, opportunities, payments, stage_changes,
     targets,
 )
 from leadflow_shared.db import Database
@@ -106,9 +106,9 @@ class ReportFilter:
     teams: tuple[str, ...] = ()
     scope_teams: tuple[str, ...] | None = field(default=None, compare=False)  # a manager sees his teams only
 
-    def cohort_conditions(self) -> list[ColumnElement[bool]]:
-        c = funnel_cohorts.c
-        conditions = [c.day.between(self.start, self.end)]
+    def conditions(self, c: Any) -> list[ColumnElement[bool]]:
+        """The filter's dimensions on a cohort table's (or the cohorts subquery's) columns."""
+        conditions = []
         for column, values in ((c.source, self.sources), (c.partner_id, self.partners), (c.owner_id, self.reps),
                                (c.team_id, self.teams)):
             if values:
@@ -117,14 +117,32 @@ class ReportFilter:
             conditions.append(c.team_id.in_(self.scope_teams))
         return conditions
 
+    def cohorts(self, by_day: bool = False) -> Any:
+        """The cohort sums the filter counts, as a subquery (day, dimensions, measures): whole months from
+        funnel_months and only the days at the period's edges from funnel_cohorts; every day when `by_day`."""
+        c, m = funnel_cohorts.c, funnel_months.c
+        columns = [getattr(c, k) for k in (*DIMENSIONS, *MEASURES)]
+        first_full = self.start if self.start.day == 1 else _next_month(self.start)
+        after_full = _next_day(self.end).replace(day=1)  # the month after the last whole one
+        if by_day or first_full >= after_full:
+            return select(c.day, *columns).where(c.day.between(self.start, self.end), *self.conditions(c)).subquery()
+        edges = or_(and_(c.day >= self.start, c.day < first_full), and_(c.day >= after_full, c.day <= self.end))
+        days = select(c.day, *columns).where(edges, *self.conditions(c))
+        months = select(m.month.label("day"), *(getattr(m, k) for k in (*DIMENSIONS, *MEASURES))).where(
+            m.month >= first_full, m.month < after_full, *self.conditions(m))
+        return union_all(days, months).subquery()
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
 
 async def funnel(db: Database, flt: ReportFilter, group: str = "none") -> list[dict[str, Any]]:
     """The funnel's figures per group (one row with group `all` when not grouped), biggest first."""
-    c = funnel_cohorts.c
-    key = _group_key(group)
+    c = flt.cohorts(by_day=group in ("day", "week")).c
+    key = _group_key(c, group)
     sums = [func.sum(getattr(c, m)).label(m) for m in MEASURES]
-    query = select(key.label("group"), *sums).where(*flt.cohort_conditions()).group_by(key)
-    rows = await _rows(db, query)
+    rows = await _rows(db, select(key.label("group"), *sums).group_by(key))
     for row in rows:
         for m in MEASURES:
             row[m] = float(row[m] or 0) if m.endswith("amount") else int(row[m] or 0)
@@ -132,12 +150,11 @@ async def funnel(db: Database, flt: ReportFilter, group: str = "none") -> list[d
     return sorted(rows, key=lambda r: (-r["leads"], r["group"]))
 
 
-def _group_key(group: str) -> Any:
-    c = funnel_cohorts.c
+def _group_key(c: Any, group: str) -> Any:
     if group in _GROUP_COLUMNS:
         return getattr(c, _GROUP_COLUMNS[group])
     if group in ("week", "month"):
-        return func.date_trunc(group, c.day).cast(c.day.type)
+        return func.date_trunc(group, c.day).cast(Date)
     if group == "day":
         return c.day
     return literal("all")
@@ -194,9 +211,9 @@ def _next_day(day: date) -> date:
 
 async def channel_figures(db: Database, flt: ReportFilter) -> list[dict[str, Any]]:
     """Per source and partner: the funnel's figures and the spend of the months the period touches."""
-    c = funnel_cohorts.c
+    c = flt.cohorts().c
     sums = [func.sum(getattr(c, m)).label(m) for m in MEASURES]
-    counted = await _rows(db, select(c.source, c.partner_id, *sums).where(*flt.cohort_conditions())
+    counted = await _rows(db, select(c.source, c.partner_id, *sums)
                           .group_by(c.source, c.partner_id))
     s = channel_spend.c
     spent = await _rows(db, select(s.source, s.partner_id, func.sum(s.amount).label("spend"),
@@ -269,11 +286,11 @@ async def spend_of(db: Database, start: date, end: date) -> list[dict[str, Any]]
 
 async def cohort_counts_by(db: Database, column: str, flt: ReportFilter) -> dict[str, dict[str, int]]:
     """Leads and how many of them converted, per rep or team (conversion rate, 转化率)."""
-    c = funnel_cohorts.c
+    c = flt.cohorts().c
     who = getattr(c, column)
     rows = await _rows(db, select(who.label("id"), func.sum(c.leads).label("leads"),
                                   func.sum(c.opportunities).label("opportunities"), func.sum(c.won).label("won"))
-                       .where(*flt.cohort_conditions(), who != NONE).group_by(who))
+                       .where(who != NONE).group_by(who))
     return {r["id"]: {k: int(r[k] or 0) for k in ("leads", "opportunities", "won")} for r in rows}
 
 
