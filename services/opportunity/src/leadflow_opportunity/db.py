@@ -8,7 +8,7 @@ from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert as plain_insert, or_, select, update
+from sqlalchemy import Table, and_, case, func, insert as plain_insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from leadflow_opportunity.tables import (
     channel_spend, contacts, conversions, customers, funnel_cohorts, funnel_leads, funnel_months, leads, metadata, opportunities,
     payments, pipeline_documents, stage_changes, targets,
 )
+from leadflow_shared.db import driver_connection, insert_rows
 
 __all__ = ["metadata", "LeadRepository", "CustomerRepository", "OpportunityRepository", "ProjectionRepository",
            "PlanRepository", "current_pipeline", "store_pipeline"]
@@ -68,12 +69,20 @@ class LeadRepository:
                                    set_={"mql_at": func.least(leads.c.mql_at, at), "updated_at": func.now()}))
 
     async def for_update(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(select(leads).where(leads.c.lead_id == lead_id).with_for_update())
-               ).mappings().first()
+        """The lead, locked, with whether it converted and the pipeline's stored version: one round trip
+        (a conversion's hot path, sent to the driver)."""
+        row = await (await driver_connection(self.session)).fetchrow(_LEAD_FOR_UPDATE, lead_id)
         return dict(row) if row else None
 
     async def update(self, lead_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(update(leads).where(leads.c.lead_id == lead_id).values(**values, updated_at=func.now()))
+
+
+_LEAD_FOR_UPDATE = """
+    SELECT l.*, c.lead_id IS NOT NULL AS converted,
+           (SELECT coalesce(max(version), 0) FROM opportunity.pipeline_documents) AS pipeline_version
+    FROM opportunity.leads l LEFT JOIN opportunity.conversions c USING (lead_id)
+    WHERE l.lead_id = $1 FOR UPDATE OF l"""
 
 
 class CustomerRepository:
@@ -81,33 +90,24 @@ class CustomerRepository:
         self.session = session
 
     async def find(self, identity: CustomerIdentity, linked: uuid.UUID | None) -> dict[str, Any] | None:
-        """The customer these keys name: by credit code, then by the name in its region (companies), or by
-        mobile (people); else the one intake linked the lead to. The oldest when several match."""
-        for column, value in ((customers.c.credit_code, identity.credit_code),
-                              (customers.c.name_key, identity.name_key), (customers.c.mobile, identity.mobile),
-                              (customers.c.customer_id, linked)):
-            if value is None:
-                continue
-            found = await self._one(column == value, identity)
-            if found is not None:
-                return found
-        return None
+        """The customer these keys name, locked, with its contacts: by credit code, then by the name in its
+        region (companies), or by mobile (people); else the one intake linked the lead to; the oldest when
+        several match. Two credit codes are two companies, whatever their names. One round trip."""
+        row = await (await driver_connection(self.session)).fetchrow(
+            _FIND_CUSTOMER, str(identity.kind), identity.credit_code, identity.name_key, identity.mobile, linked)
+        if row is None:
+            return None
+        found = dict(row)
+        found["contacts"] = [{**c, "contact_id": uuid.UUID(c["contact_id"])} for c in found["contacts"]]
+        return found
 
-    async def _one(self, condition: Any, identity: CustomerIdentity) -> dict[str, Any] | None:
-        query = select(customers).where(condition, customers.c.kind == identity.kind)
-        if identity.credit_code:  # two credit codes are two companies, whatever their names
-            query = query.where(func.coalesce(customers.c.credit_code, identity.credit_code) == identity.credit_code)
-        row = (await self.session.execute(query.order_by(customers.c.created_at).limit(1).with_for_update())
-               ).mappings().first()
-        return dict(row) if row else None
-
-    async def create(self, identity: CustomerIdentity, owner_id: str | None, lead_id: uuid.UUID) -> dict[str, Any]:
-        row = {"customer_id": uuid.uuid4(), "kind": identity.kind, "name": identity.name,
-               "name_key": identity.name_key, "credit_code": identity.credit_code, "mobile": identity.mobile,
-               "province": identity.province, "city": identity.city, "industry": identity.industry,
-               "owner_id": owner_id, "created_from_lead": lead_id}
-        await self.session.execute(plain_insert(customers).values(row))
-        return row
+    @staticmethod
+    def new(identity: CustomerIdentity, owner_id: str | None, lead_id: uuid.UUID) -> dict[str, Any]:
+        """A new customer's row (inserted with the conversion's other rows: OpportunityRepository.add)."""
+        return {"customer_id": uuid.uuid4(), "kind": str(identity.kind), "name": identity.name,
+                "name_key": identity.name_key, "credit_code": identity.credit_code, "mobile": identity.mobile,
+                "province": identity.province, "city": identity.city, "industry": identity.industry,
+                "owner_id": owner_id, "created_from_lead": lead_id}
 
     async def complete(self, customer: dict[str, Any], identity: CustomerIdentity) -> None:
         """A merge teaches the customer what it lacked (its credit code, its place), never overwrites."""
@@ -118,19 +118,22 @@ class CustomerRepository:
                                        .values(**values))
             customer.update(values)
 
-    async def contacts(self, customer_id: uuid.UUID) -> list[dict[str, Any]]:
-        rows = (await self.session.execute(select(contacts).where(contacts.c.customer_id == customer_id)
-                                           .order_by(contacts.c.created_at))).mappings()
-        return [dict(r) for r in rows]
-
-    async def add_contact(self, customer_id: uuid.UUID, values: Mapping[str, Any]) -> uuid.UUID:
-        contact_id = uuid.uuid4()
-        await self.session.execute(plain_insert(contacts).values(contact_id=contact_id, customer_id=customer_id, **values))
-        return contact_id
-
     async def fill_contact(self, contact_id: uuid.UUID, values: Mapping[str, Any]) -> None:
         if values:
             await self.session.execute(update(contacts).where(contacts.c.contact_id == contact_id).values(**values))
+
+
+_FIND_CUSTOMER = """
+    SELECT c.*, (SELECT coalesce(jsonb_agg(jsonb_build_object('contact_id', t.contact_id, 'name', t.name,
+                        'title', t.title, 'mobile', t.mobile, 'wechat', t.wechat, 'email', t.email)
+                        ORDER BY t.created_at), '[]')
+                 FROM opportunity.contacts t WHERE t.customer_id = c.customer_id) AS contacts
+    FROM opportunity.customers c
+    WHERE c.kind = $1 AND (c.credit_code = $2 OR c.name_key = $3 OR c.mobile = $4 OR c.customer_id = $5)
+      AND ($2::text IS NULL OR coalesce(c.credit_code, $2) = $2)
+    ORDER BY CASE WHEN c.credit_code = $2 THEN 0 WHEN c.name_key = $3 THEN 1 WHEN c.mobile = $4 THEN 2 ELSE 3 END,
+             c.created_at
+    LIMIT 1 FOR UPDATE OF c"""
 
 
 class OpportunityRepository:
@@ -141,11 +144,12 @@ class OpportunityRepository:
         row = (await self.session.execute(select(conversions).where(conversions.c.lead_id == lead_id))).mappings().first()
         return dict(row) if row else None
 
-    async def add(self, opportunity: Mapping[str, Any], conversion: Mapping[str, Any],
-                  first_change: Mapping[str, Any]) -> None:
-        await self.session.execute(plain_insert(opportunities).values(**opportunity))
-        await self.session.execute(plain_insert(conversions).values(**conversion))
-        await self.session.execute(plain_insert(stage_changes).values(**first_change))
+    async def add(self, rows: Sequence[tuple[Table, Sequence[dict[str, Any]]]], lead_id: uuid.UUID) -> None:
+        """A conversion's rows (customer and contact when new, opportunity, conversion, first stage, outbox)
+        in one statement, then the lead marked converted."""
+        await insert_rows(self.session, rows)
+        await (await driver_connection(self.session)).execute(
+            "UPDATE opportunity.leads SET status = 'converted', updated_at = now() WHERE lead_id = $1", lead_id)
 
     async def for_update(self, opportunity_id: uuid.UUID) -> dict[str, Any] | None:
         return await self._locked(opportunities.c.opportunity_id == opportunity_id)

@@ -17,7 +17,10 @@ class PipelineCatalogue:
     pipeline: Pipeline = DEFAULT_PIPELINE
 
     async def current(self, session: AsyncSession) -> Pipeline:
-        stored = await pipeline_version(session)
+        return await self.at(session, await pipeline_version(session))
+
+    async def at(self, session: AsyncSession, stored: int) -> Pipeline:
+        """The pipeline, given the version stored now (read with other things, in one round trip)."""
         if stored != self.version:
             self.version, self.pipeline = await current_pipeline(session)
         return self.pipeline
