@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any
@@ -89,7 +90,50 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
     if missing:
         console.print(f"[red]✗ the lead did not reach: {', '.join(missing)} (see .local/logs/)[/]")
         raise typer.Exit(1)
+    close_the_sale(services["opportunity"], lead_id, views["opportunity"], staff, timeout_s)
     print_urls(services)
+
+
+def close_the_sale(opportunity: Any, lead_id: str, lead: dict[str, Any], admin: str, timeout_s: float) -> None:
+    """The rep who owns the lead accepts and converts it, wins it with a contract, finance records the first
+    payment (the sale is realized), and the funnel shows it."""
+    owner, team = lead.get("owner_id"), lead.get("team_id")
+    rep = _operator_key(["staff", "token", "--user", owner, "--role", "rep", "--ttl", "1h",
+                         *(["--team", team] if team else [])]) if owner else admin
+    finance = _operator_key(["staff", "token", "--user", "demo-billing", "--role", "finance", "--ttl", "1h"])
+
+    def call(method: str, path: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply = httpx.request(method, services_mod.service_url(opportunity, path), json=body, timeout=10,
+                              headers={"Authorization": f"Bearer {token}", "Accept-Language": "zh-CN"})
+        if reply.status_code >= 300:
+            console.print(f"[red]✗ {method} {path}: {reply.status_code} {reply.text}[/]")
+            raise typer.Exit(1)
+        return dict(reply.json())
+
+    call("POST", f"/v1/leads/{lead_id}/accept", rep)
+    made = call("POST", f"/v1/leads/{lead_id}/convert", rep, {"contact": {"title": "IT 总监"}, "opportunity": {
+        "name": "CRM 企业版年度合同", "amount": 500000, "expected_close": "2027-03-31", "product_line": "crm"}})
+    deal = made["opportunity_id"]
+    call("POST", f"/v1/opportunities/{deal}/stage", rep, {"to": "negotiation"})
+    call("POST", f"/v1/opportunities/{deal}/stage", rep, {"to": "won", "contract_ref": f"HT-DEMO-{deal[:8]}"})
+    call("POST", "/v1/payments", finance, {"payment_id": f"demo-{deal}", "opportunity_id": deal, "amount": 100000,
+                                            "received_at": datetime.now(UTC).isoformat()})
+    shown = call("GET", f"/v1/opportunities/{deal}", rep)
+    console.print(Panel(json.dumps({k: shown[k] for k in ("opportunity_id", "customer_id", "stage", "status",
+                                                         "contract_ref", "realized_at", "realized_amount")}
+                                   | {"history": [f"{h['from_stage']} → {h['to_stage']} ({h['by']})"
+                                                  for h in shown["history"]]}, ensure_ascii=False, indent=2),
+                        title=f"opportunity: converted, won and paid (GET /v1/opportunities/{deal})"))
+    deadline = time.monotonic() + timeout_s
+    report: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        report = call("GET", "/v1/reports/funnel", admin)
+        if report["steps"][-1]["count"] >= 1:
+            break
+        time.sleep(0.5)
+    console.print(Panel("\n".join(f"{s['label']:<16} {s['count']:>6}" + (f"   {s['rate']:.0%}" if s["rate"] is not None
+                                                                      else "") for s in report["steps"]),
+                        title="GET /v1/reports/funnel (this month; also ?format=csv|svg|png)"))
 
 
 def _demo_partner_key() -> str:
