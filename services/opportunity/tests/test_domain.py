@@ -140,7 +140,7 @@ def test_a_lead_counts_only_once_intake_told_its_day() -> None:
 def test_the_funnel_steps_rates_and_the_leaderboard_ranks() -> None:
     figures = steps({"leads": 200, "mql": 100, "sql": 50, "opportunities": 20, "won": 5, "realized": 4}, "en")
     assert [(s.count, s.rate, s.overall) for s in figures][:2] == [(200, None, 1.0), (100, 0.5, 0.5)]
-    assert figures[-1].rate == 0.8 and figures[-1].label == "Realized (paid)"
+    assert figures[-1].rate == 0.8 and figures[-1].label == "Paid"
     assert [s.label for s in steps({}, "zh")][0] == "线索" and steps({})[1].rate is None
     ranked = rank([{"id": "a", "v": 5}, {"id": "b", "v": 9}, {"id": "c", "v": 5}, {"id": "d", "v": 1}], "v")
     assert [(r["id"], r["rank"]) for r in ranked] == [("b", 1), ("a", 2), ("c", 2), ("d", 4)]

@@ -121,7 +121,7 @@ def close_the_sale(opportunity: Any, lead_id: str, lead: dict[str, Any], admin: 
     shown = call("GET", f"/v1/opportunities/{deal}", rep)
     console.print(Panel(json.dumps({k: shown[k] for k in ("opportunity_id", "customer_id", "stage", "status",
                                                          "contract_ref", "realized_at", "realized_amount")}
-                                   | {"history": [f"{h['from_stage']} → {h['to_stage']} ({h['by']})"
+                                   | {"history": [f"{h['from_stage'] or '(new)'} → {h['to_stage']} ({h['by']})"
                                                   for h in shown["history"]]}, ensure_ascii=False, indent=2),
                         title=f"opportunity: converted, won and paid (GET /v1/opportunities/{deal})"))
     deadline = time.monotonic() + timeout_s

@@ -21,11 +21,11 @@ REACHED_AT = {"mql": "mql_at", "sql": "sql_at", "opportunities": "opportunity_at
               "realized": "realized_at"}
 LABELS = {
     "leads": ("线索", "Leads"),
-    "mql": ("市场认可线索 MQL", "Marketing-qualified (MQL)"),
-    "sql": ("销售认可线索 SQL", "Sales-qualified (SQL)"),
+    "mql": ("市场认可线索 MQL", "MQL"),  # short: the chart's label column is narrow
+    "sql": ("销售认可线索 SQL", "SQL"),
     "opportunities": ("商机", "Opportunities"),
     "won": ("赢单", "Won"),
-    "realized": ("回款", "Realized (paid)"),
+    "realized": ("回款", "Paid"),
 }
 DIMENSIONS = ("source", "partner_id", "owner_id", "team_id")
 NONE = ""  # a cohort's missing dimension (a lead without partner, owner or team)
