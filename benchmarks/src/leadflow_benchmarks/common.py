@@ -8,8 +8,9 @@ import asyncio
 import json
 import logging
 import os
-import time
 import socket
+import time
+from dataclasses import dataclass, field
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,36 @@ def report_table(title: str) -> Table:
     table.add_column("raw ceiling", justify="right")
     table.add_column("ratio", justify="right")
     return table
+
+
+@dataclass
+class Figures:
+    """A bench's rows: a measure, leadflow's figure, the raw ceiling's, and the target with its verdict."""
+
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, what: str, value: str, ceiling: str = "", target: str = "", ok: bool | None = None) -> None:
+        verdict = "" if ok is None else ("PASS" if ok else "MISS")
+        self.rows.append((what, value, ceiling, f"{target} {verdict}".strip()))
+        if ok is False:
+            self.failures.append(what)
+
+    def print(self, console: Console, title: str, ceilings: str) -> None:
+        """The table, the machine's load, what the raw ceilings are, and the targets missed."""
+        table = Table(title=title)
+        for name, justify in (("measure", "left"), ("leadflow", "right"), ("raw ceiling", "right"),
+                              ("target", "left")):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for row in self.rows:
+            table.add_row(*row)
+        console.print(table)
+        load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        console.print(f"load average at the end (1 / 5 / 15 min): {load} — other work on the machine moves these "
+                      "figures.")
+        console.print(ceilings)
+        if self.failures:
+            console.print(f"[yellow]missed: {', '.join(self.failures)}[/]")
 
 
 def pct(values: list[float], p: float) -> float:

@@ -17,7 +17,6 @@ import random
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,10 +25,10 @@ import asyncpg
 import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
+    Figures,
     bench_database,
     company,
     cpu_seconds,
@@ -66,18 +65,6 @@ def bench(
     """Conversions/s through HTTP and their latency; the funnel report over a year of a million leads."""
     env = stack_env(["postgres", "kafka"])
     common.run(_bench(env, rate, seconds, reps, concurrency, leads, opportunities, queries), console)
-
-
-@dataclass
-class Figures:
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-    def add(self, what: str, value: str, ceiling: str = "", target: str = "", ok: bool | None = None) -> None:
-        verdict = "" if ok is None else ("PASS" if ok else "MISS")
-        self.rows.append((what, value, ceiling, f"{target} {verdict}".strip()))
-        if ok is False:
-            self.failures.append(what)
 
 
 async def _bench(env: dict[str, str], rate: int, seconds: float, n_reps: int, concurrency: int, n_leads: int,
@@ -374,17 +361,8 @@ async def _sum_ceiling(dsn: str, n: int) -> str:
 
 
 def _report(figures: Figures, rate: int, n_leads: int, n_opportunities: int, log_file: Path) -> None:
-    table = Table(title=f"opportunity benchmark ({os.cpu_count()} cores, {rate} conversions/s offered, "
-                        f"{n_leads:,} leads and {n_opportunities:,} opportunities in the funnel)")
-    for name, justify in (("measure", "left"), ("leadflow", "right"), ("raw ceiling", "right"), ("target", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for row in figures.rows:
-        table.add_row(*row)
-    console.print(table)
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    console.print(f"load average at the end (1 / 5 / 15 min): {load} — other work on the machine moves these figures.")
-    console.print("raw ceilings: conversions beside their writes as one plain Postgres transaction from as many "
+    figures.print(console, f"opportunity benchmark ({os.cpu_count()} cores, {rate} conversions/s offered, "
+                           f"{n_leads:,} leads and {n_opportunities:,} opportunities in the funnel)",
+                  "raw ceilings: conversions beside their writes as one plain Postgres transaction from as many "
                   "connections; the funnel beside the bare sum of the year's month rows in Postgres (and the naive "
                   f"count over every lead's row). Service log: {log_file}")
-    if figures.failures:
-        console.print(f"[yellow]missed: {', '.join(figures.failures)}[/]")

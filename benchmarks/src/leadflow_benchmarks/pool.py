@@ -19,7 +19,6 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,11 +27,11 @@ import asyncpg
 import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 from temporalio import workflow
 
 from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
+    Figures,
     bench_database,
     cpu_seconds,
     free_port,
@@ -64,18 +63,6 @@ def bench(
     env = stack_env(["postgres", "kafka", "temporal"])
     common.run(_bench(env, reps, claim_seconds, claim_interval, workflows, deadlines, concurrency, keep_workflows),
                console)
-
-
-@dataclass
-class Figures:
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-    def add(self, what: str, value: str, ceiling: str = "", target: str = "", ok: bool | None = None) -> None:
-        verdict = "" if ok is None else ("PASS" if ok else "MISS")
-        self.rows.append((what, value, ceiling, f"{target} {verdict}".strip()))
-        if ok is False:
-            self.failures.append(what)
 
 
 async def _bench(env: dict[str, str], n_reps: int, claim_seconds: float, claim_interval: float, n_workflows: int,
@@ -510,17 +497,8 @@ def _rss(pid: int) -> int:
 
 
 def _report(figures: Figures, n_reps: int, n_workflows: int, n_deadlines: int, log_file: Path) -> None:
-    table = Table(title=f"pool benchmark ({os.cpu_count()} cores, {n_reps} reps, {n_workflows:,} workflows, "
-                        f"{n_deadlines:,} deadlines at once)")
-    for name, justify in (("measure", "left"), ("leadflow", "right"), ("raw ceiling", "right"), ("target", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for row in figures.rows:
-        table.add_row(*row)
-    console.print(table)
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    console.print(f"load average at the end (1 / 5 / 15 min): {load} — other work on the machine moves these figures.")
-    console.print("raw ceilings: claims beside one plain `UPDATE … RETURNING` per call from as many Postgres "
+    figures.print(console, f"pool benchmark ({os.cpu_count()} cores, {n_reps} reps, {n_workflows:,} workflows, "
+                           f"{n_deadlines:,} deadlines at once)",
+                  "raw ceilings: claims beside one plain `UPDATE … RETURNING` per call from as many Postgres "
                   "connections; workflow starts beside start RPCs of a workflow type no worker runs. "
                   f"Service log: {log_file}")
-    if figures.failures:
-        console.print(f"[yellow]missed: {', '.join(figures.failures)}[/]")
