@@ -3,30 +3,22 @@ to send, as an admin, a rep or without a token, is never answered with a 5xx."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from leadflow_localstack.testing import ServiceProcesses, assert_no_server_errors
+from leadflow_localstack.testing import assert_no_server_errors, assert_ready, served_alone
 from leadflow_pool.app import service
 
 
 @pytest.fixture(scope="module")
-def pool_url(leadflow_env: dict[str, str], migrated: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    run = uuid.uuid4().hex[:8]
-    env = {**leadflow_env, "LEADFLOW_KAFKA_GROUP_PREFIX": f"fuzz-{run}", "LEADFLOW_POOL_TASK_QUEUE": f"fuzz-{run}",
-           "LEADFLOW_KAFKA_TOPIC_PREFIX": f"{leadflow_env['LEADFLOW_KAFKA_TOPIC_PREFIX']}{run}."}
-    processes = ServiceProcesses(env, Path(tmp_path_factory.mktemp("fuzz")))
-    running = processes.start(service)
-    processes.wait_ready()
-    yield running.url
-    codes = processes.stop_all()
-    assert set(codes.values()) <= {0, -15}, (codes, running.log_file.read_text()[-4000:])
+def pool_url(leadflow_env: dict[str, str], migrated: Any,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with served_alone(service, leadflow_env, Path(tmp_path_factory.mktemp("fuzz")),
+                      LEADFLOW_POOL_TASK_QUEUE="fuzz-{run}") as url:
+        yield url
 
 
 def test_no_request_gets_a_5xx(pool_url: str, staff_token: Callable[..., str]) -> None:
@@ -37,9 +29,4 @@ def test_no_request_gets_a_5xx(pool_url: str, staff_token: Callable[..., str]) -
 
 
 def test_the_fuzzed_service_still_answers(pool_url: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if httpx.get(f"{pool_url}/health/ready", timeout=5).status_code == 200:
-            return
-        time.sleep(0.2)
-    raise AssertionError("pool is not ready after the fuzzing")
+    assert_ready(pool_url, "pool after the fuzzing")

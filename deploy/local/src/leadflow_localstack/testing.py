@@ -334,6 +334,34 @@ async def eventually(probe, timeout_s: float = 30, interval_s: float = 0.2):  # 
     return value
 
 
+@contextmanager
+def served_alone(service: Service[Any, Any], leadflow_env: dict[str, str], log_dir: Path,
+                 **settings: str) -> Iterator[str]:
+    """A service as a real process on its own topics and consumer groups (`settings`: more LEADFLOW_*
+    variables, `{run}` standing for the run's id), for a module of tests that hammer it; its URL. It must
+    stop cleanly afterwards."""
+    run = uuid.uuid4().hex[:8]
+    env = {**leadflow_env, "LEADFLOW_KAFKA_GROUP_PREFIX": f"fuzz-{run}",
+           "LEADFLOW_KAFKA_TOPIC_PREFIX": f"{leadflow_env['LEADFLOW_KAFKA_TOPIC_PREFIX']}{run}.",
+           **{k: v.format(run=run) for k, v in settings.items()}}
+    processes = ServiceProcesses(env, log_dir)
+    running = processes.start(service)
+    processes.wait_ready()
+    yield running.url
+    codes = processes.stop_all()
+    assert set(codes.values()) <= {0, -15}, (codes, running.log_file.read_text()[-4000:])
+
+
+def assert_ready(url: str, what: str, timeout_s: float = 10) -> None:
+    """The service at `url` answers ready within `timeout_s` (after a fuzzing, say)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/health/ready", timeout=5).status_code == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} is not ready")
+
+
 def assert_no_server_errors(url: str, header_sets: list[dict[str, str]], *, min_operations: int,
                             max_examples: int = 25) -> None:
     """schemathesis over every operation of the service's OpenAPI document: up to `max_examples` generated
