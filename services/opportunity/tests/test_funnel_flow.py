@@ -23,10 +23,11 @@ from leadflow_shared.contracts import (
     OPPORTUNITIES_CLOSED, PAYMENTS_RECEIVED, LeadAssigned, LeadReceived, LeadScored, LeadSnapshot, LeadTransferred,
     PaymentReceived, Topic,
 )
+from leadflow_shared.db import Database
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import ensure_topics, physical_topic
 
-from .conftest import Token, staff, unique
+from .conftest import Token, owned_lead, staff, unique
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MARCH = datetime(2025, 3, 3, 10, tzinfo=SHANGHAI)  # a month no other test writes to
@@ -295,3 +296,29 @@ async def read_ours(bootstrap: str, topic: str, leads: set[str], count: int, tim
     finally:
         await consumer.stop()
     return records
+
+
+async def test_a_payment_for_no_known_deal_goes_to_the_dead_letter_topic_and_the_next_is_recorded(
+        api: AsyncTestClient[Any], db: Database, settings_env: dict[str, str], staff_token: Token) -> None:
+    prefix, bootstrap = settings_env["LEADFLOW_KAFKA_TOPIC_PREFIX"], settings_env["LEADFLOW_KAFKA_BOOTSTRAP"]
+    rep = staff(staff_token, "rep-li")
+    lead_id = await owned_lead(db, "rep-li", company_name=unique("回款公司"))
+    deal = (await api.post(f"/v1/leads/{lead_id}/convert", headers=rep, json={
+        "opportunity": {"name": "x", "amount": 9000, "stage": "contract"}})).json()["opportunity_id"]
+    assert (await api.post(f"/v1/opportunities/{deal}/stage", headers=rep,
+                           json={"to": "won", "contract_ref": unique("HT")})).status_code == 200
+    stray, now = uuid.uuid4(), datetime.now(UTC)
+    stray_id = unique("pay-stray")
+    await publish(settings_env, [
+        (PAYMENTS_RECEIVED, PaymentReceived(payment_id=stray_id, opportunity_id=stray, amount=100, received_at=now),
+         str(stray), now),
+        (PAYMENTS_RECEIVED, PaymentReceived(payment_id=unique("pay"), opportunity_id=uuid.UUID(deal), amount=100,
+                                            received_at=now), deal, now)])
+    dead = await read_ours(bootstrap, physical_topic(PAYMENTS_RECEIVED.dlq, prefix), {stray_id}, 1, timeout_s=60)
+    assert [r for r in dead if stray_id.encode() in r.value], "the stray payment never reached the DLQ"
+
+    async def realized() -> bool:
+        shown = (await api.get(f"/v1/opportunities/{deal}", headers=rep)).json()
+        return shown["realized_at"] is not None
+
+    assert await eventually(realized, timeout_s=30), "the good payment was not recorded"
