@@ -30,7 +30,6 @@ class Conversions:
 
     async def accept(self, lead_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
         async with self.db.uow() as uow:
-            await lock_keys(uow.session, [f"lead:{lead_id}"])
             repo = LeadRepository(uow.session)
             lead = await repo.for_update(lead_id)
             if (refusal := check_accept(lead, actor)) is not None:
@@ -50,8 +49,9 @@ class Conversions:
             lead = await LeadRepository(uow.session).for_update(lead_id)
             if lead is not None and lead["converted"]:
                 done = await OpportunityRepository(uow.session).conversion(lead_id)
+                assert done is not None  # the lead's row was read joined to it
                 raise Refused(Refusal(409, "converted", "the lead has converted already: this is its result",
-                                      "该线索已转化，以下为已有的转化结果"), _result(done or {}))
+                                      "该线索已转化，以下为已有的转化结果"), _result(done))
             if (refusal := check_convert(lead, actor)) is not None:
                 raise Refused(refusal)
             assert lead is not None

@@ -30,6 +30,8 @@ Many = FromQuery[list[str] | None]
 From = Annotated[date | None, QueryParameter(name="from", description="First day (default: this month's first).")]
 To = Annotated[date | None, QueryParameter(description="Last day, inclusive (default: today).")]
 Month = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: this month)")]
+TheMonth = Annotated[str | None, QueryParameter(name="month", pattern=r"^\d{4}-\d{2}$",
+                                                description="YYYY-MM (default: this month)")]
 
 
 def month(value: str | None, default: date) -> date:
@@ -126,8 +128,7 @@ class ReportController(Controller):
          summary="排行榜: reps (or teams) by realized new sales (新签业绩, from the first payment) or conversion "
                  "rate, against their month's target with attainment; JSON or CSV")
     async def leaderboard(self, opportunity: NamedDependency[Opportunity], staff: NamedDependency[Staff],
-                          month_: Annotated[str | None, QueryParameter(
-                              name="month", pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: this month)")] = None,
+                          month_: TheMonth = None,
                           by: FromQuery[Literal["rep", "team"]] = "rep",
                           sort: FromQuery[Literal["realized", "conversion_rate", "attainment"]] = "realized",
                           format: FromQuery[Literal["json", "csv"]] = "json") -> Response[Any]:
@@ -230,8 +231,7 @@ class PlanController(Controller):
 
     @get("/targets", guards=[ANY_STAFF], summary="The month's targets per rep and team (YYYY-MM)")
     async def targets(self, opportunity: NamedDependency[Opportunity], staff: NamedDependency[Staff],
-                      month_: Annotated[str | None, QueryParameter(
-                          name="month", pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: this month)")] = None
+                      month_: TheMonth = None
                       ) -> list[dict[str, Any]]:
         r = reports(opportunity)
         first = month(month_, r.today())

@@ -10,16 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from leadflow_opportunity import views
+from leadflow_opportunity.domain.plans import month_bounds
 from leadflow_opportunity.domain.funnel import AMOUNTS, STEPS, attainment, per, rank, roi, steps
 from leadflow_opportunity.pipelines import PipelineCatalogue
 from leadflow_shared.db import Database
-
-
-def month_bounds(month: date) -> tuple[date, date]:
-    """The month's first and last day."""
-    first = month.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return first, following - timedelta(days=1)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import Date, and_, func, literal, or_, select, text, union_all
 from sqlalchemy.sql import ColumnElement
 
 from leadflow_opportunity.domain.funnel import DIMENSIONS, MEASURES, NONE
+from leadflow_opportunity.domain.plans import next_month
 from leadflow_opportunity.tables import (
     channel_spend, contacts, conversions, customers, funnel_cohorts, funnel_months, leads, opportunities, payments, stage_changes,
     targets,
@@ -104,7 +105,7 @@ class ReportFilter:
     partners: tuple[str, ...] = ()
     reps: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
-    scope_teams: tuple[str, ...] | None = field(default=None, compare=False)  # a manager sees his teams only
+    scope_teams: tuple[str, ...] | None = None  # a manager sees his teams only
 
     def conditions(self, c: Any) -> list[ColumnElement[bool]]:
         """The filter's dimensions on a cohort table's (or the cohorts subquery's) columns."""
@@ -122,8 +123,8 @@ class ReportFilter:
         funnel_months and only the days at the period's edges from funnel_cohorts; every day when `by_day`."""
         c, m = funnel_cohorts.c, funnel_months.c
         columns = [getattr(c, k) for k in (*DIMENSIONS, *MEASURES)]
-        first_full = self.start if self.start.day == 1 else _next_month(self.start)
-        after_full = _next_day(self.end).replace(day=1)  # the month after the last whole one
+        first_full = self.start if self.start.day == 1 else next_month(self.start)
+        after_full = (self.end + timedelta(days=1)).replace(day=1)  # the month after the last whole one
         if by_day or first_full >= after_full:
             return select(c.day, *columns).where(c.day.between(self.start, self.end), *self.conditions(c)).subquery()
         edges = or_(and_(c.day >= self.start, c.day < first_full), and_(c.day >= after_full, c.day <= self.end))
@@ -131,10 +132,6 @@ class ReportFilter:
         months = select(m.month.label("day"), *(getattr(m, k) for k in (*DIMENSIONS, *MEASURES))).where(
             m.month >= first_full, m.month < after_full, *self.conditions(m))
         return union_all(days, months).subquery()
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 async def funnel(db: Database, flt: ReportFilter, group: str = "none") -> list[dict[str, Any]]:
@@ -181,7 +178,7 @@ async def time_in_stage(db: Database, flt: ReportFilter) -> dict[str, Any]:
         SELECT stage, count(*) AS deals, avg(extract(epoch FROM left_at - at)) / 86400 AS avg_days
         FROM moves WHERE left_at IS NOT NULL GROUP BY stage""")
     teams = list(flt.teams or flt.scope_teams or ())
-    params = {"start": flt.start, "end_excl": _next_day(flt.end), "teams": teams, "reps": list(flt.reps)}
+    params = {"start": flt.start, "end_excl": flt.end + timedelta(days=1), "teams": teams, "reps": list(flt.reps)}
     async with db.uow() as uow:
         stage_rows = [dict(r) for r in (await uow.session.execute(stages_sql, params)).mappings()]
         step_rows = (await uow.session.execute(text(f"""
@@ -203,10 +200,6 @@ _STEP_COLUMNS = (("mql", "mql_at"), ("sql", "sql_at"), ("opportunities", "opport
 
 def _days(value: Any) -> float | None:
     return None if value is None else round(float(value), 2)
-
-
-def _next_day(day: date) -> date:
-    return date.fromordinal(day.toordinal() + 1)
 
 
 async def channel_figures(db: Database, flt: ReportFilter) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -31,6 +31,16 @@ def month_of(value: Any) -> date:
         return date.fromisoformat(text).replace(day=1)
     except ValueError:
         raise ValueError(f"a month is YYYY-MM, not {text!r}") from None
+
+
+def next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    """The month's first and last day."""
+    return month.replace(day=1), next_month(month) - timedelta(days=1)
 
 
 class _Row(BaseModel):
