@@ -16,7 +16,6 @@ from sqlalchemy import and_, insert, select, update
 
 from leadflow_pool.bootstrap import Pool
 from leadflow_pool.db import PoolRepository, record, record_many
-from leadflow_pool.domain.claims import Refusal
 from leadflow_pool.domain.follow_ups import Author, Disposition, FollowUpSituation, FollowUpType, follow_up_refusal
 from leadflow_pool.domain.model import (
     DeadlineKind,
@@ -35,6 +34,7 @@ from leadflow_pool.tables import follow_ups, pool_leads, tasks
 from leadflow_shared.contracts import LEADS_DISPOSITIONED, LeadDispositioned
 from leadflow_shared.db import UnitOfWork, lock_keys
 from leadflow_shared.logging import get_logger
+from leadflow_shared.refusals import Refusal
 
 log = get_logger(__name__)
 

@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from leadflow_pool import views
 from leadflow_pool.bootstrap import Pool
 from leadflow_pool.db import store_pools
-from leadflow_pool.domain.claims import Claimant, Refusal
+from leadflow_pool.domain.claims import Claimant
 from leadflow_pool.domain.pools import PoolDocument, dump_pools_yaml, parse_pools
 from leadflow_pool.ownership import Ownership, Refused
 from leadflow_shared.documents import DocumentError
 from leadflow_shared.http import body_document, invalid_document, refused
+from leadflow_shared.refusals import Refusal
 from leadflow_shared.staff import Role, Staff, staff_roles
 
 ANY_STAFF = staff_roles(Role.rep, Role.sdr, Role.manager, Role.admin)

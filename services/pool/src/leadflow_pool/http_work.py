@@ -16,12 +16,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from leadflow_pool import views_work
 from leadflow_pool.bootstrap import Pool
-from leadflow_pool.domain.claims import Refusal
 from leadflow_pool.domain.follow_ups import Author
 from leadflow_pool.domain.tasks import TaskStatus
 from leadflow_pool.followups import FollowUpRequest, FollowUps, Recorded, TaskRequest, WorkRefused
 from leadflow_pool.ownership import Refused
 from leadflow_shared.language import preferred_language
+from leadflow_shared.refusals import Refusal
 from leadflow_shared.staff import Role, Staff, staff_roles
 
 ANY_STAFF = staff_roles(Role.rep, Role.sdr, Role.manager, Role.admin)

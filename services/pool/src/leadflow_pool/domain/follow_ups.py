@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from leadflow_pool.domain.claims import Refusal
+from leadflow_shared.refusals import Refusal
 
 
 class FollowUpType(StrEnum):
