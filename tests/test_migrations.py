@@ -10,6 +10,7 @@ import pytest
 
 from leadflow_localstack.testing import Infra
 from leadflow_shared import migrations
+from leadflow_shared.db import drop_database
 from leadflow_shared.service import discover_services
 
 
@@ -19,7 +20,15 @@ def empty_database(infra: Infra):  # type: ignore[no-untyped-def]
     admin = infra.pg_dsn.replace("postgresql+asyncpg", "postgresql")
     asyncio.run(_execute(admin, f'CREATE DATABASE "{name}"'))
     yield infra.pg_dsn.rpartition("/")[0] + f"/{name}"
-    asyncio.run(_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_drop(admin, name))
+
+
+async def _drop(admin: str, name: str) -> None:
+    conn = await asyncpg.connect(admin)
+    try:
+        await drop_database(conn, name)
+    finally:
+        await conn.close()
 
 
 async def _execute(dsn: str, sql: str) -> list[asyncpg.Record]:

@@ -398,14 +398,19 @@ def run_transaction(database: Callable[[], Database], work: Callable[[UnitOfWork
 
 
 async def recreate_database(admin_conn: Any, name: str, attempts: int = 10) -> None:
-    """Drop and create a scratch database (benchmarks). Dropping it `WITH (FORCE)` can be refused while an
-    autovacuum worker, which a non-superuser may not end, is still busy in it: wait and try again."""
+    """Drop and create a scratch database (benchmarks, tests)."""
+    await drop_database(admin_conn, name, attempts)
+    await admin_conn.execute(f'CREATE DATABASE "{name}"')
+
+
+async def drop_database(admin_conn: Any, name: str, attempts: int = 10) -> None:
+    """Drop a scratch database. Dropping it `WITH (FORCE)` can be refused while an autovacuum worker, which
+    a non-superuser may not end, is still busy in it: wait and try again."""
     for attempt in range(attempts):
         try:
             await admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            break
+            return
         except Exception:  # asyncpg.InsufficientPrivilegeError, ObjectInUseError
             if attempt == attempts - 1:
                 raise
             await asyncio.sleep(2.0)
-    await admin_conn.execute(f'CREATE DATABASE "{name}"')

@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from leadflow_localstack import procs
-from leadflow_shared.db import Database
+from leadflow_shared.db import Database, drop_database
 from leadflow_shared.kafka import ensure_topics
 from leadflow_shared.service import Runtime, Service, discover_services
 from leadflow_shared.settings import LeadflowSettings
@@ -107,7 +107,7 @@ async def test_database(infra: Infra) -> AsyncIterator[str]:
     yield f"{base}/{name}"
     conn = await asyncpg.connect(_plain(infra.pg_dsn))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(conn, name)
     finally:
         await conn.close()
 
