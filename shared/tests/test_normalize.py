@@ -144,3 +144,38 @@ def test_a_plainly_written_mobile_is_read_as_phonenumbers_reads_it(written: str)
         assert normalize.phone(written) == expected
     except InvalidContact:
         assert expected is None
+
+
+@pytest.mark.parametrize(("written", "meant"), [
+    ("宁德时代新能源科技金份有限公司", "宁德时代新能源科技股份有限公司"), ("示例科技中份有限公司", "示例科技股份有限公司"),
+    ("示例科技股分有限公司", "示例科技股份有限公司"), ("示例科技有限公可", "示例科技有限公司"),
+    ("美的东团股份有限公司", "美的集团股份有限公司"), ("海尔南团公司", "海尔集团公司"),
+    ("中国平安保险(东团)股份有限公司", "中国平安保险(集团)股份有限公司"),
+])
+def test_a_legal_form_or_group_marker_with_one_wrong_character_is_read_as_meant(written: str, meant: str) -> None:
+    assert company_name(meant).core in {r.core for r in normalize.company_readings(written)}
+
+
+@pytest.mark.parametrize(("written", "core", "place"), [
+    ("深中市大疆创新科技有限公司", "大疆创新科技", "深圳"), ("深北市大疆创新科技有限公司", "大疆创新科技", "深圳"),
+    ("腾讯科技(北圳)有限公司", "腾讯科技", "深圳"), ("河东示例科技有限公司", "示例科技", "河北"),
+])
+def test_a_region_with_one_wrong_character_is_read_as_the_places_it_may_mean(written: str, core: str,
+                                                                             place: str) -> None:
+    assert any(r.core == core and place in r.region_guesses for r in normalize.company_readings(written))
+
+
+def test_a_real_place_and_a_plain_name_have_no_other_reading() -> None:
+    assert normalize.company_readings("东方市示例科技有限公司") == ()  # 东方 is a city, not a slipped 东莞
+    assert normalize.company_readings("上海示例科技有限公司") == ()
+    assert normalize.company_readings("北京交响乐团有限公司") == ()  # 乐团 is no slipped 集团
+
+
+def test_taiwan_wording_is_read_with_the_mainlands_words() -> None:
+    cores = {r.core for r in normalize.company_readings("上海拉扎斯資訊科技有限公司")}
+    assert "拉扎斯信息科技" in cores
+
+
+@given(text)
+def test_every_name_can_be_read_tolerantly(value: str) -> None:
+    assert all(r.core for r in normalize.company_readings(value))

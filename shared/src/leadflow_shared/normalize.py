@@ -15,6 +15,8 @@ import opencc
 import phonenumbers
 from stdnum.cn import uscc
 
+from leadflow_shared import divisions
+
 DEFAULT_REGION = "CN"
 
 
@@ -119,7 +121,7 @@ def credit_code(text: str) -> str:
 # ---- companies ------------------------------------------------------------------------------
 
 # Longest first, so 股份有限公司 is not read as 有限公司 plus leftovers.
-_LEGAL_FORMS_ZH = ["股份有限公司", "有限责任公司", "有限公司", "公司", "集团", "股份", "有限"]
+_LEGAL_FORMS_ZH = ["股份有限公司", "有限责任公司", "责任有限公司", "有限公司", "有限责任", "公司", "集团", "股份", "有限"]
 _LEGAL_FORMS_EN = [
     "company limited", "co ltd", "co limited", "limited", "ltd", "incorporated", "inc", "corporation", "corp",
     "company", "co", "llc", "plc", "gmbh", "group",
@@ -217,7 +219,7 @@ def _strip_chinese_legal_form(value: str) -> tuple[str, str | None]:
 
 LATIN_PATTERN = "^[a-z0-9]{6,}$"  # also the predicate of the trigram index (intake.companies)
 LATIN_CORE = re.compile(LATIN_PATTERN)
-MIN_TYPO_CORE = 6  # shorter cores are mostly brand: 小米科技 vs 小马科技, 华信通科技 vs 华信达科技 are two companies
+MIN_TYPO_CORE = 5  # shorter cores are mostly brand: 小米科技 vs 小马科技 are two companies (five: see matching)
 
 
 def deletion_variants(core: str) -> list[str]:
@@ -231,7 +233,162 @@ def deletion_variants(core: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def typo_variants(core: str) -> tuple[str, ...]:
     """What the typo index keeps of a core: its deletion variants, where a one-typo match may count
-    (CJK-ish cores of 6–30 characters; Latin names are matched by trigrams instead)."""
+    (CJK-ish cores of 5–30 characters; Latin names are matched by trigrams instead)."""
     if LATIN_CORE.match(core) or not MIN_TYPO_CORE <= len(core) <= 30:
         return ()
     return tuple(deletion_variants(core))
+
+
+# ---- tolerant readings: one slip in a region or a legal form -------------------------------------
+
+@dataclass(frozen=True)
+class NameReading:
+    """Another reading of a company name, with one slip read through: 金份有限公司 as 股份有限公司, 东团 as
+    集团, 深中市 or (北圳) as 深圳, Taiwan phrasing (資訊, 軟體) as mainland (信息, 软件).
+
+    A reading is for linking to a company we already know, and only on an equal core. `region_guesses` are
+    the places a region typed with one wrong character may have meant (empty when the slip was elsewhere);
+    `region_certain` says it stood where only a region stands (before 省/市, or alone in brackets), so a
+    company of no known region may take it; otherwise the company must be in one of the guessed places.
+    """
+
+    core: str
+    region: str | None
+    slip: str  # legal_form | group | region | phrasing
+    region_guesses: frozenset[str] = frozenset()
+    region_certain: bool = True
+
+
+# Words that end in 团 or 份 and are not a slipped 集团 or 股份 (乐团, 身份); 股权 and 股东 are not 股份.
+_REAL_TUAN = frozenset("乐剧舞社唱技军兵财商旅艺")
+_REAL_FEN = frozenset("身省月年部")
+_LONG_FORMS = ("股份有限公司", "有限责任公司", "有限公司")
+_REGION_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
+_SLIPPED_REGION_IN_PARENS = re.compile(r"[(（]([^()（）]{2,9})[)）]")
+_SLIPPED_GROUP_IN_PARENS = re.compile(r"[(（]([^()（）集])团[)）]")
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff"
+
+
+def _one_substitution(typed: str, meant: str) -> bool:
+    return len(typed) == len(meant) and sum(a != b for a, b in zip(typed, meant, strict=True)) == 1
+
+
+@lru_cache(maxsize=65536)
+def company_readings(text: str) -> tuple[NameReading, ...]:
+    """The other ways to read this name when one part of it was mistyped (none for most names)."""
+    strict = company_name(text)
+    value = _GROUP_IN_PARENS.sub("集团", _SPACE_BESIDE_CJK.sub("", _lowered(text).strip()))
+    found: dict[tuple[str, str | None, frozenset[str]], NameReading] = {}
+    for reading in (*_legal_form_slips(value), *_region_slips(value, strict), *_short_name(strict),
+                    *_phrasing(text, strict)):
+        if reading.core and (reading.core != strict.core or reading.region_guesses):
+            found.setdefault((reading.core, reading.region, reading.region_guesses), reading)
+    return tuple(found.values())
+
+
+def _legal_form_slips(value: str) -> list[NameReading]:
+    """金份有限公司, 有限公可, 东团: the name read with the legal form or group marker it was meant to have."""
+    out = []
+    written = max((len(f) for f in _LONG_FORMS if value.endswith(f)), default=0)  # 金份有限公司 ends in 有限公司
+    for form in _LONG_FORMS:
+        tail = value[-len(form):]
+        if len(form) > written and len(value) > len(form) + 1 and _one_substitution(tail, form) \
+                and all(map(_is_cjk, tail)) and not _real_word_before(value, form):
+            corrected = company_name(value[: -len(form)] + form)
+            out.append(NameReading(corrected.core, corrected.region, "legal_form"))
+            break
+    if match := _SLIPPED_GROUP_IN_PARENS.search(value):  # (东团) for (集团)
+        corrected = company_name(value[: match.start()] + "集团" + value[match.end():])
+        out.append(NameReading(corrected.core, corrected.region, "group"))
+    head, tail = _split_legal_tail(value)
+    if len(head) >= 4 and head[-1] == "团" and head[-2] != "集" and _is_cjk(head[-2]) and head[-2] not in _REAL_TUAN:
+        corrected = company_name(head[:-2] + "集团" + tail)
+        out.append(NameReading(corrected.core, corrected.region, "group"))
+    return out
+
+
+def _real_word_before(value: str, form: str) -> bool:
+    """股权有限公司 is 股权, not a slipped 股份; 身份 is a word too."""
+    tail = value[-len(form):]
+    return form == "股份有限公司" and (tail[1] in "权东" or (tail[0] != "股" and tail[0] in _REAL_FEN))
+
+
+def _split_legal_tail(value: str) -> tuple[str, str]:
+    """The name before its (exactly written) legal form, and the form."""
+    for form in _LONG_FORMS + ("公司",):
+        if value.endswith(form) and len(value) > len(form):
+            return value[: -len(form)], form
+    return value, ""
+
+
+def _region_slips(value: str, strict: CompanyName) -> list[NameReading]:
+    out = []
+    for match in _SLIPPED_REGION_IN_PARENS.finditer(value):
+        token, _ = _without_region_suffix(match.group(1))
+        if guesses := region_guesses(token):
+            corrected = company_name(value[: match.start()] + value[match.end():])
+            if corrected.region is None:
+                out.append(NameReading(corrected.core, None, "region", guesses, region_certain=True))
+    if strict.region is None:
+        core = strict.core
+        for size in (2, 3):
+            rest, suffixed = _without_region_suffix(core[size:], leading=True)
+            # not before a short name: 青德啤酒 is a short core one character from 青岛啤酒, maybe another brand
+            if len(rest) >= 3 and (guesses := region_guesses(core[:size])):
+                out.append(NameReading(rest, None, "region", guesses, region_certain=suffixed))
+    return out
+
+
+def _without_region_suffix(text: str, *, leading: bool = False) -> tuple[str, bool]:
+    for suffix in _REGION_SUFFIXES:
+        if leading and text.startswith(suffix):
+            return text[len(suffix):], True
+        if not leading and text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)], True
+    return text, False
+
+
+@lru_cache(maxsize=4096)
+def region_guesses(token: str) -> frozenset[str]:
+    """The places `token` is one wrong character from; none when it is itself a place."""
+    if token in divisions.ALL or not all(map(_is_cjk, token)):
+        return frozenset()
+    return frozenset(place for place in divisions.ALL if _one_substitution(token, place))
+
+
+def _short_name(strict: CompanyName) -> list[NameReading]:
+    """北京联想: a region before a name of two characters, which the strict reading keeps whole (上海银行)."""
+    match = _REGION_PREFIX.match(strict.core) if strict.region is None else None
+    if match and len(rest := strict.core[match.end():]) == 2:
+        place = match.group(1)  # the company must be known to be there: 上海联想 is not 联想集团
+        return [NameReading(rest, place, "region", frozenset({place}), region_certain=False)]
+    return []
+
+
+@lru_cache(maxsize=1)
+def _tw2sp() -> opencc.OpenCC:
+    return opencc.OpenCC("tw2sp")
+
+
+# Taiwan's words for what the mainland calls otherwise, as they appear in company names (after t2s).
+_MAINLAND_WORDS = {"资讯": "信息", "软体": "软件", "硬体": "硬件", "网路": "网络", "线上": "在线", "数位": "数字",
+                   "行动": "移动", "晶片": "芯片", "程式": "程序", "云端": "云", "影音": "音视频", "电脑": "计算机"}
+_MAINLAND_WORD = re.compile("|".join(_MAINLAND_WORDS))
+
+
+def _phrasing(text: str, strict: CompanyName) -> list[NameReading]:
+    """資訊科技, 網路, 軟體: a name written with Taiwan's words, read with the mainland's (OpenCC's phrases,
+    and word for word: 資訊科技 may have been 信息技术 or 信息科技)."""
+    out = []
+    folded = fold_width(text)
+    mainland = _tw2sp().convert(folded)
+    if mainland != folded:
+        read = company_name(mainland)
+        out.append(NameReading(read.core, read.region, "phrasing"))
+    worded = _MAINLAND_WORD.sub(lambda m: _MAINLAND_WORDS[m.group(0)], strict.core)
+    if worded != strict.core:
+        out.append(NameReading(worded, strict.region, "phrasing"))
+    return out

@@ -4,7 +4,7 @@ from litestar.exceptions import ValidationException
 
 from leadflow_intake import consumers, db, http
 from leadflow_intake.bootstrap import bootstrap
-from leadflow_intake.cli import blocklist_app
+from leadflow_intake.cli import blocklist_app, dedupe_eval
 from leadflow_intake.settings import IntakeSettings
 from leadflow_shared.service import Service
 
@@ -22,3 +22,4 @@ service = Service(
 main = service.serve
 cli = service.cli()
 cli.add_typer(blocklist_app, name="blocklist")
+cli.command("dedupe-eval")(dedupe_eval)

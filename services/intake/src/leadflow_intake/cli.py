@@ -1,7 +1,9 @@
-"""intake's commands: `leadflow partners …`, `leadflow import FILE`, `leadflow intake blocklist …`."""
+"""intake's commands: `leadflow partners …`, `leadflow import FILE`, `leadflow intake blocklist …`,
+`leadflow intake dedupe-eval`."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Annotated
@@ -166,4 +168,41 @@ def _follow_import(client: httpx.Client, import_id: str, total: int) -> dict:  #
             time.sleep(0.5)
 
 
-__all__ = ["blocklist_app", "import_file", "partners_app"]
+def dedupe_eval(
+    write_cases: Annotated[bool, typer.Option(help="regenerate the labelled set (cases.csv) from its rules first")] = False,
+    examples: Annotated[bool, typer.Option(help="show a few missed or wrongly linked names per kind")] = False,
+) -> None:
+    """Run the labelled dedupe set through intake's pipeline on a scratch database and print precision and
+    recall per variant kind, for person merges and company links. Exits 1 below the goals."""
+    from leadflow_intake.evaluation import cases as labelled
+    from leadflow_intake.evaluation.run import GOALS, evaluate
+
+    if write_cases:
+        labelled.write_cases(labelled.generate())
+    companies, cases = labelled.load_companies(), labelled.load_cases()
+    columns = (TextColumn("posting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("leads", total=len(companies) + len(cases))
+        report = asyncio.run(evaluate(IntakeSettings().pg_dsn, companies, cases,
+                                      lambda n: progress.advance(task, n)))
+    table = Table("subject", "variant", "should link", "should not", "linked right", "missed", "wrong",
+                  "precision", "recall", title=f"dedupe evaluation: {len(companies)} companies, {len(cases)} cases")
+    for subject in ("person", "company"):
+        for (s, kind), tally in sorted(report.by_kind.items()):
+            if s == subject:
+                table.add_row(subject, kind, str(tally.same), str(tally.apart), str(tally.right), str(tally.missed),
+                              str(tally.wrong), f"{tally.precision:.3f}", f"{tally.recall:.3f}" if tally.same else "")
+                if examples and tally.examples:
+                    table.add_row("", "[dim]" + " | ".join(tally.examples) + "[/]", *[""] * 7)
+        total = report.subject(subject)
+        table.add_row(f"[bold]{subject}[/]", "[bold]all[/]", str(total.same), str(total.apart), str(total.right),
+                      str(total.missed), str(total.wrong), f"[bold]{total.precision:.3f}[/]",
+                      f"[bold]{total.recall:.3f}[/]", end_section=True)
+    console.print(table)
+    console.print(f"goals: precision ≥ {GOALS['precision']}, recall ≥ {GOALS['recall']}, for each subject: "
+                  + ("[green]met[/]" if report.meets_goals() else "[red]missed[/]"))
+    if not report.meets_goals():
+        raise typer.Exit(1)
+
+
+__all__ = ["blocklist_app", "dedupe_eval", "import_file", "partners_app"]

@@ -82,6 +82,7 @@ companies = Table(
     Column("core", String(300), nullable=False),
     Column("region", String(50)),
     Column("city", String(100)),
+    Column("industry", String(100)),
     Column("credit_code", String(18), unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_companies_core", "core"),
@@ -180,35 +181,36 @@ customer_contacts = Table(
 # The submission pipeline's statements go to asyncpg directly (see shared `driver_connection`).
 # Everything a batch must know before deciding, in one round trip: who owns its contacts, which customers
 # and companies it names, what the blocklist says, and how busy its visitors' IPs and devices have been.
-# Rows are (kind, k, id, owner, n, core, region, credit_code, city); the columns a kind does not use are null.
+# Rows are (kind, k, id, owner, n, core, region, credit_code, city, industry); the columns a kind does not use are null.
 # Each lookup joins the batch's values (`unnest($n) AS q(v) JOIN …`) rather than testing `col = ANY($n)`:
 # statements are prepared, and a plan Postgres made once while a table was small (a fresh database taking
 # its first import) scans that table and compares every row with every value; joined, a stale plan at
 # worst hashes the values, until the next ANALYZE brings the index back. The values come deduplicated.
 LOOK_UP_SQL = (
     "SELECT 'contact' AS kind, lc.key AS k, lc.lead_id AS id, NULL::text AS owner, NULL::bigint AS n, "
-    "  NULL::text AS core, NULL::text AS region, NULL::text AS credit_code, NULL::text AS city "
+    "  NULL::text AS core, NULL::text AS region, NULL::text AS credit_code, NULL::text AS city, "
+    "  NULL::text AS industry "
     "  FROM unnest($1::text[]) AS q(v) JOIN intake.lead_contacts lc ON lc.key = q.v "
-    "UNION ALL SELECT 'code', c.credit_code, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 'code', c.credit_code, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($2::text[]) AS q(v) JOIN intake.customers c ON c.credit_code = q.v "
-    "UNION ALL SELECT 'core', c.core, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 'core', c.core, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($3::text[]) AS q(v) JOIN intake.customers c ON c.core = q.v "
-    "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($1::text[]) AS q(v) JOIN intake.customer_contacts cc ON cc.key = q.v "
     "  JOIN intake.customers c ON c.id = cc.customer_id "
-    "UNION ALL SELECT 'company', NULL, c.id, NULL, NULL, c.core, c.region, c.credit_code, c.city "
+    "UNION ALL SELECT 'company', NULL, c.id, NULL, NULL, c.core, c.region, c.credit_code, c.city, c.industry "
     "  FROM unnest($2::text[]) AS q(v) JOIN intake.companies c ON c.credit_code = q.v "
-    "UNION ALL SELECT 'company', NULL, c.id, NULL, NULL, c.core, c.region, c.credit_code, c.city "
+    "UNION ALL SELECT 'company', NULL, c.id, NULL, NULL, c.core, c.region, c.credit_code, c.city, c.industry "
     "  FROM unnest($3::text[]) AS q(v) JOIN intake.companies c ON c.core = q.v "
-    "UNION ALL SELECT 'blocked', kind || ':' || value, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM intake.blocklist "
+    "UNION ALL SELECT 'blocked', kind || ':' || value, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM intake.blocklist "
     "  WHERE kind || ':' || value = ANY($4::text[]) "
-    "UNION ALL SELECT 'blocked', 'ip_range:' || host(ip), NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 'blocked', 'ip_range:' || host(ip), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($5::inet[]) AS ip "
     "  WHERE EXISTS (SELECT 1 FROM intake.blocklist WHERE kind = 'ip_range' AND CAST(value AS cidr) >>= ip) "
-    "UNION ALL SELECT 'ip_count', host(s.client_ip), NULL, NULL, count(*), NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 'ip_count', host(s.client_ip), NULL, NULL, count(*), NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($5::inet[]) AS q(v) JOIN intake.submissions s ON s.client_ip = q.v "
     "  WHERE s.client_ip IS NOT NULL AND s.received_at >= $7 GROUP BY s.client_ip "
-    "UNION ALL SELECT 'device_count', s.device_id, NULL, NULL, count(*), NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 'device_count', s.device_id, NULL, NULL, count(*), NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($6::text[]) AS q(v) JOIN intake.submissions s ON s.device_id = q.v "
     "  WHERE s.device_id IS NOT NULL AND s.received_at >= $7 GROUP BY s.device_id"
 )
@@ -218,18 +220,18 @@ LEADS_FOR_UPDATE_SQL = (
 )
 # Joins on unnest(): one btree probe per value, whatever the planner thinks of a long list.
 TYPO_COMPANIES_SQL = (
-    "SELECT DISTINCT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(v) "
+    "SELECT DISTINCT c.id, c.core, c.region, c.credit_code, c.city, c.industry FROM unnest($1::text[]) AS q(v) "
     "JOIN intake.company_variants cv ON cv.variant = q.v JOIN intake.companies c ON c.id = cv.company_id"
 )
 SIMILAR_COMPANIES_SQL = (
-    "SELECT q.core AS query, c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(core) "
+    "SELECT q.core AS query, c.id, c.core, c.region, c.credit_code, c.city, c.industry FROM unnest($1::text[]) AS q(core) "
     f"CROSS JOIN LATERAL (SELECT * FROM intake.companies WHERE core ~ '{LATIN_PATTERN}' AND core % q.core "
     "ORDER BY similarity(core, q.core) DESC LIMIT 5) AS c"
 )
 COMPANIES_SQL = (
-    "SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($1::text[]) AS q(v) "
+    "SELECT c.id, c.core, c.region, c.credit_code, c.city, c.industry FROM unnest($1::text[]) AS q(v) "
     "JOIN intake.companies c ON c.credit_code = q.v "
-    "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city FROM unnest($2::text[]) AS q(v) "
+    "UNION SELECT c.id, c.core, c.region, c.credit_code, c.city, c.industry FROM unnest($2::text[]) AS q(v) "
     "JOIN intake.companies c ON c.core = q.v"
 )
 
@@ -356,7 +358,7 @@ class IntakeRepository:
 
 
 def _candidate(row: Any) -> CompanyCandidate:
-    return CompanyCandidate(row["id"], row["core"], row["region"], row["credit_code"], row["city"])
+    return CompanyCandidate(row["id"], row["core"], row["region"], row["credit_code"], row["city"], row["industry"])
 
 
 class PartnerRepository:

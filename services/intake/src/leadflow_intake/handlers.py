@@ -16,7 +16,7 @@ from leadflow_intake.db import IntakeRepository
 from leadflow_intake.domain.lead import CleanLead, fill_blanks
 from leadflow_intake.domain.matching import CompanyCandidate, CompanyLink, link_company
 from leadflow_intake.domain.model import LeadStatus
-from leadflow_shared.normalize import LATIN_CORE, CompanyName, typo_variants
+from leadflow_shared.normalize import LATIN_CORE, CompanyName, NameReading, typo_variants
 from leadflow_intake.domain.risk import RecentTraffic, RiskPolicy, assess
 from leadflow_shared.contracts import LEADS_DUPLICATE_DETECTED, LEADS_RECEIVED, LeadSnapshot, Topic
 from leadflow_shared.db import UnitOfWork
@@ -81,11 +81,12 @@ class SubmissionPipeline:
 
     async def _look_up(self, repo: IntakeRepository, items: list[CleanLead]) -> _Batch:
         names = [lead.company for lead in items if lead.company]
+        read_as = [r.core for lead in items for r in lead.company_readings]
         since = datetime.now(UTC) - timedelta(seconds=self.policy.burst_window_s)
         found = await repo.look_up(
             [k for lead in items for k in lead.contact_keys()],
             [lead.credit_code for lead in items if lead.credit_code],
-            [n.core for n in names],
+            [n.core for n in names] + read_as,
             [d for lead in items if (d := lead.email_domain)],
             [lead.client_ip for lead in items if lead.client_ip],
             [lead.device_id for lead in items if lead.device_id],
@@ -197,12 +198,14 @@ class SubmissionPipeline:
         if not lead.company:
             return None  # a credit code alone names no company we could show
         company_id = uuid.uuid4()
+        where = lead.whereabouts
         row = {"id": company_id, "name": lead.fields["company_name"], "core": lead.company.core,
-               "region": lead.company.region, "city": lead.fields.get("city"), "credit_code": lead.credit_code}
+               "region": lead.company.region, "city": where.city, "industry": where.industry,
+               "credit_code": lead.credit_code}
         batch.new_companies.append(row)
         batch.new_variants += [{"variant": v, "company_id": company_id} for v in typo_variants(lead.company.core)]
         batch.companies.add(CompanyCandidate(company_id, lead.company.core, lead.company.region, lead.credit_code,
-                                             lead.fields.get("city")))
+                                             where.city, where.industry))
         return company_id
 
     @staticmethod
@@ -245,9 +248,10 @@ class CompanyIndex:
         for key in {candidate.core, *typo_variants(candidate.core)}:
             self._by_variant.setdefault(key, []).append(candidate)
 
-    def near(self, name: CompanyName | None, credit_code: str | None) -> list[CompanyCandidate]:
+    def near(self, name: CompanyName | None, credit_code: str | None,
+             readings: tuple[NameReading, ...] = ()) -> list[CompanyCandidate]:
         found: dict[uuid.UUID, CompanyCandidate] = {}
-        keys = [name.core, *typo_variants(name.core)] if name else []
+        keys = [name.core, *typo_variants(name.core), *(r.core for r in readings)] if name else []
         for candidate in [*self._by_code.get(credit_code or "", []),
                           *(c for key in keys for c in self._by_variant.get(key, [])),
                           *(self._similar.get(name.core, []) if name else [])]:
@@ -272,8 +276,9 @@ def received_data(record: dict[str, Any], lead_id: uuid.UUID, submission_id: uui
 
 
 def _link(batch: _Batch, lead: CleanLead) -> CompanyLink | None:
-    return link_company(lead.company, lead.credit_code, lead.fields.get("city"),
-                        batch.companies.near(lead.company, lead.credit_code))
+    return link_company(lead.company, lead.credit_code, lead.whereabouts,
+                        batch.companies.near(lead.company, lead.credit_code, lead.company_readings),
+                        lead.company_readings)
 
 
 def _company_lock_keys(lead: CleanLead) -> list[str]:

@@ -9,8 +9,9 @@ from typing import Any
 
 from leadflow_shared import normalize
 from leadflow_intake.domain.errors import FieldError
+from leadflow_intake.domain.matching import Whereabouts
 from leadflow_shared.contacts import contact_keys
-from leadflow_shared.normalize import CompanyName, InvalidContact
+from leadflow_shared.normalize import CompanyName, InvalidContact, NameReading
 
 CONTACT_FIELDS = ("mobile", "wechat", "email")
 
@@ -25,6 +26,7 @@ class CleanLead:
     email: str | None = None
     credit_code: str | None = None
     company: CompanyName | None = None
+    company_readings: tuple[NameReading, ...] = ()  # the name read with one slip corrected (rarely any)
     name: str | None = None  # folded: simplified, no spaces
     client_ip: str | None = None
     device_id: str | None = None
@@ -37,6 +39,10 @@ class CleanLead:
     @cached_property
     def _contact_keys(self) -> tuple[str, ...]:  # asked for several times per lead in a batch
         return contact_keys(self.mobile, self.wechat, self.email, normalized=True)
+
+    @property
+    def whereabouts(self) -> Whereabouts:
+        return Whereabouts(self.fields.get("city"), self.fields.get("industry"))
 
     @property
     def email_domain(self) -> str | None:
@@ -82,6 +88,7 @@ def clean(fields: dict[str, Any]) -> CleanLead | list[FieldError]:
         email=values.get("email"),
         credit_code=values.get("company_credit_code"),
         company=normalize.company_name(fields["company_name"]) if fields.get("company_name") else None,
+        company_readings=normalize.company_readings(fields["company_name"]) if fields.get("company_name") else (),
         name=normalize.person_name(fields["name"]) if fields.get("name") else None,
         client_ip=values.get("client_ip"),
         device_id=str(fields["device_id"]) if fields.get("device_id") else None,

@@ -1,7 +1,7 @@
 """Deciding that two company names are one company (the same 客户) — precision first.
 
-Candidates come from the database by index (credit code, exact core, one-typo variants, trigrams);
-these rules decide. A wrong link sends a lead to the wrong account owner, so a link needs positive
+Candidates come from the database by index (credit code, exact core, one-typo variants, trigrams, and
+the cores of the name's tolerant readings); these rules decide. A wrong link sends a lead to the wrong account owner, so a link needs positive
 evidence, and conflicting evidence (two different credit codes, two different regions) forbids it.
 """
 
@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from leadflow_shared.normalize import MIN_TYPO_CORE, CompanyName
+from leadflow_shared.normalize import MIN_TYPO_CORE, CompanyName, NameReading, fold
 
 _LATIN = re.compile(r"^[a-z0-9]+$")
 MIN_LATIN_CORE = 8
+SLIP = 3  # the rank of a link through a tolerant reading: below the same name, above a typo in the core
 
 
 @dataclass(frozen=True)
@@ -27,27 +28,38 @@ class CompanyCandidate:
     region: str | None
     credit_code: str | None
     city: str | None = None
+    industry: str | None = None
 
 
 @dataclass(frozen=True)
 class CompanyLink:
     company_id: uuid.UUID
-    rule: str  # credit_code | same_name | typo | similar_name
+    rule: str  # credit_code | same_name | slip | typo | similar_name
 
 
-def _regions_agree(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a == b
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where the lead says its company is and what it does (its city and industry fields)."""
+
+    city: str | None = None
+    industry: str | None = None
 
 
-def _cities_agree(a: str | None, b: str | None) -> bool:
+def _place(text: str | None) -> str | None:
+    """深圳市 and 深圳 are one city; a blank says nothing."""
+    return (fold(text).removesuffix("市") or None) if text else None
+
+
+def _agree(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
 
 
 def link_company(
     name: CompanyName | None,
     credit_code: str | None,
-    city: str | None,
+    where: Whereabouts,
     candidates: list[CompanyCandidate],
+    readings: tuple[NameReading, ...] = (),
 ) -> CompanyLink | None:
     """The company this lead works for, if one we know is it for certain enough."""
     if credit_code:
@@ -57,28 +69,48 @@ def link_company(
     if name is None:
         return None
     best: tuple[int, CompanyLink] | None = None
+    slipped_into: set[uuid.UUID] = set()
     for candidate in candidates:
         if credit_code and candidate.credit_code and candidate.credit_code != credit_code:
             continue  # two registrations: two companies, however alike their names
-        if not _regions_agree(name.region, candidate.region):
-            continue  # 示例科技(上海) and 示例科技(北京) are two legal entities
-        rank = _name_rank(name.core, candidate.core, same_city=_cities_agree(city, candidate.city))
+        rank = max(_name_rank(name, candidate, where), _reading_rank(readings, candidate))
+        if rank == SLIP:
+            slipped_into.add(candidate.id)
         if rank and (best is None or rank > best[0]):
-            best = (rank, CompanyLink(candidate.id, ("similar_name", "typo", "same_name")[rank - 1]))
+            best = (rank, CompanyLink(candidate.id, ("similar_name", "typo", "slip", "same_name")[rank - 1]))
+    if best and best[0] == SLIP and len(slipped_into) > 1:
+        return None  # 河东钢铁 is one character from 河北钢铁 and from 山东钢铁: knowing both, we cannot tell
     return best[1] if best else None
 
 
-def _name_rank(query: str, known: str, *, same_city: bool) -> int:
-    """3 same core, 2 one typo apart, 1 a close Latin spelling; 0 not the same company."""
+def _name_rank(name: CompanyName, candidate: CompanyCandidate, where: Whereabouts) -> int:
+    """4 same core, 2 one typo apart, 1 a close Latin spelling; 0 not the same company."""
+    if not _agree(name.region, candidate.region):
+        return 0  # 示例科技(上海) and 示例科技(北京) are two legal entities
+    query, known = name.core, candidate.core
     if query == known:
-        return 3
-    if not same_city:
+        return 4
+    city, other_city = _place(where.city), _place(candidate.city)
+    if not _agree(city, other_city) or not _agree(_place(where.industry), _place(candidate.industry)):
         return 0
     if _LATIN.match(query) and _LATIN.match(known):
         shorter = min(len(query), len(known))
-        if shorter >= MIN_LATIN_CORE and fuzz.ratio(query, known) >= 92:
-            return 1
+        return 1 if shorter >= MIN_LATIN_CORE and fuzz.ratio(query, known) >= 92 else 0
+    shorter = min(len(query), len(known))
+    if shorter < MIN_TYPO_CORE or Levenshtein.distance(query, known) != 1:
         return 0
-    if min(len(query), len(known)) >= MIN_TYPO_CORE and Levenshtein.distance(query, known) == 1:
-        return 2
+    # a core of five is half brand: one character off is another company unless both sit in one city
+    return 2 if shorter > MIN_TYPO_CORE or (city is not None and city == other_city) else 0
+
+
+def _reading_rank(readings: tuple[NameReading, ...], candidate: CompanyCandidate) -> int:
+    """3 when the name, read with its slip corrected, is the company's name in a place it may be."""
+    for reading in readings:
+        if reading.core != candidate.core or not _agree(reading.region, candidate.region):
+            continue
+        if not reading.region_guesses:
+            return SLIP
+        places = {candidate.region, _place(candidate.city)} - {None}
+        if places & reading.region_guesses or (reading.region_certain and not places):
+            return SLIP
     return 0
