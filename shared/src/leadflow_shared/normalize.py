@@ -300,6 +300,9 @@ def _legal_form_slips(value: str) -> list[NameReading]:
             corrected = company_name(value[: -len(form)] + form)
             out.append(NameReading(corrected.core, corrected.region, "legal_form"))
             break
+    if not out and len(value) > 3 and value[-1] == "司" and value[-2] != "公" and _is_cjk(value[-2]):
+        corrected = company_name(value[:-2] + "公司")  # 海尔集团工司
+        out.append(NameReading(corrected.core, corrected.region, "legal_form"))
     if match := _SLIPPED_GROUP_IN_PARENS.search(value):  # (东团) for (集团)
         corrected = company_name(value[: match.start()] + "集团" + value[match.end():])
         out.append(NameReading(corrected.core, corrected.region, "group"))

@@ -73,13 +73,16 @@ class SubmissionPipeline:
         partners = partner_id if isinstance(partner_id, list) else [partner_id] * len(items)
         repo = IntakeRepository(uow.session)
         await repo.lock([k for lead in items for k in lead.contact_keys()])
-        batch = await self._look_up(repo, items)
+        batch = await self.look_up(repo, items)
         await self._lock_new_companies(repo, batch, items)
         results = [self._decide(batch, lead, partner, import_id) for lead, partner in zip(items, partners, strict=True)]
         await self._write(repo, uow, batch)
         return results
 
-    async def _look_up(self, repo: IntakeRepository, items: list[CleanLead]) -> _Batch:
+    async def look_up(self, repo: IntakeRepository, items: list[CleanLead]) -> _Batch:
+        """What the dedupe base knows of these leads: their contacts' leads (locked), their customers, the
+        companies they may work for (by credit code, core, one-typo variants, tolerant readings, trigrams),
+        the blocklist and their visitors' recent traffic."""
         names = [lead.company for lead in items if lead.company]
         read_as = [r.core for lead in items for r in lead.company_readings]
         since = datetime.now(UTC) - timedelta(seconds=self.policy.burst_window_s)

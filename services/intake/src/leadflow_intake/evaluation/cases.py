@@ -53,7 +53,10 @@ LOOK_ALIKES = [
 # Characters a slip puts in place of another (common ones, so the mistyped name looks like a name).
 SLIPS = "金中东南北新华天安信达通和平"
 COMMON = "新华安信达通和平宏盛泰康源丰德嘉明光远成瑞兴益诚佳"
-FORM_SLIPS = {"股份有限公司": (0, "金中全服"), "有限公司": (1, "艰眼很"), "有限责任公司": (2, "则贵")}
+# What each character of a legal form is mistyped as: a near shape, a homophone, a slip of the IME.
+FORM_SLIPS = {"股": "金中全服", "份": "分", "有": "友", "限": "艰眼很", "公": "工功", "司": "可同", "责": "则贵",
+              "任": "壬"}
+LEGAL_FORMS = ("股份有限公司", "有限责任公司", "有限公司")
 FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
 REGION_SUFFIXES = ("省", "市")
 
@@ -252,11 +255,11 @@ def _regions(company: Company, rng: random.Random) -> Iterator[Rewrite]:
 def _slips(company: Company, rng: random.Random) -> Iterator[Rewrite]:
     """One wrong character in the legal form, the group marker or the region."""
     name = company.name
-    for form, (at, choices) in FORM_SLIPS.items():
-        if name.endswith(form):
-            slipped = form[:at] + rng.choice(choices) + form[at + 1:]
-            yield "slip in legal form", "same", name.removesuffix(form) + slipped, {}
-            break
+    form = next((f for f in LEGAL_FORMS if name.endswith(f)), None)
+    if form:
+        at = rng.randrange(len(form))
+        slipped = form[:at] + rng.choice(FORM_SLIPS[form[at]]) + form[at + 1:]
+        yield "slip in legal form", "same", name.removesuffix(form) + slipped, {}
     if "集团" in name:
         yield "slip in group marker", "same", name.replace("集团", rng.choice("东南金中") + "团", 1), {}
     found = _region(company)
