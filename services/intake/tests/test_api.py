@@ -209,6 +209,30 @@ def test_a_lead_of_an_existing_customer_carries_it(client: httpx.Client, leadflo
             break
         time.sleep(0.5)
     assert accepted["customer_id"] == str(customer_id)
+    slipped = client.post("/v1/leads", json={"mobile": _mobile(), "company_name": "杭州样例网络有限公可"}).json()
+    assert slipped["customer_id"] == str(customer_id), "a slip in the legal form is the same customer"
+    elsewhere = client.post("/v1/leads", json={"mobile": _mobile(), "company_name": "样例网络(北京)有限公司"}).json()
+    assert elsewhere["customer_id"] is None, "the same name in another region is another customer"
+
+
+def test_a_lead_linked_to_a_company_by_a_typo_carries_its_customer(client: httpx.Client,
+                                                                    leadflow_env: dict[str, str]) -> None:
+    customer_id = uuid.uuid4()
+    event = CloudEvent[CustomerChanged](source="/tests", type=CUSTOMERS.event_type, subject=str(customer_id),
+                                        data=CustomerChanged(customer_id=customer_id, name="杭州样例云计算服务有限公司",
+                                                             owner_id="rep-chen"))
+    asyncio.run(produce(leadflow_env["LEADFLOW_KAFKA_BOOTSTRAP"], leadflow_env["LEADFLOW_KAFKA_TOPIC_PREFIX"]
+                        + CUSTOMERS.name, event.to_bytes(), key=event.subject.encode()))
+    body = {"company_name": "杭州样例云计算服务有限公司", "city": "杭州"}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        first = client.post("/v1/leads", json={**body, "mobile": _mobile()}).json()
+        if first["customer_id"]:
+            break
+        time.sleep(0.5)
+    typo = client.post("/v1/leads", json={**body, "company_name": "杭州样例云计算月务有限公司", "mobile": _mobile()}).json()
+    assert typo["company_id"] == first["company_id"]
+    assert typo["customer_id"] == str(customer_id)
 
 
 # ---- batch, idempotency -------------------------------------------------------------------

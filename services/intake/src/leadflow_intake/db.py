@@ -193,7 +193,7 @@ LOOK_UP_SQL = (
     "  FROM unnest($1::text[]) AS q(v) JOIN intake.lead_contacts lc ON lc.key = q.v "
     "UNION ALL SELECT 'code', c.credit_code, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($2::text[]) AS q(v) JOIN intake.customers c ON c.credit_code = q.v "
-    "UNION ALL SELECT 'core', c.core, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL, NULL "
+    "UNION ALL SELECT 'core', c.core, c.id, c.owner_id, NULL, NULL, c.region, NULL, NULL, NULL "
     "  FROM unnest($3::text[]) AS q(v) JOIN intake.customers c ON c.core = q.v "
     "UNION ALL SELECT 'customer_contact', cc.key, c.id, c.owner_id, NULL, NULL, NULL, NULL, NULL, NULL "
     "  FROM unnest($1::text[]) AS q(v) JOIN intake.customer_contacts cc ON cc.key = q.v "
@@ -236,13 +236,27 @@ COMPANIES_SQL = (
 )
 
 
+CUSTOMERS_BY_CORE_SQL = (
+    "SELECT c.core, c.id, c.owner_id, c.region FROM unnest($1::text[]) AS q(v) JOIN intake.customers c ON c.core = q.v"
+)
+
+
+@dataclass(frozen=True)
+class CustomerByName:
+    """A customer of the customer master, as a company name finds it: one core may be several regions'."""
+
+    id: uuid.UUID
+    owner_id: str | None
+    region: str | None
+
+
 @dataclass
 class Lookup:
     """What the dedupe base knows of a batch's people, companies and visitors (see LOOK_UP_SQL)."""
 
     owners: dict[str, uuid.UUID] = field(default_factory=dict)  # contact key → its lead
     customers_by_code: dict[str, tuple[uuid.UUID, str | None]] = field(default_factory=dict)
-    customers_by_core: dict[str, tuple[uuid.UUID, str | None]] = field(default_factory=dict)
+    customers_by_core: dict[str, list[CustomerByName]] = field(default_factory=dict)
     customers_by_contact: dict[str, tuple[uuid.UUID, str | None]] = field(default_factory=dict)
     companies: dict[uuid.UUID, CompanyCandidate] = field(default_factory=dict)  # sharing a credit code or core
     blocked: set[str] = field(default_factory=set)
@@ -286,7 +300,7 @@ class IntakeRepository:
             elif kind == "code":
                 found.customers_by_code[key] = (row["id"], row["owner"])
             elif kind == "core":
-                found.customers_by_core.setdefault(key, (row["id"], row["owner"]))
+                found.customers_by_core.setdefault(key, []).append(CustomerByName(row["id"], row["owner"], row["region"]))
             elif kind == "customer_contact":
                 found.customers_by_contact[key] = (row["id"], row["owner"])
             elif kind == "company":
@@ -320,6 +334,13 @@ class IntakeRepository:
             for row in await self._fetch(SIMILAR_COMPANIES_SQL, unmatched_latin):
                 similar.setdefault(row["query"], []).append(_candidate(row))
         return list(found.values()), similar
+
+    async def customers_by_core(self, cores: Iterable[str]) -> dict[str, list[CustomerByName]]:
+        """The customers named by these cores (a company a lead was linked to by a typo in its name)."""
+        found: dict[str, list[CustomerByName]] = {}
+        for row in await self._fetch(CUSTOMERS_BY_CORE_SQL, list(set(cores))):
+            found.setdefault(row["core"], []).append(CustomerByName(row["id"], row["owner_id"], row["region"]))
+        return found
 
     async def update_leads(self, rows: list[dict[str, Any]]) -> None:
         if not rows:

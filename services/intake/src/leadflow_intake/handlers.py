@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leadflow_intake.db import IntakeRepository
+from leadflow_intake.db import CustomerByName, IntakeRepository
 from leadflow_intake.domain.lead import CleanLead, fill_blanks
-from leadflow_intake.domain.matching import CompanyCandidate, CompanyLink, link_company
+from leadflow_intake.domain.matching import CompanyCandidate, CompanyLink, compatible, link_company
 from leadflow_intake.domain.model import LeadStatus
 from leadflow_shared.normalize import LATIN_CORE, CompanyName, NameReading, typo_variants
 from leadflow_intake.domain.risk import RecentTraffic, RiskPolicy, assess
@@ -45,7 +45,7 @@ class _Batch:
     leads: dict[uuid.UUID, dict[str, Any]]
     companies: CompanyIndex
     customers_by_code: dict[str, tuple[uuid.UUID, str | None]]
-    customers_by_core: dict[str, tuple[uuid.UUID, str | None]]
+    customers_by_core: dict[str, list[CustomerByName]]
     customers_by_contact: dict[str, tuple[uuid.UUID, str | None]]
     blocked: set[str]
     by_ip: dict[str, int]
@@ -103,6 +103,9 @@ class SubmissionPipeline:
             [core for core in unknown if LATIN_CORE.match(core)],
             known=known,
         ) if unknown else ([], {})
+        named = {c.core for c in near} | {c.core for cs in similar.values() for c in cs}
+        if named - found.customers_by_core.keys():  # a typo may link to a company the customer master knows
+            found.customers_by_core.update(await repo.customers_by_core(named - found.customers_by_core.keys()))
         return _Batch(
             contact_owner=found.owners, leads=found_leads,
             companies=CompanyIndex([*found.companies.values(), *near], similar),
@@ -128,8 +131,9 @@ class SubmissionPipeline:
         submission_id = uuid.uuid4()
         reasons = self._risk(batch, lead)
         matched_key, existing_id = _person_match(batch, lead)
-        company_id = self._company(batch, lead)
-        customer_id, account_owner = _customer(batch, lead)
+        link = _link(batch, lead) if lead.company or lead.credit_code else None
+        company_id = self._company(batch, lead, link)
+        customer_id, account_owner = _customer(batch, lead, link)
         now = datetime.now(UTC)
 
         if existing_id is None:
@@ -192,10 +196,9 @@ class SubmissionPipeline:
         if lead.device_id:
             batch.by_device[lead.device_id] = batch.by_device.get(lead.device_id, 0) + 1
 
-    def _company(self, batch: _Batch, lead: CleanLead) -> uuid.UUID | None:
+    def _company(self, batch: _Batch, lead: CleanLead, link: CompanyLink | None) -> uuid.UUID | None:
         if not lead.company and not lead.credit_code:
             return None
-        link = _link(batch, lead)
         if link:
             return link.company_id
         if not lead.company:
@@ -298,12 +301,19 @@ def _person_match(batch: _Batch, lead: CleanLead) -> tuple[str | None, uuid.UUID
     return None, None
 
 
-def _customer(batch: _Batch, lead: CleanLead) -> tuple[uuid.UUID | None, str | None]:
+def _customer(batch: _Batch, lead: CleanLead, link: CompanyLink | None) -> tuple[uuid.UUID | None, str | None]:
+    """The customer the lead is of: by credit code, a contact, or its company's name (as written, as the
+    company it was linked to is known, or read through a slip), never another region's."""
     if lead.credit_code and lead.credit_code in batch.customers_by_code:
         return batch.customers_by_code[lead.credit_code]
     for key in lead.contact_keys():
         if key in batch.customers_by_contact:
             return batch.customers_by_contact[key]
-    if lead.company and lead.company.core in batch.customers_by_core:
-        return batch.customers_by_core[lead.company.core]
+    names = [(lead.company.core, lead.company.region)] if lead.company else []
+    names += [(link.core, link.region)] if link else []
+    names += [(r.core, r.region) for r in lead.company_readings if not r.region_guesses]
+    for core, region in names:
+        for customer in batch.customers_by_core.get(core, []):
+            if compatible(region, customer.region):
+                return customer.id, customer.owner_id
     return None, None

@@ -35,6 +35,8 @@ class CompanyCandidate:
 class CompanyLink:
     company_id: uuid.UUID
     rule: str  # credit_code | same_name | slip | typo | similar_name
+    core: str = ""  # the company's, as it is known (a customer of that name is the lead's customer)
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ def _place(text: str | None) -> str | None:
     return (fold(text).removesuffix("市") or None) if text else None
 
 
-def _agree(a: str | None, b: str | None) -> bool:
+def compatible(a: str | None, b: str | None) -> bool:
+    """Two regions (cities, industries) are no conflict when either is unknown."""
     return a is None or b is None or a == b
 
 
@@ -65,7 +68,7 @@ def link_company(
     if credit_code:
         for candidate in candidates:
             if candidate.credit_code == credit_code:
-                return CompanyLink(candidate.id, "credit_code")
+                return CompanyLink(candidate.id, "credit_code", candidate.core, candidate.region)
     if name is None:
         return None
     best: tuple[int, CompanyLink] | None = None
@@ -77,7 +80,8 @@ def link_company(
         if rank == SLIP:
             slipped_into.add(candidate.id)
         if rank and (best is None or rank > best[0]):
-            best = (rank, CompanyLink(candidate.id, ("similar_name", "typo", "slip", "same_name")[rank - 1]))
+            rule = ("similar_name", "typo", "slip", "same_name")[rank - 1]
+            best = (rank, CompanyLink(candidate.id, rule, candidate.core, candidate.region))
     if best and best[0] == SLIP and len(slipped_into) > 1:
         return None  # 河东钢铁 is one character from 河北钢铁 and from 山东钢铁: knowing both, we cannot tell
     return best[1] if best else None
@@ -85,13 +89,13 @@ def link_company(
 
 def _name_rank(name: CompanyName, candidate: CompanyCandidate, where: Whereabouts) -> int:
     """4 same core, 2 one typo apart, 1 a close Latin spelling; 0 not the same company."""
-    if not _agree(name.region, candidate.region):
+    if not compatible(name.region, candidate.region):
         return 0  # 示例科技(上海) and 示例科技(北京) are two legal entities
     query, known = name.core, candidate.core
     if query == known:
         return 4
     city, other_city = _place(where.city), _place(candidate.city)
-    if not _agree(city, other_city) or not _agree(_place(where.industry), _place(candidate.industry)):
+    if not compatible(city, other_city) or not compatible(_place(where.industry), _place(candidate.industry)):
         return 0
     if _LATIN.match(query) and _LATIN.match(known):
         shorter = min(len(query), len(known))
@@ -106,7 +110,7 @@ def _name_rank(name: CompanyName, candidate: CompanyCandidate, where: Whereabout
 def _reading_rank(readings: tuple[NameReading, ...], candidate: CompanyCandidate) -> int:
     """3 when the name, read with its slip corrected, is the company's name in a place it may be."""
     for reading in readings:
-        if reading.core != candidate.core or not _agree(reading.region, candidate.region):
+        if reading.core != candidate.core or not compatible(reading.region, candidate.region):
             continue
         if not reading.region_guesses:
             return SLIP
