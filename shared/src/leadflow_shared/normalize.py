@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import opencc
 import phonenumbers
+from rapidfuzz.distance import Hamming
 from stdnum.cn import uscc
 
 from leadflow_shared import divisions
@@ -273,7 +274,8 @@ def _is_cjk(char: str) -> bool:
 
 
 def _one_substitution(typed: str, meant: str) -> bool:
-    return len(typed) == len(meant) and sum(a != b for a, b in zip(typed, meant, strict=True)) == 1
+    """One character typed in place of another (a slip keeps the length: 金份 for 股份, 深中 for 深圳)."""
+    return len(typed) == len(meant) and Hamming.distance(typed, meant) == 1
 
 
 @lru_cache(maxsize=65536)
