@@ -87,6 +87,17 @@ async def test_a_lead_of_a_known_company_merges_into_it_and_its_contact_is_found
     assert third_result["customer_id"] == made["customer_id"] and third_result["contact_id"] != made["contact_id"]
 
 
+async def test_a_name_with_a_slipped_group_marker_merges_into_the_known_company(
+        api: AsyncTestClient[Any], db: Database, staff_token: Token) -> None:
+    core = unique("鼎新")
+    first = await owned_lead(db, "rep-li", company_name=f"{core}集团股份有限公司")
+    second = await owned_lead(db, "rep-li", company_name=f"{core}东团股份有限公司")
+    headers = staff(staff_token, "rep-li")
+    made = (await api.post(f"/v1/leads/{first}/convert", json=request(), headers=headers)).json()
+    again = (await api.post(f"/v1/leads/{second}/convert", json=request("二期"), headers=headers)).json()
+    assert again["merged"] is True and again["customer_id"] == made["customer_id"]
+
+
 async def test_a_credit_code_makes_one_company_whatever_its_names(
         api: AsyncTestClient[Any], db: Database, staff_token: Token) -> None:
     base = f"91310000{uuid.uuid4().int % 10**9:09d}"

@@ -91,10 +91,11 @@ class CustomerRepository:
 
     async def find(self, identity: CustomerIdentity, linked: uuid.UUID | None) -> dict[str, Any] | None:
         """The customer these keys name, locked, with its contacts: by credit code, then by the name in its
-        region (companies), or by mobile (people); else the one intake linked the lead to; the oldest when
-        several match. Two credit codes are two companies, whatever their names. One round trip."""
+        region (companies), or by mobile (people); else the one intake linked the lead to; else by the name
+        read through a slip; the oldest when several match. Two credit codes are two companies, whatever their names. One round trip."""
         row = await (await driver_connection(self.session)).fetchrow(
-            _FIND_CUSTOMER, str(identity.kind), identity.credit_code, identity.name_key, identity.mobile, linked)
+            _FIND_CUSTOMER, str(identity.kind), identity.credit_code, identity.name_key, identity.mobile, linked,
+            list(identity.read_as))
         if row is None:
             return None
         found = dict(row)
@@ -129,9 +130,11 @@ _FIND_CUSTOMER = """
                         ORDER BY t.created_at), '[]')
                  FROM opportunity.contacts t WHERE t.customer_id = c.customer_id) AS contacts
     FROM opportunity.customers c
-    WHERE c.kind = $1 AND (c.credit_code = $2 OR c.name_key = $3 OR c.mobile = $4 OR c.customer_id = $5)
+    WHERE c.kind = $1 AND (c.credit_code = $2 OR c.name_key = $3 OR c.mobile = $4 OR c.customer_id = $5
+                           OR c.name_key = ANY($6::text[]))
       AND ($2::text IS NULL OR coalesce(c.credit_code, $2) = $2)
-    ORDER BY CASE WHEN c.credit_code = $2 THEN 0 WHEN c.name_key = $3 THEN 1 WHEN c.mobile = $4 THEN 2 ELSE 3 END,
+    ORDER BY CASE WHEN c.credit_code = $2 THEN 0 WHEN c.name_key = $3 THEN 1 WHEN c.mobile = $4 THEN 2
+                  WHEN c.customer_id = $5 THEN 3 ELSE 4 END,
              c.created_at
     LIMIT 1 FOR UPDATE OF c"""
 

@@ -72,6 +72,7 @@ class CustomerIdentity:
     name: str
     credit_code: str | None = None
     name_key: str | None = None
+    read_as: tuple[str, ...] = ()  # the name's keys read through a slip (东团 for 集团): found, never made
     mobile: str | None = None
     province: str | None = None
     city: str | None = None
@@ -104,6 +105,13 @@ def name_key(company: str) -> str:
     return f"{name.core}|{name.region or ''}"
 
 
+def read_as_keys(company: str) -> tuple[str, ...]:
+    """The keys of the name read through one slip in its legal form or group marker, or in Taiwan's wording
+    (美的东团股份有限公司 is 美的集团's): a customer already known by one of them is this customer. A slipped
+    region is left alone here: its place is a guess, and a key holds one place."""
+    return tuple(f"{r.core}|{r.region or ''}" for r in normalize.company_readings(company) if not r.region_guesses)
+
+
 def customer_identity(kind: CustomerKind, given: CustomerInput, lead: dict[str, Any]) -> CustomerIdentity | Refusal:
     if kind == CustomerKind.company:
         return _company(given, lead)
@@ -122,6 +130,7 @@ def _company(given: CustomerInput, lead: dict[str, Any]) -> CustomerIdentity | R
         except normalize.InvalidContact as exc:
             return Refusal(422, "bad_credit_code", f"customer.credit_code: {exc}", "统一社会信用代码无效")
     return CustomerIdentity(CustomerKind.company, name, credit_code=code, name_key=name_key(name),
+                            read_as=read_as_keys(name),
                             **_place(given, lead))
 
 
