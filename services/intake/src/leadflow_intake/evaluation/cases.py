@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from functools import cache
 from pathlib import Path
@@ -58,7 +58,6 @@ FORM_SLIPS = {"股": "金中全服", "份": "分", "有": "友", "限": "艰眼�
               "任": "壬"}
 LEGAL_FORMS = ("股份有限公司", "有限责任公司", "有限公司")
 FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
-REGION_SUFFIXES = ("省", "市")
 
 
 @dataclass(frozen=True)
@@ -281,9 +280,8 @@ def _slipped_place(place: str, rng: random.Random) -> str | None:
     return None
 
 
-def _typo(core: str, rng: random.Random, avoid_at: Callable[[int], bool] = lambda _: False) -> str:
-    positions = [i for i in range(len(core)) if not avoid_at(i)] or list(range(len(core)))
-    at = rng.choice(positions)
+def _typo(core: str, rng: random.Random) -> str:
+    at = rng.randrange(len(core))
     char = rng.choice([c for c in COMMON if c != core[at]])
     return core[:at] + char + core[at + 1:]
 
