@@ -110,11 +110,40 @@ def test_a_slip_that_could_mean_two_known_companies_links_to_neither() -> None:
     assert link_name("河东示例科技集团有限公司", NOWHERE, [hebei, known("山东示例科技集团有限公司", id_=B)]) is None
 
 
-def test_a_place_one_character_off_before_a_short_name_is_another_company() -> None:
-    assert link_name("青德啤酒股份有限公司", NOWHERE, [known("青岛啤酒股份有限公司", city="青岛")]) is None
+def test_a_place_one_character_off_before_a_short_name_is_read_only_where_the_lead_is() -> None:
+    qingdao = [known("青岛啤酒股份有限公司", city="青岛")]
+    assert link_name("青德啤酒股份有限公司", NOWHERE, qingdao) is None  # a short core one character off
+    assert link_name("青德啤酒股份有限公司", Whereabouts("上海"), qingdao) is None
+    assert link_name("青德啤酒股份有限公司", Whereabouts("青岛市"), qingdao)  # the lead says where it is
+    assert link_name("何北建设集团有限公司", Whereabouts("保定"), [known("河北建设集团有限公司", city="保定")])
+
+
+def test_a_real_county_level_city_is_no_slip_and_a_region_slip_needs_the_leads_city_to_agree() -> None:
+    shenzhen = [known("深圳市宏瑞达电子科技有限公司", city="深圳")]
+    assert link_name("深州市宏瑞达电子科技有限公司", Whereabouts("衡水"), shenzhen) is None  # 深州 is a city
+    assert link_name("深中市宏瑞达电子科技有限公司", Whereabouts("衡水"), shenzhen) is None
+    assert link_name("深中市宏瑞达电子科技有限公司", Whereabouts("深圳"), shenzhen)
+
+
+def test_a_place_kept_in_a_short_core_does_not_make_it_long() -> None:
+    zhaochi = [known("深圳市兆驰股份有限公司", city="深圳")]  # the core is 深圳市兆驰: the brand is two characters
+    assert link_name("深圳市兆业股份有限公司", Whereabouts("深圳"), zhaochi) is None
+    longteng = [known("昆山龙腾光电股份有限公司", city="苏州")]
+    assert link_name("昆山龙华光电股份有限公司", Whereabouts("苏州"), longteng) is None
+
+
+def test_the_second_character_of_a_group_marker_may_slip_too() -> None:
+    link = link_name("大连万达集园有限公司", NOWHERE, [known("大连万达集团有限公司")])
+    assert link and link.rule == "slip"
+    assert link_name("示例系统集成有限公司", NOWHERE, [known("示例系统有限公司")]) is None  # 集成 is a word
 
 
 def test_a_region_before_a_short_name_must_be_where_the_company_is() -> None:
     assert link_name("北京联想有限公司", NOWHERE, [known("联想(北京)有限公司")])
     assert link_name("上海联想有限公司", NOWHERE, [known("联想(北京)有限公司")]) is None
     assert link_name("上海联想有限公司", NOWHERE, [known("联想集团有限公司")]) is None
+
+
+def test_a_place_mistyped_into_another_real_place_is_another_company() -> None:
+    kunshan = [known("纬创资通(昆山)有限公司", city="昆山")]  # 昆山 is no region the parser strips: it stays in the core
+    assert link_name("纬创资通(黄山)有限公司", Whereabouts("昆山"), kunshan) is None

@@ -218,6 +218,21 @@ def _strip_chinese_legal_form(value: str) -> tuple[str, str | None]:
     return value, "股份有限公司" if "股份" in joined else "有限公司" if "有限" in joined else "公司"
 
 
+_PLACES_BEFORE_A_NAME = divisions.ALL - divisions.BRAND_WORDS
+
+
+def distinctive(core: str) -> str:
+    """The core without a place it starts with (a place before a short name stays in the core: 深圳市兆驰,
+    昆山龙腾光电): what tells two companies apart, and what a typo's length is measured on. A place that is
+    also a brand's first word (东方财富, 宁德时代) counts as place only before 市 or 省."""
+    for size in (4, 3, 2):
+        head = core[:size]
+        rest, suffixed = _without_region_suffix(core[size:], leading=True)
+        if head in _PLACES_BEFORE_A_NAME or (suffixed and head in divisions.ALL):
+            return rest if len(rest) >= 2 else core
+    return core
+
+
 LATIN_PATTERN = "^[a-z0-9]{6,}$"  # also the predicate of the trigram index (intake.companies)
 LATIN_CORE = re.compile(LATIN_PATTERN)
 MIN_TYPO_CORE = 5  # shorter cores are mostly brand: 小米科技 vs 小马科技 are two companies (five: see matching)
@@ -258,15 +273,17 @@ class NameReading:
     slip: str  # legal_form | group | region | phrasing
     region_guesses: frozenset[str] = frozenset()
     region_certain: bool = True
+    place_in_core: bool = False  # 夏门象屿 read as 厦门象屿: only where the lead itself says it is in 厦门
 
 
 # Words that end in 团 or 份 and are not a slipped 集团 or 股份 (乐团, 身份); 股权 and 股东 are not 股份.
 _REAL_TUAN = frozenset("乐剧舞社唱技军兵财商旅艺")
+_TUAN_ALIKES = frozenset("因图园困围国圆固回囝湍抟疃")  # 集因, 集图: 团 mistyped (集成 and 集美 are words)
 _REAL_FEN = frozenset("身省月年部")
 _LONG_FORMS = ("股份有限公司", "有限责任公司", "有限公司")
 _REGION_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
 _SLIPPED_REGION_IN_PARENS = re.compile(r"[(（]([^()（）]{2,9})[)）]")
-_SLIPPED_GROUP_IN_PARENS = re.compile(r"[(（]([^()（）集])团[)）]")
+_SLIPPED_GROUP_IN_PARENS = re.compile(r"[(（](?:[^()（）集]团|集[因图园困围国圆固回])[)）]")
 
 
 def _is_cjk(char: str) -> bool:
@@ -309,10 +326,18 @@ def _legal_form_slips(value: str) -> list[NameReading]:
         corrected = company_name(value[: match.start()] + "集团" + value[match.end():])
         out.append(NameReading(corrected.core, corrected.region, "group"))
     head, tail = _split_legal_tail(value)
-    if len(head) >= 4 and head[-1] == "团" and head[-2] != "集" and _is_cjk(head[-2]) and head[-2] not in _REAL_TUAN:
+    if len(head) >= 4 and _slipped_group(head[-2:]):
         corrected = company_name(head[:-2] + "集团" + tail)
         out.append(NameReading(corrected.core, corrected.region, "group"))
     return out
+
+
+def _slipped_group(word: str) -> bool:
+    """东团, 南团, 集因, 集图: 集团 with one character wrong, but not 乐团 or 集成."""
+    first, second = word
+    if second == "团":
+        return first != "集" and _is_cjk(first) and first not in _REAL_TUAN
+    return first == "集" and second in _TUAN_ALIKES
 
 
 def _real_word_before(value: str, form: str) -> bool:
@@ -341,9 +366,12 @@ def _region_slips(value: str, strict: CompanyName) -> list[NameReading]:
         core = strict.core
         for size in (2, 3):
             rest, suffixed = _without_region_suffix(core[size:], leading=True)
-            # not before a short name: 青德啤酒 is a short core one character from 青岛啤酒, maybe another brand
-            if len(rest) >= 3 and (guesses := region_guesses(core[:size])):
+            guesses = region_guesses(core[:size]) if len(rest) >= 2 else frozenset()
+            if len(rest) >= 3 and guesses:
                 out.append(NameReading(rest, None, "region", guesses, region_certain=suffixed))
+            # a place the parser keeps in the core (厦门象屿, 宜宾五粮液): read it there, if the lead is there
+            out += [NameReading(place + core[size:], None, "region", frozenset({place}), region_certain=False,
+                                place_in_core=True) for place in sorted(guesses)]
     return out
 
 

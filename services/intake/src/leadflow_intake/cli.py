@@ -169,25 +169,29 @@ def _follow_import(client: httpx.Client, import_id: str, total: int) -> dict:  #
 
 
 def dedupe_eval(
-    write_cases: Annotated[bool, typer.Option(help="regenerate the labelled set (cases.csv) from its rules first")] = False,
+    labelled_set: Annotated[str, typer.Option("--set", help="ours (generated from rules) or blind (written by a "
+                                                             "tester without the rules in view)")] = "ours",
+    write_cases: Annotated[bool, typer.Option(help="regenerate our set (cases.csv) from its rules first")] = False,
     examples: Annotated[bool, typer.Option(help="show a few missed or wrongly linked names per kind")] = False,
 ) -> None:
-    """Run the labelled dedupe set through intake's pipeline on a scratch database and print precision and
+    """Run a labelled dedupe set through intake's pipeline on a scratch database and print precision and
     recall per variant kind, for person merges and company links. Exits 1 below the goals."""
     from leadflow_intake.evaluation import cases as labelled
     from leadflow_intake.evaluation.run import GOALS, evaluate
 
+    if labelled_set not in labelled.SETS:
+        raise typer.BadParameter(f"one of {', '.join(labelled.SETS)}", param_hint="--set")
     if write_cases:
         labelled.write_cases(labelled.generate())
-    companies, cases = labelled.load_companies(), labelled.load_cases()
+    companies, cases = labelled.load_companies(labelled_set), labelled.load_cases(labelled_set)
     columns = (TextColumn("posting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("leads", total=len(companies) + len(cases))
         report = asyncio.run(evaluate(IntakeSettings().pg_dsn, companies, cases,
                                       lambda n: progress.advance(task, n)))
     table = Table("subject", "variant", "should link", "should not", "linked right", "missed", "wrong",
-                  "precision", "recall", title=f"dedupe evaluation: {len(companies)} companies, {len(cases)} cases")
-    for subject in ("person", "company"):
+                  "precision", "recall", title=f"dedupe evaluation, {labelled_set} set: {len(companies)} companies, {len(cases)} cases")
+    for subject in sorted({s for s, _ in report.by_kind}, reverse=True):  # person, then company
         for (s, kind), tally in sorted(report.by_kind.items()):
             if s == subject:
                 table.add_row(subject, kind, str(tally.same), str(tally.apart), str(tally.right), str(tally.missed),

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from leadflow_shared.normalize import MIN_TYPO_CORE, CompanyName, NameReading, fold
+from leadflow_shared.divisions import ALL as PLACES
+from leadflow_shared.divisions import province_of
+from leadflow_shared.normalize import MIN_TYPO_CORE, CompanyName, NameReading, distinctive, fold
 
 _LATIN = re.compile(r"^[a-z0-9]+$")
 MIN_LATIN_CORE = 8
@@ -76,7 +78,7 @@ def link_company(
     for candidate in candidates:
         if credit_code and candidate.credit_code and candidate.credit_code != credit_code:
             continue  # two registrations: two companies, however alike their names
-        rank = max(_name_rank(name, candidate, where), _reading_rank(readings, candidate))
+        rank = max(_name_rank(name, candidate, where), _reading_rank(readings, candidate, where))
         if rank == SLIP:
             slipped_into.add(candidate.id)
         if rank and (best is None or rank > best[0]):
@@ -100,20 +102,36 @@ def _name_rank(name: CompanyName, candidate: CompanyCandidate, where: Whereabout
     if _LATIN.match(query) and _LATIN.match(known):
         shorter = min(len(query), len(known))
         return 1 if shorter >= MIN_LATIN_CORE and fuzz.ratio(query, known) >= 92 else 0
-    shorter = min(len(query), len(known))
-    if shorter < MIN_TYPO_CORE or Levenshtein.distance(query, known) != 1:
+    shorter = min(len(distinctive(query)), len(distinctive(known)))  # 深圳市兆驰 is a short core
+    if shorter < MIN_TYPO_CORE or Levenshtein.distance(query, known) != 1 or _another_place(query, known):
         return 0
     # a core of five is half brand: one character off is another company unless both sit in one city
     return 2 if shorter > MIN_TYPO_CORE or (city is not None and city == other_city) else 0
 
 
-def _reading_rank(readings: tuple[NameReading, ...], candidate: CompanyCandidate) -> int:
-    """3 when the name, read with its slip corrected, is the company's name in a place it may be."""
+def _another_place(query: str, known: str) -> bool:
+    """纬创资通黄山 and 纬创资通昆山: the one character that differs turns one real place into another."""
+    if len(query) != len(known):
+        return False
+    at = next(i for i, (a, b) in enumerate(zip(query, known, strict=True)) if a != b)
+    return any(known[start:start + size] in PLACES and query[start:start + size] in PLACES
+               for size in (2, 3, 4) for start in range(max(0, at - size + 1), at + 1))
+
+
+def _reading_rank(readings: tuple[NameReading, ...], candidate: CompanyCandidate, where: Whereabouts) -> int:
+    """SLIP when the name, read with its slip corrected, is the company's name in a place it may be."""
     for reading in readings:
         if reading.core != candidate.core or not compatible(reading.region, candidate.region):
             continue
         if not reading.region_guesses:
             return SLIP
+        city = _place(where.city)
+        if not compatible(city, _place(candidate.city)):
+            continue  # 深州市… from 衡水 is not 深圳's company
+        if reading.place_in_core:
+            if city and (city in reading.region_guesses or province_of(city) in reading.region_guesses):
+                return SLIP
+            continue
         places = {candidate.region, _place(candidate.city)} - {None}
         if places & reading.region_guesses or (reading.region_certain and not places):
             return SLIP

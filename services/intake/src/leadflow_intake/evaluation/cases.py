@@ -6,6 +6,10 @@ posted once (every other one with a credit code); every case is then posted as a
 `same` (it must link to, or merge into, that first lead's company or person) or `apart` (it must not).
 `cases.csv` is generated from these rules with a fixed seed and kept in the repository, so a change of
 rules shows as a diff; `leadflow intake dedupe-eval --write-cases` regenerates it.
+
+`blind/` is a second set in the same form, written by a tester from the requirement alone, without the
+matching rules in view (95 other companies, their own variants and labels, including some they found
+debatable). It is kept as written: it checks the rules against slips they were not made for.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import opencc
 from stdnum.cn import uscc
 
 from leadflow_shared import divisions
-from leadflow_shared.normalize import MIN_TYPO_CORE, region_guesses, company_name
+from leadflow_shared.normalize import MIN_TYPO_CORE, company_name, distinctive, region_guesses
 
 HERE = Path(__file__).parent
-COMPANIES_FILE = HERE / "companies.csv"
+SETS = {"ours": HERE, "blind": HERE / "blind"}
 CASES_FILE = HERE / "cases.csv"
 SEED = 21
 
@@ -122,13 +126,13 @@ def case_mobile(case_id: int) -> str:
 
 
 @cache
-def load_companies() -> tuple[Company, ...]:
-    with COMPANIES_FILE.open(encoding="utf-8") as f:
+def load_companies(labelled: str = "ours") -> tuple[Company, ...]:
+    with (SETS[labelled] / "companies.csv").open(encoding="utf-8") as f:
         return tuple(Company(i, row["name"], row["city"], row["industry"]) for i, row in enumerate(csv.DictReader(f)))
 
 
-def load_cases() -> list[Case]:
-    with CASES_FILE.open(encoding="utf-8") as f:
+def load_cases(labelled: str = "ours") -> list[Case]:
+    with (SETS[labelled] / "cases.csv").open(encoding="utf-8") as f:
         return [Case(**{k: (int(v) if k in ("id", "base") else v) for k, v in row.items()}) for row in csv.DictReader(f)]
 
 
@@ -260,7 +264,8 @@ def _slips(company: Company, rng: random.Random) -> Iterator[Rewrite]:
         slipped = form[:at] + rng.choice(FORM_SLIPS[form[at]]) + form[at + 1:]
         yield "slip in legal form", "same", name.removesuffix(form) + slipped, {}
     if "集团" in name:
-        yield "slip in group marker", "same", name.replace("集团", rng.choice("东南金中") + "团", 1), {}
+        slipped = rng.choice(["东团", "南团", "金团", "中团", "集因", "集图", "集园"])
+        yield "slip in group marker", "same", name.replace("集团", slipped, 1), {}
     found = _region(company)
     if found:
         written, _ = found
@@ -268,6 +273,20 @@ def _slips(company: Company, rng: random.Random) -> Iterator[Rewrite]:
         slipped_place = _slipped_place(place, rng)
         if slipped_place:
             yield "slip in region", "same", name.replace(written, written.replace(place, slipped_place), 1), {}
+        if other := _real_place_one_off(place):
+            yield "a real place one character off", "apart", \
+                name.replace(written, written.replace(place, other), 1), {"city": other}
+    yield from _slip_in_a_place_kept_in_the_core(company, rng)
+
+
+def _slip_in_a_place_kept_in_the_core(company: Company, rng: random.Random) -> Iterator[Rewrite]:
+    """厦门象屿 typed 夏门象屿 by a lead from 厦门: the place before a short name stays in the core."""
+    core = company_name(company.name).core
+    place = core[: len(core) - len(distinctive(core))]
+    if place and place in company.city + "市" and core in company.name:
+        slipped = _slipped_place(place, rng)
+        if slipped:
+            yield "slip in a place kept in the name", "same", company.name.replace(place, slipped, 1), {}
 
 
 def _slipped_place(place: str, rng: random.Random) -> str | None:
@@ -280,6 +299,12 @@ def _slipped_place(place: str, rng: random.Random) -> str | None:
     return None
 
 
+def _real_place_one_off(place: str) -> str | None:
+    """Another real place one character from this one (深州 for 深圳): another company's place."""
+    return next((p for p in sorted(divisions.ALL) if len(p) == len(place) and p != place
+                 and sum(a != b for a, b in zip(p, place, strict=True)) == 1), None)
+
+
 def _typo(core: str, rng: random.Random) -> str:
     at = rng.randrange(len(core))
     char = rng.choice([c for c in COMMON if c != core[at]])
@@ -290,15 +315,17 @@ def _core_typos(company: Company, rng: random.Random) -> Iterator[Rewrite]:
     core = company_name(company.name).core
     if core.isascii() or core not in company.name:
         return
-    if len(core) >= MIN_TYPO_CORE:
+    if len(distinctive(core)) >= MIN_TYPO_CORE:  # 宜宾五粮液 is a short core: its place is no brand
         typo = company.name.replace(core, _typo(core, rng), 1)
         yield "typo in a longer core", "same", typo, {}
         yield "typo in a longer core, other city", "apart", typo, \
             {"city": rng.choice([c for c in ("北京", "上海", "深圳", "成都", "西安") if c != company.city])}
         yield "typo in a longer core, other industry", "apart", typo, \
             {"industry": rng.choice([i for i in ("餐饮", "纺织", "农业", "物业") if i != company.industry])}
-    else:
-        yield "one character off a short core", "apart", company.name.replace(core, _typo(core, rng), 1), {}
+    else:  # the brand, not a place kept before it (青岛啤酒: 啤酒)
+        brand = distinctive(core)
+        typo = core[: len(core) - len(brand)] + _typo(brand, rng)
+        yield "one character off a short core", "apart", company.name.replace(core, typo, 1), {}
 
 
 def _person_rewrites(company: Company) -> Iterator[tuple[str, str, dict[str, str]]]:

@@ -61,8 +61,9 @@ class Report:
         return total
 
     def meets_goals(self) -> bool:
+        subjects = {s for s, _ in self.by_kind}
         return all(self.subject(s).precision >= GOALS["precision"] and self.subject(s).recall >= GOALS["recall"]
-                   for s in ("company", "person"))
+                   for s in subjects)
 
 
 def _lead(fields: dict[str, str]) -> CleanLead:
