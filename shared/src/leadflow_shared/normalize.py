@@ -127,11 +127,6 @@ _LEGAL_FORMS_EN = [
     "company limited", "co ltd", "co limited", "limited", "ltd", "incorporated", "inc", "corporation", "corp",
     "company", "co", "llc", "plc", "gmbh", "group",
 ]
-_PROVINCES = [
-    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建", "江西",
-    "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海", "台湾", "内蒙古",
-    "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
-]
 _CITIES = [
     "深圳", "广州", "杭州", "南京", "苏州", "成都", "武汉", "西安", "长沙", "郑州", "济南", "青岛", "宁波", "厦门",
     "福州", "合肥", "沈阳", "大连", "哈尔滨", "长春", "石家庄", "太原", "南昌", "南宁", "昆明", "贵阳", "兰州",
@@ -139,8 +134,11 @@ _CITIES = [
     "烟台", "潍坊", "徐州", "南通", "扬州", "泉州", "漳州", "洛阳", "宜昌", "襄阳", "芜湖", "绵阳", "乌鲁木齐",
     "呼和浩特", "银川", "西宁", "拉萨", "唐山", "保定", "廊坊", "秦皇岛",
 ]
-_REGION_SUFFIX = "(?:省|市|自治区|特别行政区|壮族自治区|回族自治区|维吾尔自治区)?"
-_REGIONS = sorted(_PROVINCES + _CITIES, key=len, reverse=True)
+# The regions the parser strips from a name: every province, and the cities most names start with (not
+# every prefecture: 宁德 begins 宁德时代). divisions.ALL, the fuller list, serves the tolerant readings.
+_REGION_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
+_REGION_SUFFIX = f"(?:{'|'.join(_REGION_SUFFIXES)})?"
+_REGIONS = sorted([*divisions.PROVINCES, *_CITIES], key=len, reverse=True)
 _REGION_PREFIX = re.compile(rf"^(?:({'|'.join(_REGIONS)}){_REGION_SUFFIX})+")
 _REGION_IN_PARENS = re.compile(rf"[(（]\s*(中国|{'|'.join(_REGIONS)}){_REGION_SUFFIX}\s*[)）]")
 _GROUP_IN_PARENS = re.compile(r"[(（]\s*集团\s*[)）]")
@@ -281,9 +279,8 @@ _REAL_TUAN = frozenset("乐剧舞社唱技军兵财商旅艺")
 _TUAN_ALIKES = frozenset("因图园困围国圆固回囝湍抟疃")  # 集因, 集图: 团 mistyped (集成 and 集美 are words)
 _REAL_FEN = frozenset("身省月年部")
 _LONG_FORMS = ("股份有限公司", "有限责任公司", "有限公司")
-_REGION_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
 _SLIPPED_REGION_IN_PARENS = re.compile(r"[(（]([^()（）]{2,9})[)）]")
-_SLIPPED_GROUP_IN_PARENS = re.compile(r"[(（](?:[^()（）集]团|集[因图园困围国圆固回])[)）]")
+_TWO_IN_PARENS = re.compile(r"[(（]([^()（）]{2})[)）]")
 
 
 def _is_cjk(char: str) -> bool:
@@ -322,7 +319,8 @@ def _legal_form_slips(value: str) -> list[NameReading]:
     if not out and len(value) > 3 and value[-1] == "司" and value[-2] != "公" and _is_cjk(value[-2]):
         corrected = company_name(value[:-2] + "公司")  # 海尔集团工司
         out.append(NameReading(corrected.core, corrected.region, "legal_form"))
-    if match := _SLIPPED_GROUP_IN_PARENS.search(value):  # (东团) for (集团)
+    match = next((m for m in _TWO_IN_PARENS.finditer(value) if _slipped_group(m.group(1))), None)
+    if match:  # (东团) for (集团)
         corrected = company_name(value[: match.start()] + "集团" + value[match.end():])
         out.append(NameReading(corrected.core, corrected.region, "group"))
     head, tail = _split_legal_tail(value)

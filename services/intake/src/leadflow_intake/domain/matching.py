@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
@@ -49,8 +50,10 @@ class Whereabouts:
     industry: str | None = None
 
 
-def _place(text: str | None) -> str | None:
-    """深圳市 and 深圳 are one city; a blank says nothing."""
+@lru_cache(maxsize=4096)
+def _normal(text: str | None) -> str | None:
+    """A city or industry as compared (深圳市 and 深圳 are one city; a blank says nothing); cached, as the
+    same few values come back for every candidate of every lead."""
     return (fold(text).removesuffix("市") or None) if text else None
 
 
@@ -96,20 +99,20 @@ def _name_rank(name: CompanyName, candidate: CompanyCandidate, where: Whereabout
     query, known = name.core, candidate.core
     if query == known:
         return 4
-    city, other_city = _place(where.city), _place(candidate.city)
-    if not compatible(city, other_city) or not compatible(_place(where.industry), _place(candidate.industry)):
+    city, other_city = _normal(where.city), _normal(candidate.city)
+    if not compatible(city, other_city) or not compatible(_normal(where.industry), _normal(candidate.industry)):
         return 0
     if _LATIN.match(query) and _LATIN.match(known):
         shorter = min(len(query), len(known))
         return 1 if shorter >= MIN_LATIN_CORE and fuzz.ratio(query, known) >= 92 else 0
     shorter = min(len(distinctive(query)), len(distinctive(known)))  # 深圳市兆驰 is a short core
-    if shorter < MIN_TYPO_CORE or Levenshtein.distance(query, known) != 1 or _another_place(query, known):
+    if shorter < MIN_TYPO_CORE or Levenshtein.distance(query, known) != 1 or _another_normal(query, known):
         return 0
     # a core of five is half brand: one character off is another company unless both sit in one city
     return 2 if shorter > MIN_TYPO_CORE or (city is not None and city == other_city) else 0
 
 
-def _another_place(query: str, known: str) -> bool:
+def _another_normal(query: str, known: str) -> bool:
     """纬创资通黄山 and 纬创资通昆山: the one character that differs turns one real place into another."""
     if len(query) != len(known):
         return False
@@ -125,14 +128,14 @@ def _reading_rank(readings: tuple[NameReading, ...], candidate: CompanyCandidate
             continue
         if not reading.region_guesses:
             return SLIP
-        city = _place(where.city)
-        if not compatible(city, _place(candidate.city)):
+        city = _normal(where.city)
+        if not compatible(city, _normal(candidate.city)):
             continue  # 深州市… from 衡水 is not 深圳's company
         if reading.place_in_core:
             if city and (city in reading.region_guesses or province_of(city) in reading.region_guesses):
                 return SLIP
             continue
-        places = {candidate.region, _place(candidate.city)} - {None}
+        places = {candidate.region, _normal(candidate.city)} - {None}
         if places & reading.region_guesses or (reading.region_certain and not places):
             return SLIP
     return 0

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 
 import opencc
+from rapidfuzz.distance import Hamming
 from stdnum.cn import uscc
 
 from leadflow_shared import divisions
@@ -301,8 +302,8 @@ def _slipped_place(place: str, rng: random.Random) -> str | None:
 
 def _real_place_one_off(place: str) -> str | None:
     """Another real place one character from this one (深州 for 深圳): another company's place."""
-    return next((p for p in sorted(divisions.ALL) if len(p) == len(place) and p != place
-                 and sum(a != b for a, b in zip(p, place, strict=True)) == 1), None)
+    return next((p for p in sorted(divisions.ALL) if len(p) == len(place) and Hamming.distance(p, place) == 1),
+                None)
 
 
 def _typo(core: str, rng: random.Random) -> str:
