@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import asyncpg
@@ -79,8 +80,6 @@ def test_the_stacks_own_address_is_ours_not_external(tmp_path: Path, monkeypatch
 def test_down_never_signals_a_process_that_merely_reuses_a_recorded_pid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import subprocess
-
     monkeypatch.setenv("LEADFLOW_LOCAL_DIR", str(tmp_path / "local"))
     stranger = subprocess.Popen(["sleep", "60"])
     try:
@@ -106,3 +105,73 @@ def test_kraft_cluster_ids_never_look_like_an_option(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(components.uuid, "uuid4", lambda: next(draws))
     cluster_id = components.new_cluster_id()
     assert not cluster_id.startswith("-") and len(cluster_id) == 22
+
+
+def _service_running(state: stack.StackState) -> subprocess.Popen[bytes]:
+    service = subprocess.Popen(["sleep", "60"])
+    state.services["intake"] = {"pid": service.pid, "started": procs.start_time(service.pid)}
+    return service
+
+
+def test_ports_sit_below_the_ephemeral_range_and_no_two_components_share_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_LOCAL_DIR", str(tmp_path / "local"))
+    low, _ = stack.ephemeral_range()
+    plan = stack.plan_ports(stack.StackState.load())
+    assert len(set(plan.values())) == len(plan) == 5
+    assert all(port < low for port in plan.values())
+
+    # an older stack on ephemeral ports moves off them once no service of ours points at them ...
+    state = stack.StackState.load()
+    state.components["kafka"] = {"pid": None, "address": "127.0.0.1:59092",
+                                 "ports": {"kafka": 59092, "kafka_controller": 59093}}
+    assert stack.plan_ports(state)["kafka"] < low
+    # ... but while one runs, the broker comes back on the port the services use, the controller on its own
+    service = _service_running(state)
+    try:
+        plan = stack.plan_ports(state)
+        assert (plan["kafka"], plan["kafka_controller"]) == (59092, 59093)
+        assert len(set(plan.values())) == len(plan)
+    finally:
+        service.kill()
+        service.wait()
+
+
+def test_a_kept_port_held_by_another_program_is_an_error_naming_it_not_a_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setattr(stack, "PORT_WAIT_S", 1.0)
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    port = squatter.getsockname()[1]
+    try:
+        with pytest.raises(stack.StackError, match=f"kafka: port {port} is taken by pid") as caught:
+            stack.wait_for_ports("kafka", [port])
+        assert "must come back on it" in str(caught.value)
+    finally:
+        squatter.close()
+    stack.wait_for_ports("kafka", [port])  # let go: nothing to wait for
+
+
+def test_a_shell_that_sourced_an_older_env_still_calls_the_stack_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_LOCAL_DIR", str(tmp_path / "local"))
+    state = stack.StackState.load()
+    state.components["kafka"] = {"pid": None, "address": "127.0.0.1:59092", "ports": {"kafka": 59092}}
+    state.save()
+    monkeypatch.setenv("LEADFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:59092")
+    # it moves below the ephemeral range (a stand-in for the broker's start: the address it is given is kept)
+    kafka = stack.build_components(state)["kafka"]
+    assert kafka.port < stack.ephemeral_range()[0]
+    monkeypatch.setattr(kafka, "start", lambda: 0)
+    monkeypatch.setattr(stack, "_wait_healthy", lambda *_: None)
+    monkeypatch.setattr(kafka, "prepare", lambda: None)
+    stack._up_one(state, kafka)
+    assert stack.StackState.load().components["kafka"]["address"] == f"127.0.0.1:{kafka.port}"
+    monkeypatch.setenv("LEADFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:59092")
+    assert stack.external(stack.StackState.load(), "kafka") is None

@@ -279,11 +279,16 @@ class Temporal:
 
     root: Path
     port: int
+    ui_port: int
     name: str = "temporal"
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
 
     @property
     def log_file(self) -> Path:
@@ -302,7 +307,8 @@ class Temporal:
 
     def start(self) -> int:
         return procs.spawn(
-            [self.binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(self.port),
+            [self.binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
+             "--ui-port", str(self.ui_port),
              "--db-filename", str(self.root / "temporal.db"), "--log-level", "warn",
              # SQLite's write-ahead log: 3-4x the workflow starts of its default rollback journal, and still
              # safe when any process is killed (not against the machine losing power: a dev server's risk)

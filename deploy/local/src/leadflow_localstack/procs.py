@@ -30,6 +30,17 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def holder(port: int) -> str:
+    """Who listens on or holds the port, as far as this user may see."""
+    with contextlib.suppress(psutil.AccessDenied):
+        for conn in psutil.net_connections("tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.pid:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    proc = psutil.Process(conn.pid)
+                    return f"pid {conn.pid} ({' '.join(proc.cmdline()[:3])})"
+    return "another program"
+
+
 def free_port(preferred: int, taken: Sequence[int] = ()) -> int:
     """The preferred port when free, else the next free one above it."""
     port = preferred

@@ -37,8 +37,14 @@ EXTERNAL_ENV = {
 # The staff identity's key pair (.local/staff/): `leadflow staff token` signs with the private key, the services
 # verify with the public one. Made once by `up`, kept after.
 STAFF_KEY_ENV = {"LEADFLOW_STAFF_SIGNING_KEY_FILE": 0, "LEADFLOW_STAFF_PUBLIC_KEY_FILE": 1}
-DEFAULT_PORTS = {"postgres": 55432, "kafka": 59092, "kafka_controller": 59093, "temporal": 57233}
+# Below Linux's ephemeral range (32768-60999): a client reconnecting to a stopped component's port can be handed
+# that very port as its own source port (a TCP self-connect), and the port then looks taken.
+DEFAULT_PORTS = {"postgres": 25432, "kafka": 29092, "kafka_controller": 29093, "temporal": 27233,
+                 "temporal_ui": 28233}
+COMPONENT_PORTS = {"postgres": ("postgres",), "kafka": ("kafka", "kafka_controller"),
+                   "temporal": ("temporal", "temporal_ui")}
 START_TIMEOUT_S = {"postgres": 60, "kafka": 120, "temporal": 90}
+PORT_WAIT_S = 20.0
 
 
 @dataclass
@@ -62,28 +68,64 @@ class StackState:
         self.path.write_text(json.dumps({"components": self.components, "services": self.services}, indent=2))
 
 
-def _port(state: StackState, key: str, component: str, taken: list[int]) -> int:
-    """The port the component had (while it runs, or when still free), else a free one."""
-    info = state.components.get(component, {})
-    known = info.get("ports", {}).get(key)
-    if known and not procs.alive(info) and not procs.port_is_free(known):
-        known = None  # something else took it while we were down
-    port = known or procs.free_port(DEFAULT_PORTS[key], taken)
-    taken.append(port)
-    return port
+def ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _keeps_its_ports(state: StackState, component: str) -> bool:
+    """A component restarts on the ports it had while a service of ours may still be pointed at them; ports
+    inside the ephemeral range (older stacks chose those) are given up once nothing uses them."""
+    ports = state.components.get(component, {}).get("ports", {})
+    if not ports:
+        return False
+    if any(procs.alive(info) for info in state.services.values()):
+        return True
+    low, high = ephemeral_range()
+    return not any(low <= port <= high for port in ports.values())
+
+
+def plan_ports(state: StackState) -> dict[str, int]:
+    """Every component's ports, no port given to two of them: kept ones first, then free ones for the rest."""
+    plan: dict[str, int] = {}
+    for component, keys in COMPONENT_PORTS.items():
+        if _keeps_its_ports(state, component):
+            known = state.components[component]["ports"]
+            plan.update({key: known[key] for key in keys if key in known})
+    for keys in COMPONENT_PORTS.values():
+        for key in keys:
+            if key not in plan:
+                plan[key] = procs.free_port(DEFAULT_PORTS[key], list(plan.values()))
+    return plan
+
+
+def wait_for_ports(component: str, ports: list[int]) -> None:
+    """A kept port held for a moment by a client's retry is let go; one held for good is an error that names
+    who holds it, rather than a move to another port the services do not know."""
+    deadline = time.monotonic() + PORT_WAIT_S
+    while True:
+        busy = [port for port in ports if not procs.port_is_free(port)]
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"{component}: port {', '.join(map(str, busy))} is taken by {procs.holder(busy[0])}; the running "
+                f"services use it, so {component} must come back on it: stop that program and run `leadflow "
+                f"stack up` again"
+            )
+        time.sleep(0.5)
 
 
 def build_components(state: StackState) -> dict[str, Postgres | Kafka | Temporal]:
     root = local_dir()
-    taken: list[int] = []
+    ports = plan_ports(state)
     return {
-        "postgres": Postgres(root / "postgres", _port(state, "postgres", "postgres", taken)),
-        "kafka": Kafka(
-            root / "kafka",
-            _port(state, "kafka", "kafka", taken),
-            _port(state, "kafka_controller", "kafka", taken),
-        ),
-        "temporal": Temporal(root / "temporal", _port(state, "temporal", "temporal", taken)),
+        "postgres": Postgres(root / "postgres", ports["postgres"]),
+        "kafka": Kafka(root / "kafka", ports["kafka"], ports["kafka_controller"]),
+        "temporal": Temporal(root / "temporal", ports["temporal"], ports["temporal_ui"]),
     }
 
 
@@ -98,13 +140,21 @@ def _address(component: Postgres | Kafka | Temporal) -> str:
 def _ports(component: Postgres | Kafka | Temporal) -> dict[str, int]:
     if isinstance(component, Kafka):
         return {"kafka": component.port, "kafka_controller": component.controller_port}
+    if isinstance(component, Temporal):
+        return {"temporal": component.port, "temporal_ui": component.ui_port}
     return {component.name: component.port}
 
 
+def _ours(state: StackState, name: str) -> set[str]:
+    """Addresses our component has had: a shell that sourced `.local/env` keeps the older one after it moved."""
+    info = state.components.get(name, {})
+    return {address for address in [info.get("address"), *info.get("former", [])] if address}
+
+
 def external(state: StackState, name: str) -> str | None:
-    """The address the environment gives for the component, unless it is the one ours was given."""
+    """The address the environment gives for the component, unless it is one the stack gave ours."""
     given = os.environ.get(EXTERNAL_ENV[name])
-    if not given or given == state.components.get(name, {}).get("address"):
+    if not given or given in _ours(state, name):
         return None
     return given
 
@@ -185,12 +235,13 @@ def _up_one(state: StackState, component: Postgres | Kafka | Temporal) -> bool:
         console.print(f"[green]✓[/] {component.name}: already running at {known['address']}")
         return False
     started = time.monotonic()
+    wait_for_ports(component.name, list(_ports(component).values()))
     with console.status(f"preparing {component.name}"):
         component.prepare()
     pid = component.start()
     state.components[component.name] = {
         "pid": pid, "started": procs.start_time(pid), "address": _address(component), "ports": _ports(component),
-        "log": str(component.log_file),
+        "log": str(component.log_file), "former": sorted(_ours(state, component.name) - {_address(component)}),
     }
     state.save()
     _wait_healthy(component, pid, component.healthy)
