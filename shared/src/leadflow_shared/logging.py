@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
+import time
 from typing import Any
 
 import structlog
@@ -49,6 +51,49 @@ def mask_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
     return {k: _mask_value(v) for k, v in event_dict.items()}
 
 
+class RepeatThrottle(logging.Filter):
+    """A warning or error that repeats (aiokafka's "Unable connect to node" every few ms while a broker is down)
+    is written the first time, then at most once per `interval_s`, saying how many like it were left out.
+
+    Lines are alike when they come from the same logger with the same message template, so an outage is logged
+    once and then at a bounded rate, however long it lasts; info lines pass untouched.
+    """
+
+    def __init__(self, interval_s: float = 30.0, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}  # key → (when last written, left out since)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _template(record: logging.LogRecord) -> str:
+        if isinstance(record.msg, dict):  # a structlog event
+            return str(record.msg.get("event"))
+        return str(record.msg)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, self._template(record))
+        now = self._clock()
+        with self._lock:
+            written, left_out = self._seen.get(key, (None, 0))
+            if written is not None and now - written < self.interval_s:
+                self._seen[key] = (written, left_out + 1)
+                return False
+            self._seen[key] = (now, 0)
+            if len(self._seen) > 10_000:  # templates are few; this only guards against unbounded growth
+                self._seen = {key: (now, 0)}
+        if left_out:
+            note = f"{left_out} more like this in the last {now - written:.0f}s were not logged"
+            if isinstance(record.msg, dict):
+                record.msg = {**record.msg, "repeated": left_out, "note": note}
+            else:
+                record.msg = f"{record.msg} ({note})"
+        return True
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True, service: str | None = None) -> None:
     """Route structlog and the standard library (uvicorn, aiokafka, alembic) through one renderer."""
     shared: list[Any] = [
@@ -77,6 +122,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True, service: str | 
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatThrottle())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

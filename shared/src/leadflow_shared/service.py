@@ -15,7 +15,7 @@ import contextlib
 import gc
 import os
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Generic, Protocol, TypeVar
@@ -327,32 +327,39 @@ class Runtime(Generic[S, C]):
                 delay = min(delay * 2, 10)
 
     async def stop(self) -> None:
-        """Stop consuming, let in-flight handlers finish, publish what they wrote, then close."""
+        """Stop consuming, let in-flight handlers finish, publish what they wrote, then close.
+
+        The whole stop takes at most the grace period (LEADFLOW_SHUTDOWN_GRACE_S), each step what is left of it:
+        with Kafka or Postgres away, a step that waits on them is cut short, and what it did not finish is
+        redelivered (offsets not committed) or relayed (outbox rows not marked) after the restart.
+        """
         log.info("service stopping")
-        grace = self.settings.shutdown_grace_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.shutdown_grace_s
+
+        def left() -> float:
+            return max(0.1, deadline - loop.time())
+
         if self._connect_task and not self._connect_task.done():
             self._connect_task.cancel()
             await asyncio.gather(self._connect_task, return_exceptions=True)
-        # Subscribers first: each waits (up to graceful_timeout) for the message it is handling.
-        await asyncio.gather(*(sub.stop() for sub in self.broker.subscribers), return_exceptions=True)
+        # Subscribers first: each waits for the message it is handling.
+        await _within(asyncio.gather(*(sub.stop() for sub in self.broker.subscribers), return_exceptions=True),
+                      left(), "consumers")
         await self.relay.stop()
         if self._relay_task:
             try:
-                await asyncio.wait_for(asyncio.shield(self._relay_task), grace)
+                await asyncio.wait_for(asyncio.shield(self._relay_task), left())
             except TimeoutError:
                 self._relay_task.cancel()
                 await asyncio.gather(self._relay_task, return_exceptions=True)
         if self.kafka_connected.is_set():
-            await self.relay.drain(timeout_s=grace)
-        try:
-            await asyncio.wait_for(self.broker.stop(), timeout=grace)  # flushes the producer
-        except Exception as exc:
-            log.warning("kafka producer not closed cleanly", error=repr(exc))
-        await self._close_relay_producer(grace)
+            await self.relay.drain(timeout_s=left())
+        await _within(self.broker.stop(), left(), "kafka producer")  # flushes the producer
+        await self._close_relay_producer(left())
         for component in reversed(self.components):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(component.stop(), timeout=grace)
-        await self.db.dispose()
+            await _within(component.stop(), left(), type(component).__name__)
+        await _within(self.db.dispose(), left(), "database pool")
         log.info("service stopped")
 
     async def _close_relay_producer(self, timeout_s: float = 5.0) -> None:
@@ -415,6 +422,14 @@ async def _log_exception(exc: Exception, scope: Any) -> None:
 DATABASE_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     sqlalchemy.exc.DBAPIError: _database_problem, asyncpg.PostgresError: _database_problem,
 }
+
+
+async def _within(step: Awaitable[Any], timeout_s: float, what: str) -> None:
+    """One step of a stop, cut short at its share of the grace period (logged, never raised)."""
+    try:
+        await asyncio.wait_for(step, timeout_s)
+    except Exception as exc:
+        log.warning("stopped without waiting further", part=what, error=repr(exc) or type(exc).__name__)
 
 
 async def _supervised(name: str, run: Callable[[], Any]) -> None:

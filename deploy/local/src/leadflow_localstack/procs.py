@@ -93,24 +93,32 @@ def alive(info: dict[str, object]) -> bool:
 
 def stop(pid: int | None, *, timeout_s: float = 20.0, sig: int = signal.SIGTERM, started: float | None = None) -> None:
     """Signal the process group (SIGTERM unless told), wait, then SIGKILL what is left."""
-    if not is_running(pid, started):
-        return
-    assert pid is not None
+    stop_all([(pid, started)], timeout_s=timeout_s, sig=sig)
+
+
+def stop_all(targets: Sequence[tuple[int | None, float | None]], *, timeout_s: float = 20.0,
+             sig: int = signal.SIGTERM) -> None:
+    """Signal every process group at once and wait for them together: stopping n processes takes at most
+    `timeout_s`, not n times it; SIGKILL what is left after that."""
+    running = [pid for pid, started in targets if pid and is_running(pid, started)]
+    for pid in running:
+        _signal_group(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(is_running(pid) for pid in running):
+        time.sleep(0.1)
+    for pid in running:
+        if is_running(pid):
+            _signal_group(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(os.getpgid(pid), sig)
     except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and is_running(pid):
-        time.sleep(0.1)
-    if is_running(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(os.getpgid(pid), signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def tail(path: Path, lines: int = 30) -> str:

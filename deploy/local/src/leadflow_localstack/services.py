@@ -19,9 +19,11 @@ from leadflow_localstack.components import StackError
 from leadflow_localstack.paths import logs_dir
 from leadflow_localstack.stack import StackState, stack_env
 from leadflow_shared.service import Service, discover_services
+from leadflow_shared.settings import LeadflowSettings
 
 console = Console(stderr=True, soft_wrap=True)
 READY_TIMEOUT_S = 90
+STOP_MARGIN_S = 5.0  # beyond the services' grace period, for the interpreter to exit
 
 
 def service_url(service: Service, path: str = "") -> str:
@@ -92,12 +94,16 @@ def _wait_ready(state: StackState, service: Service) -> None:
 
 
 def down(names: list[str] | None = None) -> None:
+    """Stop the services together: each stops within its grace period (LEADFLOW_SHUTDOWN_GRACE_S) even with
+    Kafka or Postgres away, and is killed a few seconds after that."""
     state = StackState.load()
-    for name, info in state.services.items():
-        if names and name not in names or not procs.alive(info):
-            continue
-        with console.status(f"stopping {name}"):
-            procs.stop(info["pid"], timeout_s=30, started=info.get("started"))
+    chosen = {name: info for name, info in state.services.items()
+              if (not names or name in names) and procs.alive(info)}
+    if chosen:
+        with console.status(f"stopping {', '.join(chosen)}"):
+            procs.stop_all([(info["pid"], info.get("started")) for info in chosen.values()],
+                           timeout_s=LeadflowSettings().shutdown_grace_s + STOP_MARGIN_S)
+    for name, info in chosen.items():
         console.print(f"[yellow]■[/] {name}: stopped")
         info["pid"] = None
     state.save()
