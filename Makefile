@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 LEADFLOW := $(VENV)/bin/leadflow
 
-.PHONY: setup demo test down status contracts clean
+.PHONY: setup demo test test-chaos down status contracts clean
 
 setup:  ## install what is missing: uv, PostgreSQL, Java, Maven, the Python packages
 	@deploy/local/bootstrap.sh
@@ -15,6 +15,9 @@ demo: setup  ## stack up, services up, a sample lead's journey printed; stop wit
 
 test: setup  ## the whole suite (starts the local stack when it is not up)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-chaos: setup  ## the long fault run: 10,000 leads, every service killed, Kafka, Postgres and Temporal restarted
+	$(VENV)/bin/python -m pytest tests/chaos -m chaos -s $(PYTEST_ARGS)
 
 down:  ## stop the services and the stack `make demo` started
 	$(LEADFLOW) down

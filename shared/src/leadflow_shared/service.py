@@ -25,6 +25,7 @@ import sqlalchemy.exc
 import typer
 import uvicorn
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -222,6 +223,10 @@ class Service(Generic[S, C]):
         return app
 
 
+# What a dead-lettered record keeps of a value too large to travel with its error headers.
+DLQ_HEAD_BYTES = 64 * 1024
+
+
 class Runtime(Generic[S, C]):
     """The live parts of one service process, started and stopped with the HTTP app: the platform's
     (database, broker, consumers, relay) and the service's container."""
@@ -268,12 +273,18 @@ class Runtime(Generic[S, C]):
         """Publish to `<topic>.dlq`; retried until Kafka takes it (the offset waits for it)."""
         log.error("event dead-lettered", topic=topic, offset=message.offset, error=repr(error))
         headers = dead_letter_headers(message, self.service.name, error, attempts)
+        value = message.value
         delay = 0.2
         while True:
             try:
-                await self.broker.publish(message.value, physical_topic(f"{topic}.dlq", self.settings.kafka_topic_prefix),
+                await self.broker.publish(value, physical_topic(f"{topic}.dlq", self.settings.kafka_topic_prefix),
                                           key=message.key, headers=headers)
                 return
+            except MessageSizeTooLargeError:
+                # a record at the size limit no longer fits with the headers: its head goes, with its size (the
+                # whole of it stays in the original topic, at the offset the headers name)
+                value = value[:DLQ_HEAD_BYTES]
+                headers = {**headers, "x-leadflow-value-truncated": str(len(message.value))}
             except Exception as exc:
                 log.warning("dead letter not published yet", topic=topic, error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
