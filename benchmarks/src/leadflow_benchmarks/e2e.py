@@ -32,6 +32,7 @@ from rich.console import Console
 
 from leadflow_benchmarks import common
 from leadflow_benchmarks.assignment import PLACES, organisation, rule_set
+from leadflow_benchmarks.pool import terminate_workflows
 from leadflow_benchmarks.common import Figures, bench_database, cpu_seconds, pct, peak_rss, recreate_bench_database
 from leadflow_localstack.fleet import Fleet
 from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LEADS_QUEUED, LEADS_SCORED
@@ -128,6 +129,7 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
         opportunity_seen = await _opportunity_count(plain)
     finally:
         await asyncio.to_thread(fleet.stop_all)
+        await terminate_workflows(env, f"bench-e2e-{run}")  # the ownership workflows end with the run
     a = watcher.arrivals
     kafka_rate = await _kafka_chain(env["LEADFLOW_KAFKA_BOOTSTRAP"], f"bench-e2e-{run}-raw.", len(keys), 3,
                                     partitions)

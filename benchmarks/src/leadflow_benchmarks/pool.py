@@ -110,7 +110,7 @@ async def _bench(env: dict[str, str], n_reps: int, claim_seconds: float, claim_i
                     proc.kill()
                     await proc.wait()
             if not keep:
-                await _terminate_all(env, queue)
+                await terminate_workflows(env, queue)
     _report(figures, n_reps, n_workflows, n_deadlines, log_file)
 
 
@@ -433,7 +433,7 @@ async def _bare_timers(client: Any, queue: str, n: int, concurrency: int) -> lis
     return list(_WOKE_LATE)
 
 
-async def _terminate_all(env: dict[str, str], queue: str) -> None:
+async def terminate_workflows(env: dict[str, str], queue: str) -> None:
     """The bench's workflows end with it: a batch termination by task queue (the raw ones too)."""
     from temporalio.api.batch.v1 import BatchOperationTermination
     from temporalio.api.workflowservice.v1 import StartBatchOperationRequest
