@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console
 
 from leadflow_benchmarks import common
-from leadflow_benchmarks.assignment import PLACES, organisation, rule_set
+from leadflow_benchmarks.assignment import CHANNELS, INDUSTRIES, PLACES, organisation, rule_set
 from leadflow_benchmarks.pool import terminate_workflows
 from leadflow_benchmarks.common import Figures, bench_database, cpu_seconds, pct, peak_rss, recreate_bench_database
 from leadflow_localstack.fleet import Fleet
@@ -50,7 +50,8 @@ def bench(
     leads: Annotated[int, typer.Option(help="leads of the throughput run, posted flat out")] = 100_000,
     rate: Annotated[int, typer.Option(help="leads/s offered in the latency run")] = 500,
     seconds: Annotated[int, typer.Option(help="length of the latency run")] = 20,
-    batch: Annotated[int, typer.Option(help="leads per POST /v1/leads/batch")] = 100,
+    batch: Annotated[int, typer.Option(help="leads per POST /v1/leads/batch in the throughput run (the latency "
+                                            "run posts ten batches a second)")] = 500,
     instances: Annotated[int, typer.Option(help="processes of every service (2: scale-out)")] = 1,
     partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 6,
     drain_timeout: Annotated[float, typer.Option(help="seconds to wait for the last lead to be routed")] = 900,
@@ -110,7 +111,8 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
         infra_before = {name: cpu_seconds(pid) for name, pid in _infrastructure_pids().items()}
         pool_counter = PoolCounter(plain)
         # the latency run: a steady rate far below the capacity
-        latency_keys = await _post(intakes, key, _leads(rate * seconds, 0), batch, rate, watcher.arrivals)
+        latency_keys = await _post(intakes, key, _leads(rate * seconds, 0), max(1, rate // 10), rate,
+                                   watcher.arrivals)
         await watcher.until_routed(latency_keys, 120)
         # the throughput run: flat out
         pool_at_start = await pool_counter.count()
@@ -181,6 +183,8 @@ async def _configure(dsn: str) -> None:
     from leadflow_shared.db import Database
 
     org = organisation(500, random.Random(20261206))
+    for rep in org["reps"]:  # room for every lead of the run: the bench times routing, not caps filling up
+        rep.update(max_open_leads=1_000_000, max_new_per_day=1_000_000)
     await asyncio.to_thread(load_org, json.dumps(org, ensure_ascii=False), dsn=dsn)
     await asyncio.to_thread(load_rules, json.dumps(rule_set(50), ensure_ascii=False), dsn=dsn)
     pools = parse_pools({"default_pool": "pool-0", "pools": [
@@ -196,7 +200,8 @@ async def _configure(dsn: str) -> None:
 
 
 def _leads(n: int, offset: int) -> list[dict[str, Any]]:
-    """n qualified leads (BANT answered) of new people, three to a company, spread over the territories."""
+    """n qualified leads (BANT answered) of new people, three to a company, spread over the territories,
+    industries and channels (and so over the rules)."""
     cities = [c for _, c in PLACES]
     leads = []
     for j in range(n):
@@ -204,7 +209,8 @@ def _leads(n: int, offset: int) -> list[dict[str, Any]]:
         province, city = PLACES[i % len(PLACES)]
         leads.append({"name": f"{common.SURNAMES[i % len(common.SURNAMES)]}{i}", "mobile": common.mobile(i),
                       "company_name": common.company(i // 3, cities, TRADES), "province": province, "city": city,
-                      "source": "channel_partner", "bant": BANT})
+                      "industry": INDUSTRIES[i % len(INDUSTRIES)], "source": str(CHANNELS[i % len(CHANNELS)]),
+                      "bant": BANT})
     return leads
 
 

@@ -1,6 +1,5 @@
-"""Assignment's decisions applied a batch per transaction: each lead's latest ownership gets its workflow, one
-superseded in the same batch never starts, and a lead pooled in the batch has none (real Kafka, Postgres and
-Temporal)."""
+"""Assignment's decisions applied a batch per transaction: each lead's latest ownership gets its workflow, and
+one superseded in the same batch does not keep deadlines (real Kafka, Postgres and Temporal)."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from leadflow_localstack.testing import eventually, in_process
 from leadflow_pool.app import service
 from leadflow_pool.domain.model import ownership_workflow_id
 from leadflow_pool.tables import pool_leads
-from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LeadAssigned, LeadPooled, Topic
+from leadflow_shared.contracts import LEADS_ASSIGNED, LeadAssigned, Topic
 from leadflow_shared.db import Database
 from leadflow_shared.events import CloudEvent
 from leadflow_shared.kafka import ensure_topics, physical_topic
@@ -49,7 +48,7 @@ async def status_of(client: Client, workflow_id: str) -> WorkflowExecutionStatus
 
 
 async def test_each_leads_latest_ownership_of_a_batch_gets_its_workflow(settings_env: dict[str, str]) -> None:
-    reassigned, held, pooled = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    reassigned, held = uuid.uuid4(), uuid.uuid4()
     now = datetime.now(UTC)
 
     def assigned(lead: uuid.UUID, rep: str, kind: str = "route") -> LeadAssigned:
@@ -58,11 +57,8 @@ async def test_each_leads_latest_ownership_of_a_batch_gets_its_workflow(settings
     await publish_together(settings_env, [
         (LEADS_ASSIGNED, assigned(reassigned, "rep-a")),
         (LEADS_ASSIGNED, assigned(held, "rep-b")),
-        (LEADS_ASSIGNED, assigned(pooled, "rep-c")),
         (LEADS_ASSIGNED, assigned(reassigned, "rep-d", "manual")),  # a manager's pick supersedes the route
     ])
-    await publish_together(settings_env, [
-        (LEADS_POOLED, LeadPooled(lead_id=pooled, pool_id="public", rule="pool", reason="r", pooled_at=now))])
     db = Database(settings_env["LEADFLOW_PG_DSN"], service.metadata, "/tests/pool-batches", pool_size=2)
     client = await Client.connect(settings_env["LEADFLOW_TEMPORAL_ADDRESS"])
     try:
@@ -70,21 +66,18 @@ async def test_each_leads_latest_ownership_of_a_batch_gets_its_workflow(settings
             async def settled() -> dict[uuid.UUID, Any] | None:
                 async with db.uow() as uow:
                     rows = (await uow.session.execute(select(pool_leads).where(
-                        pool_leads.c.lead_id.in_([reassigned, held, pooled])))).mappings().all()
+                        pool_leads.c.lead_id.in_([reassigned, held])))).mappings().all()
                 found = {r["lead_id"]: r for r in rows}
-                done = (len(found) == 3 and found[reassigned]["owner_id"] == "rep-d"
-                        and found[pooled]["status"] == "in_pool")
+                done = len(found) == 2 and found[reassigned]["owner_id"] == "rep-d"
                 return found if done else None
 
             rows = await eventually(settled, timeout_s=60)
             latest = await status_of(client, ownership_workflow_id(str(reassigned), 2))
             superseded = await status_of(client, ownership_workflow_id(str(reassigned), 1))
             kept = await status_of(client, ownership_workflow_id(str(held), 1))
-            ended = await status_of(client, ownership_workflow_id(str(pooled), 1))
     finally:
         await db.dispose()
     assert rows[reassigned]["ownership_seq"] == 2 and rows[held]["owner_id"] == "rep-b"
     assert latest == WorkflowExecutionStatus.RUNNING and kept == WorkflowExecutionStatus.RUNNING
     # never started when both decisions came in one poll; ended when the second came in the next
     assert superseded != WorkflowExecutionStatus.RUNNING, "a superseded ownership still keeps deadlines"
-    assert ended != WorkflowExecutionStatus.RUNNING, "a pooled lead's ownership still keeps deadlines"

@@ -260,14 +260,15 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.session.info.pop(_DRIVER, None)
+        self.session.info.clear()
         try:
             await self.session.rollback()  # a no-op after commit
         finally:
             await self.session.close()
 
     async def commit(self) -> None:
-        self.session.info.pop(_DRIVER, None)  # the next statement starts a new transaction, maybe elsewhere
+        # the next statement starts a new transaction, maybe elsewhere: what was kept for this one goes
+        self.session.info.clear()
         await self.session.commit()
         if self._published and self._on_commit:
             self._on_commit()

@@ -19,6 +19,9 @@ from leadflow_shared.db import Database
 from leadflow_shared.service import Component, Container
 
 
+_IN_FORCE = "leadflow_pool.document"  # the transaction's pools document (the unit of work clears it at the end)
+
+
 @dataclass
 class PoolsCatalogue:
     """The pools document in force: its version is checked in every transaction that asks (one index read),
@@ -28,7 +31,12 @@ class PoolsCatalogue:
     document: PoolDocument = DEFAULT_POOLS
 
     async def current(self, session: AsyncSession) -> PoolDocument:
-        return await self.at_version(session, await session.scalar(select(func.max(pool_documents.c.version))) or 0)
+        """Checked once per transaction: a batch of events asks for it once per event."""
+        known = session.info.get(_IN_FORCE)
+        if known is None:
+            known = await self.at_version(session, await session.scalar(select(func.max(pool_documents.c.version))) or 0)
+            session.info[_IN_FORCE] = known
+        return known
 
     async def at_version(self, session: AsyncSession, stored: int) -> PoolDocument:
         """The document, given the version in force read by the caller's own statement (a claim's)."""
