@@ -1,12 +1,13 @@
-"""`leadflow demo` (what `make demo` runs): the platform up, one sample lead through all five services.
-
-Each service's view of the lead is printed as it sees it; the platform is left running afterwards.
+"""`leadflow demo` (what `make demo` runs): the platform up and a sales team's day on it (the scenario
+package: thousands of leads, reps at work, deadlines lapsing in minutes); `--quick`: one sample lead through
+all five services, each service's view of it printed as it sees it. The platform is left running afterwards.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -21,9 +22,12 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from leadflow_localstack import scenario
 from leadflow_localstack import services as services_mod
 from leadflow_localstack import stack as stack_mod
 from leadflow_localstack.components import StackError
+from leadflow_localstack.scenario.api import ScenarioFailed
+from leadflow_localstack.scenario.setup import load_organisation
 from leadflow_shared.localenv import repo_root
 
 console = Console(soft_wrap=True)
@@ -55,7 +59,31 @@ JOURNEY: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
 }
 
 
-def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the lead's journey.")) -> None:
+def demo(
+    leads: int = typer.Option(3000, min=200, help="Submissions the partners post (a mix: 200 at least)."),
+    seed: int | None = typer.Option(None, help="Replays a run's people and choices (default: a new one)."),
+    day_minutes: float = typer.Option(1.0, min=0.2, help="Minutes a business day lasts for pool."),
+    wait: float = typer.Option(6.0, min=1, help="Minutes the reps' day may take before a stage that did not "
+                                                 "happen fails the demo."),
+    quick: bool = typer.Option(False, "--quick", help="The short path: one sample lead through the five "
+                                                       "services, converted, won and paid."),
+    timeout_s: float = typer.Option(60.0, help="--quick: how long to wait for the lead's journey."),
+) -> None:
+    """The platform on the local stack and a sales team's day on it: thousands of leads from three partners
+    and the company's own channels, two teams of reps working them while deadlines lapse in minutes, then
+    the funnel, the distribution, the recycles and the collusion flags. The platform is left running."""
+    if quick:
+        journey(timeout_s)
+        return
+    try:
+        seed = seed if seed is not None else random.randrange(1, 10**6)
+        scenario.run(console, leads, seed, day_minutes, wait)
+    except (StackError, ScenarioFailed) as exc:
+        console.print(f"[red]✗ {exc}[/]")
+        raise typer.Exit(1) from exc
+
+
+def journey(timeout_s: float) -> None:
     """Start the platform, send a sample lead through it and print each service's view of it."""
     try:
         stack_mod.up()
@@ -66,8 +94,11 @@ def demo(timeout_s: float = typer.Option(60.0, help="How long to wait for the le
     intake = services["intake"]
     # The sales organisation and assignment rules, as a platform team loads them from Git
     examples = repo_root() / "services" / "assignment" / "examples"
-    _operator_key(["org", "load", str(examples / "org.yaml")])
-    _operator_key(["assignment", "rules", "load", str(examples / "rules.yaml")])
+    try:
+        load_organisation(examples / "org.yaml", examples / "rules.yaml")
+    except ScenarioFailed as exc:
+        console.print(f"[red]✗ {exc}[/]")
+        raise typer.Exit(1) from exc
     _operator_key(["pools", "load", str(repo_root() / "services" / "pool" / "examples" / "pools.yaml")])
     key = _demo_partner_key()
     response = httpx.post(services_mod.service_url(intake, "/v1/leads"), json=SAMPLE_LEAD, timeout=10,
