@@ -11,7 +11,7 @@ from leadflow_pool.bootstrap import Pool
 from leadflow_pool.db import PoolRepository, upsert_read_model
 from leadflow_pool.domain.model import PoolStatus, ownership_workflow_id
 from leadflow_pool.ownership import Change, Ownership, terms_of
-from leadflow_shared.consumers import AnySubscription, BatchSubscription
+from leadflow_shared.consumers import AnySubscription, BatchSubscription, split_lanes
 from leadflow_shared.contracts import (
     LEADS_ASSIGNED,
     LEADS_CLAIMED,
@@ -70,6 +70,10 @@ def subscriptions(pool: Pool) -> list[AnySubscription]:
             document = await ownership.document(uow)
             await asyncio.gather(*(temporal.start_ownership(terms_of(lead, ownership.remind_before_s(
                 document, lead["pool_id"]))) for lead in held))
+
+    async def by_lead(events: list[CloudEvent[Any]]) -> list[list[CloudEvent[Any]]]:
+        """A lead's events in one lane, in order; other leads' in other transactions at the same time."""
+        return split_lanes(events, lambda e: str(e.data.lead_id), pool.settings.pool_lanes)
 
     async def on_received(events: list[CloudEvent[Any]], uow: UnitOfWork) -> None:
         document = await ownership.document(uow)
@@ -140,10 +144,10 @@ def subscriptions(pool: Pool) -> list[AnySubscription]:
     return [
         BatchSubscription(LEADS_RECEIVED, on_received, max_records=1000),
         BatchSubscription(LEADS_SCORED, on_scored, max_records=1000),
-        # a workflow start each: applied a batch per transaction, the starts in parallel
-        BatchSubscription(LEADS_ASSIGNED, on_assigned, max_records=500),
-        BatchSubscription(LEADS_POOLED, on_pooled, max_records=500),
-        BatchSubscription(LEADS_CONVERTED, on_converted, max_records=500),
+        # a workflow start each: a batch per transaction in lanes by lead, the starts in parallel
+        BatchSubscription(LEADS_ASSIGNED, on_assigned, max_records=500, lanes=by_lead),
+        BatchSubscription(LEADS_POOLED, on_pooled, max_records=500, lanes=by_lead),
+        BatchSubscription(LEADS_CONVERTED, on_converted, max_records=500, lanes=by_lead),
         # a workflow start or signal each: parallel in fuller batches costs the server far less per call
         BatchSubscription(LEADS_CLAIMED, on_claimed, max_records=200, linger_ms=OWN_CHANGES_LINGER_MS),
         BatchSubscription(LEADS_TRANSFERRED, on_transferred, max_records=200, linger_ms=OWN_CHANGES_LINGER_MS),

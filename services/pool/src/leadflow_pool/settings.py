@@ -13,6 +13,9 @@ class PoolSettings(LeadflowSettings):
                           "and the API's latency is not the workflows' CPU).")
     default_pool: str = Field("public", description="Pool (公海) of leads no pool's filter takes, before any "
                                                     "pools document is loaded.")
+    pool_lanes: int = Field(4, ge=1, description="Transactions applying a batch of ownership events at once, "
+                                                 "split by lead: one's database work overlaps another's workflow "
+                                                 "starts on Temporal.")
     business_day_minutes: float | None = Field(
         None, gt=0, description="Demos and trials: a business day lasts this many minutes, every day counting "
                                 "(deadlines in minutes instead of days). Unset in production.")
