@@ -4,7 +4,7 @@ projection the reports read. Payments from billing realize won deals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from leadflow_opportunity.bootstrap import Opportunity
@@ -20,48 +20,46 @@ from leadflow_shared.db import UnitOfWork
 from leadflow_shared.events import CloudEvent
 
 Events = list[CloudEvent[Any]]
+Learn = Callable[[Events, UnitOfWork], Awaitable[None]]
 
 
 def subscriptions(opportunity: Opportunity) -> list[AnySubscription]:
     projection = opportunity.projection
     size = opportunity.settings.projection_batch_size
 
-    def batch(topic: Topic, learn: Callable[[CloudEvent[Any], UnitOfWork], Any], facts: Callable[[CloudEvent[Any]], list[Fact]]
-              ) -> BatchSubscription:
+    def batch(topic: Topic, learn: Learn, facts: Callable[[CloudEvent[Any]], list[Fact]]) -> BatchSubscription:
         async def handle(events: Events, uow: UnitOfWork) -> None:
             await projection.lock_leads(uow, [e.data.lead_id for e in events])
-            for event in events:
-                await learn(event, uow)
+            await learn(events, uow)
             await projection.apply(uow, [f for e in events for f in facts(e)])
         return BatchSubscription(topic, handle, max_records=size)
 
-    async def on_received(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-        d = event.data
-        await LeadRepository(uow.session).received(d.lead_id, {
-            "snapshot": d.lead.model_dump(mode="json", exclude_none=True), "source": str(d.lead.source),
-            "partner_id": d.partner_id, "customer_id": d.customer_id, "received_at": event.time})
+    async def on_received(events: Events, uow: UnitOfWork) -> None:
+        await LeadRepository(uow.session).received([{
+            "lead_id": e.data.lead_id, "snapshot": e.data.lead.model_dump(mode="json", exclude_none=True),
+            "source": str(e.data.lead.source), "partner_id": e.data.partner_id, "customer_id": e.data.customer_id,
+            "received_at": e.time} for e in events])
 
     def received_facts(event: CloudEvent[Any]) -> list[Fact]:
         d = event.data
         return [Fact(d.lead_id, "received", event.time, day=projection.day(event.time), source=str(d.lead.source),
                      partner_id=d.partner_id)]
 
-    async def on_scored(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-        if event.data.stage == "mql":
-            await LeadRepository(uow.session).qualified(event.data.lead_id, event.time)
+    async def on_scored(events: Events, uow: UnitOfWork) -> None:
+        await LeadRepository(uow.session).qualified([(e.data.lead_id, e.time) for e in events if e.data.stage == "mql"])
 
     def scored_facts(event: CloudEvent[Any]) -> list[Fact]:
         return [Fact(event.data.lead_id, "mql", event.time)] if event.data.stage == "mql" else []
 
-    def ownership(owner: Callable[[Any], str | None], at: str
-                  ) -> tuple[Callable[[CloudEvent[Any], UnitOfWork], Any], Callable[[CloudEvent[Any]], list[Fact]]]:
+    def ownership(owner: Callable[[Any], str | None], at: str) -> tuple[Learn, Callable[[CloudEvent[Any]], list[Fact]]]:
         """How an ownership event (assigned, claimed, transferred, pooled...) teaches the lead and the funnel."""
-        async def learn(event: CloudEvent[Any], uow: UnitOfWork) -> None:
-            d = event.data
+        def row(d: Any) -> dict[str, Any]:
             who = owner(d)
-            await LeadRepository(uow.session).set_owner(d.lead_id, who, status_for_owner(who), getattr(d, at),
-                                                        team_id=getattr(d, "team_id", None),
-                                                        qualified_by=getattr(d, "qualified_by", None))
+            return {"lead_id": d.lead_id, "owner_id": who, "status": status_for_owner(who), "owner_at": getattr(d, at),
+                    "team_id": getattr(d, "team_id", None), "qualified_by": getattr(d, "qualified_by", None)}
+
+        async def learn(events: Events, uow: UnitOfWork) -> None:
+            await LeadRepository(uow.session).set_owners([row(e.data) for e in events])
 
         def facts(event: CloudEvent[Any]) -> list[Fact]:
             d = event.data
@@ -69,7 +67,7 @@ def subscriptions(opportunity: Opportunity) -> list[AnySubscription]:
 
         return learn, facts
 
-    async def nothing(event: CloudEvent[Any], uow: UnitOfWork) -> None:
+    async def nothing(events: Events, uow: UnitOfWork) -> None:
         return None  # opportunity's own event: the lead's state changed with it already
 
     def accepted_facts(event: CloudEvent[Any]) -> list[Fact]:

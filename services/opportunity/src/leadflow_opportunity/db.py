@@ -32,41 +32,25 @@ class LeadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def set_owner(self, lead_id: uuid.UUID, owner_id: str | None, status: ConversionStatus, at: Any,
-                        team_id: str | None = None, qualified_by: str | None = None) -> None:
-        """Who works the lead since `at`: an older ownership told late (topics are consumed apart) changes
-        nothing; a converted lead stays its converter's."""
-        stmt = insert(leads).values(lead_id=lead_id, owner_id=owner_id, status=status, owner_at=at,
-                                    team_id=team_id if owner_id else None, qualified_by=qualified_by)
-        new = stmt.excluded
-        newer = or_(leads.c.owner_at.is_(None), leads.c.owner_at <= new.owner_at)
-        await self.session.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
-            "owner_id": case((newer, new.owner_id), else_=leads.c.owner_id),
-            "status": case((newer, new.status), else_=leads.c.status),
-            "owner_at": case((newer, new.owner_at), else_=leads.c.owner_at),
-            "team_id": case((and_(newer, new.team_id.is_not(None)), new.team_id),
-                            else_=func.coalesce(leads.c.team_id, new.team_id)),
-            "qualified_by": func.coalesce(new.qualified_by, leads.c.qualified_by),
-            "updated_at": func.now(),
-        }, where=leads.c.status != ConversionStatus.converted))
+    async def set_owners(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Who works each lead since `owner_at` (rows of lead_id, owner_id, status, owner_at, team_id,
+        qualified_by), in order: an older ownership told late (topics are consumed apart) changes nothing; a
+        converted lead stays its converter's."""
+        if rows:
+            await self.session.execute(_SET_OWNER, [{**row, "team_id": row["team_id"] if row["owner_id"] else None}
+                                                    for row in rows])
 
-    async def received(self, lead_id: uuid.UUID, facts: Mapping[str, Any]) -> None:
-        """intake's facts of the lead: the first receipt's time stays, the newest snapshot wins."""
-        row = {"lead_id": lead_id, "status": ConversionStatus.unowned, **facts}
-        await self.session.execute(
-            insert(leads).values(row).on_conflict_do_update(index_elements=["lead_id"], set_={
-                "snapshot": facts["snapshot"], "source": facts["source"],
-                "partner_id": func.coalesce(leads.c.partner_id, facts["partner_id"]),
-                "customer_id": func.coalesce(facts["customer_id"], leads.c.customer_id),
-                "received_at": func.least(leads.c.received_at, facts["received_at"]),
-                "updated_at": func.now()}))
+    async def received(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """intake's facts of each lead (lead_id, snapshot, source, partner_id, customer_id, received_at): the
+        first receipt's time stays, the newest snapshot wins."""
+        if rows:
+            await self.session.execute(_RECEIVED, [{**row, "status": ConversionStatus.unowned} for row in rows])
 
-    async def qualified(self, lead_id: uuid.UUID, at: Any) -> None:
-        """scoring found it marketing-qualified (MQL): the first time stays."""
-        await self.session.execute(
-            insert(leads).values(lead_id=lead_id, status=ConversionStatus.unowned, mql_at=at)
-            .on_conflict_do_update(index_elements=["lead_id"],
-                                   set_={"mql_at": func.least(leads.c.mql_at, at), "updated_at": func.now()}))
+    async def qualified(self, rows: Sequence[tuple[uuid.UUID, Any]]) -> None:
+        """scoring found these leads marketing-qualified (MQL) at these times: the first time stays."""
+        if rows:
+            await self.session.execute(_QUALIFIED, [{"lead_id": lead_id, "status": ConversionStatus.unowned,
+                                                     "mql_at": at} for lead_id, at in rows])
 
     async def for_update(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
         """The lead, locked, with whether it converted and the pipeline's stored version: one round trip
@@ -83,6 +67,43 @@ _LEAD_FOR_UPDATE = """
            (SELECT coalesce(max(version), 0) FROM opportunity.pipeline_documents) AS pipeline_version
     FROM opportunity.leads l LEFT JOIN opportunity.conversions c USING (lead_id)
     WHERE l.lead_id = $1 FOR UPDATE OF l"""
+
+
+def _set_owner() -> Any:
+    stmt = insert(leads)
+    new = stmt.excluded
+    newer = or_(leads.c.owner_at.is_(None), leads.c.owner_at <= new.owner_at)
+    return stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
+        "owner_id": case((newer, new.owner_id), else_=leads.c.owner_id),
+        "status": case((newer, new.status), else_=leads.c.status),
+        "owner_at": case((newer, new.owner_at), else_=leads.c.owner_at),
+        "team_id": case((and_(newer, new.team_id.is_not(None)), new.team_id),
+                        else_=func.coalesce(leads.c.team_id, new.team_id)),
+        "qualified_by": func.coalesce(new.qualified_by, leads.c.qualified_by),
+        "updated_at": func.now(),
+    }, where=leads.c.status != ConversionStatus.converted)
+
+
+def _received() -> Any:
+    stmt = insert(leads)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
+        "snapshot": new.snapshot, "source": new.source,
+        "partner_id": func.coalesce(leads.c.partner_id, new.partner_id),
+        "customer_id": func.coalesce(new.customer_id, leads.c.customer_id),
+        "received_at": func.least(leads.c.received_at, new.received_at),
+        "updated_at": func.now()})
+
+
+def _qualified() -> Any:
+    stmt = insert(leads)
+    return stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
+        "mql_at": func.least(leads.c.mql_at, stmt.excluded.mql_at), "updated_at": func.now()})
+
+
+# One statement each, run with a batch's parameter sets: compiled once per process (a VALUES list as long
+# as the batch is a new statement every time, and compiling those cost more than the rest of the work).
+_SET_OWNER, _RECEIVED, _QUALIFIED = _set_owner(), _received(), _qualified()
 
 
 class CustomerRepository:
@@ -225,10 +246,8 @@ class ProjectionRepository:
     async def put(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        columns = [c.name for c in funnel_leads.columns if c.name != "lead_id"]
-        stmt = insert(funnel_leads).values([{c.name: r.get(c.name) for c in funnel_leads.columns} for r in rows])
-        await self.session.execute(stmt.on_conflict_do_update(
-            index_elements=["lead_id"], set_={c: getattr(stmt.excluded, c) for c in columns}))
+        await self.session.execute(_PUT_FUNNEL_LEAD, [{c.name: r.get(c.name) for c in funnel_leads.columns}
+                                                      for r in rows])
 
     async def add_to_cohorts(self, deltas: Mapping[CohortKey, Vector]) -> None:
         """Add the deltas to the day's cohorts and to the month's."""
@@ -239,13 +258,26 @@ class ProjectionRepository:
             into = monthly.setdefault(replace(k, day=k.day.replace(day=1)), [0.0] * len(v))
             for i, value in enumerate(v):
                 into[i] += value
-        for table, period, sums in ((funnel_cohorts, "day", deltas), (funnel_months, "month", monthly)):
+        for period, sums in (("day", deltas), ("month", monthly)):
             rows = [{period: k.day, "source": k.source, "partner_id": k.partner_id, "owner_id": k.owner_id,
                      "team_id": k.team_id, **dict(zip(MEASURES, v))} for k, v in sorted(sums.items(), key=_key_order)]
-            stmt = insert(table).values(rows)
-            await self.session.execute(stmt.on_conflict_do_update(
-                index_elements=[period, "source", "partner_id", "owner_id", "team_id"],
-                set_={m: getattr(table.c, m) + getattr(stmt.excluded, m) for m in MEASURES}))
+            await self.session.execute(_ADD_TO_COHORT[period], rows)
+
+
+def _put_funnel_lead() -> Any:
+    stmt = insert(funnel_leads)
+    return stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
+        c.name: getattr(stmt.excluded, c.name) for c in funnel_leads.columns if c.name != "lead_id"})
+
+
+def _add_to_cohort(table: Table, period: str) -> Any:
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(index_elements=[period, "source", "partner_id", "owner_id", "team_id"],
+                                      set_={m: getattr(table.c, m) + getattr(stmt.excluded, m) for m in MEASURES})
+
+
+_PUT_FUNNEL_LEAD = _put_funnel_lead()
+_ADD_TO_COHORT = {"day": _add_to_cohort(funnel_cohorts, "day"), "month": _add_to_cohort(funnel_months, "month")}
 
 
 def _key_order(item: tuple[CohortKey, Any]) -> tuple[Any, ...]:

@@ -163,10 +163,19 @@ async def upsert_read_model(session: AsyncSession, rows: Sequence[dict[str, Any]
     values = [{"status": "new", **{f: None for f in READ_MODEL_FIELDS}, **row} for row in merged.values()]
     for value in values:
         value["do_not_contact"] = bool(value["do_not_contact"])
-    statement = insert(pool_leads).values(values)
+    # Many parameter sets of one statement: compiled once per process, not once per batch (a VALUES list of
+    # the batch's length is a new statement each time, and compiling it cost more than everything else).
+    await session.execute(_UPSERT_READ_MODEL, values)
+
+
+def _upsert_read_model() -> Any:
+    statement = insert(pool_leads)
     excluded = statement.excluded
-    await session.execute(statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["lead_id"],
         set_={f: func.coalesce(getattr(excluded, f), getattr(pool_leads.c, f)) for f in READ_MODEL_FIELDS}
         | {"do_not_contact": pool_leads.c.do_not_contact.op("OR")(excluded.do_not_contact)},
-    ))
+    )
+
+
+_UPSERT_READ_MODEL = _upsert_read_model()
