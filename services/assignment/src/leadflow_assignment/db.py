@@ -61,7 +61,8 @@ leads = Table(
     Column("qualified_by", String(100)),
     Column("handoff_due", Boolean, nullable=False, server_default=text("false")),
     Index("ix_leads_owner", "owner_id", postgresql_where=text("status = 'assigned'")),
-    Index("ix_leads_company", "company_id", postgresql_where=text("status = 'assigned'")),
+    Index("ix_leads_company_latest", "company_id", text("routed_at DESC NULLS LAST"),
+          postgresql_where=text("status = 'assigned'")),
     Index("ix_leads_routed_at", "routed_at"),
     schema="assignment",
 )
@@ -232,10 +233,12 @@ ADD_COUNTS_SQL = (
     "ON CONFLICT (rep_id, channel) DO UPDATE SET assigned = c.assigned + excluded.assigned, "
     "  converted = c.converted + excluded.converted"
 )
+# The latest routed lead of each company, one index probe each (ix_leads_company_latest): a busy company's
+# whole history is never read and sorted.
 COMPANY_OWNERS_SQL = (
-    "SELECT DISTINCT ON (l.company_id) l.company_id, l.owner_id FROM unnest($1::uuid[]) AS k(id) "
-    "JOIN assignment.leads l ON l.company_id = k.id AND l.status = 'assigned' "
-    "ORDER BY l.company_id, l.routed_at DESC NULLS LAST"
+    "SELECT k.id AS company_id, l.owner_id FROM unnest($1::uuid[]) AS k(id) CROSS JOIN LATERAL ("
+    "  SELECT owner_id FROM assignment.leads WHERE company_id = k.id AND status = 'assigned' "
+    "  ORDER BY routed_at DESC NULLS LAST LIMIT 1) l"
 )
 CUSTOMER_OWNERS_SQL = ("SELECT c.customer_id, c.owner_id FROM unnest($1::uuid[]) AS k(id) "
                        "JOIN assignment.customer_owners c ON c.customer_id = k.id WHERE c.owner_id IS NOT NULL")
