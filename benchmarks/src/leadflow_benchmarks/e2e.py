@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import resource
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,8 +33,9 @@ from rich.console import Console
 
 from leadflow_benchmarks import common
 from leadflow_benchmarks.assignment import CHANNELS, INDUSTRIES, PLACES, organisation, rule_set
-from leadflow_benchmarks.pool import terminate_workflows
+from leadflow_benchmarks.pool import await_earlier_terminations, terminate_workflows
 from leadflow_benchmarks.common import Figures, bench_database, cpu_seconds, pct, peak_rss, recreate_bench_database
+from leadflow_localstack import procs
 from leadflow_localstack.fleet import Fleet
 from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LEADS_QUEUED, LEADS_SCORED
 from leadflow_shared.kafka import physical_topic
@@ -53,13 +55,23 @@ def bench(
     batch: Annotated[int, typer.Option(help="leads per POST /v1/leads/batch in the throughput run (the latency "
                                             "run posts ten batches a second)")] = 500,
     instances: Annotated[int, typer.Option(help="processes of every service (2: scale-out)")] = 1,
+    intake_instances: Annotated[int, typer.Option(
+        help="processes of intake, the partners' HTTP tier (as behind a load balancer); 0: --instances")] = 0,
     partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 6,
     drain_timeout: Annotated[float, typer.Option(help="seconds to wait for the last lead to be routed")] = 900,
+    followers_nice: Annotated[int, typer.Option(
+        help="niceness of what follows the measured path (pool, its worker, opportunity, the Temporal server) "
+             "while the runs last, as their own nodes would spare the path's CPU; 0: all equal")] = 10,
 ) -> None:
     """Accepted → scored → assigned per lead through every service, beside Kafka's, Postgres' and Temporal's
     raw ceilings; each process's CPU and peak memory."""
     env = common.stack_env()
-    common.run(_bench(env, leads, rate, seconds, batch, instances, partitions, drain_timeout), console)
+    from leadflow_shared.service import discover_services
+
+    processes = {name: instances for name in discover_services()}
+    processes["intake"] = intake_instances or instances
+    common.run(_bench(env, leads, rate, seconds, batch, processes, partitions, drain_timeout, followers_nice),
+               console)
 
 
 @dataclass
@@ -77,8 +89,8 @@ class Arrivals:
         return [of[k] - self.accepted[k] for k in keys if k in of]
 
 
-async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, batch: int, instances: int,
-                 partitions: int, drain_timeout: float) -> None:
+async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, batch: int, instances: dict[str, int],
+                 partitions: int, drain_timeout: float, followers_nice: int) -> None:
     from leadflow_intake.cli import add_partner
     from leadflow_shared.service import discover_services
 
@@ -93,6 +105,7 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
     await _configure(dsn)
     _, key = await asyncio.to_thread(add_partner, "bench partner", 1_000_000.0, dsn=dsn)
     figures = Figures()
+    await await_earlier_terminations(env)
     temporal_ceiling = await _temporal_start_rate(env, f"bench-e2e-{run}-raw", 2_000)
     fleet_env = {**os.environ, **env, "LEADFLOW_PG_DSN": dsn, "LEADFLOW_KAFKA_TOPIC_PREFIX": prefix,
                  "LEADFLOW_KAFKA_GROUP_PREFIX": f"bench-e2e-{run}", "LEADFLOW_POOL_TASK_QUEUE": f"bench-e2e-{run}",
@@ -100,15 +113,21 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
                  "LEADFLOW_INTAKE_RATE_LIMIT_PER_S": "1000000", "LEADFLOW_COLLUSION_SCAN_S": "3600",
                  "LEADFLOW_REACTIVATION_ENABLED": "false"}
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"leadflow-bench-e2e-{run}"
-    fleet = Fleet(fleet_env, log_dir, instances={name: instances for name in discover_services()})
+    followers = {"pool": followers_nice, "pool-worker": followers_nice, "opportunity": followers_nice}
+    fleet = Fleet(fleet_env, log_dir, instances=instances,
+                  niceness=followers)
+    temporal_pid = _infrastructure_pids().get("temporal")
+    temporal_niceness = procs.renice(temporal_pid, followers_nice) if temporal_pid and followers_nice else {}
     with console.status(f"starting {len(fleet.members)} service processes"):
         await asyncio.to_thread(fleet.start_all)
+    backends = asyncio.create_task(_renice_backends(plain, [f"leadflow-{f}" for f in followers], followers_nice))
     try:
         watcher = Watcher(env["LEADFLOW_KAFKA_BOOTSTRAP"], prefix)
         await watcher.start()
         intakes = [m.url for m in fleet.of("intake")]
         cpu_before = {label: cpu_seconds(pid) for label, pid in fleet.pids().items()}
         infra_before = {name: cpu_seconds(pid) for name, pid in _infrastructure_pids().items()}
+        client_before = _own_cpu_seconds()
         pool_counter = PoolCounter(plain)
         # the latency run: a steady rate far below the capacity
         latency_keys = await _post(intakes, key, _leads(rate * seconds, 0), max(1, rate // 10), rate,
@@ -126,11 +145,14 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
         pool_lag = await pool_counter.until(pool_at_start + for_pool, 0)  # what pool still has to take in
         cpu = {label: cpu_seconds(pid) - cpu_before.get(label, 0.0) for label, pid in fleet.pids().items()}
         infra_cpu = {name: cpu_seconds(pid) - infra_before.get(name, 0.0) for name, pid in _infrastructure_pids().items()}
+        infra_cpu["bench client (posting, watching)"] = _own_cpu_seconds() - client_before
         peaks = {label: peak_rss(pid) or 0 for label, pid in fleet.pids().items()}
         await watcher.stop()
         opportunity_seen = await _opportunity_count(plain)
     finally:
+        backends.cancel()
         await asyncio.to_thread(fleet.stop_all)
+        procs.restore_niceness(temporal_niceness)
         await terminate_workflows(env, f"bench-e2e-{run}")  # the ownership workflows end with the run
     a = watcher.arrivals
     kafka_rate = await _kafka_chain(env["LEADFLOW_KAFKA_BOOTSTRAP"], f"bench-e2e-{run}-raw.", len(keys), 3,
@@ -164,12 +186,15 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
         figures.add(f"{label}: CPU s / peak RSS", f"{cpu[label]:,.0f} s / {peaks[label] / 2**20:,.0f} MiB")
     for name, seconds_used in sorted(infra_cpu.items()):
         figures.add(f"{name}: CPU s", f"{seconds_used:,.0f} s")
-    figures.print(console, f"end-to-end benchmark ({os.cpu_count()} cores, {instances} instance(s) of each service, "
+    figures.print(console, f"end-to-end benchmark ({os.cpu_count()} cores; processes: "
+                           f"{', '.join(f'{name} {n}' for name, n in instances.items())}; "
                            f"{len(keys):,} leads, {partitions} partitions)",
                   f"raw ceilings: a chain of 3 Kafka hops (consume, then produce the same message to the next topic) "
                   f"of {len(keys):,} messages of a leads.received.v1 event's size; a Postgres insert of as many rows "
                   f"(batches of 1,000); starts of a workflow type no worker runs on the same Temporal server. "
-                  f"Service logs: {log_dir}")
+                  + (f"Pool, its worker, opportunity and the Temporal server ran at niceness {followers_nice}: off "
+                     f"the accepted → assigned path, they yield the CPU to it and catch up behind. "
+                     if followers_nice else "") + f"Service logs: {log_dir}")
 
 
 # ---- the organisation ------------------------------------------------------------------------------
@@ -456,6 +481,30 @@ async def _temporal_start_rate(env: dict[str, str], queue: str, n: int) -> float
     with console.status("terminating them"):
         await asyncio.gather(*(h.terminate() for h in started), return_exceptions=True)
     return rate
+
+
+async def _renice_backends(dsn: str, applications: list[str], niceness: int) -> None:
+    """The Postgres backends serving the followers get their niceness too, as they connect (a backend is one
+    process per connection, named by the service's application_name)."""
+    if not niceness:
+        return
+    done: set[int] = set()
+    conn = await asyncpg.connect(dsn)
+    try:
+        while True:
+            for row in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1::text[]) "
+                                        "AND datname = current_database()", applications):
+                if row["pid"] not in done:
+                    done.add(row["pid"])
+                    procs.renice(row["pid"], niceness)
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _infrastructure_pids() -> dict[str, int]:

@@ -457,6 +457,25 @@ async def terminate_workflows(env: dict[str, str], queue: str) -> None:
     console.print(f"terminating the bench's workflows (task queue {queue}) in the background on the server")
 
 
+async def await_earlier_terminations(env: dict[str, str], timeout_s: float = 900) -> None:
+    """An earlier bench's batch termination still at work on the server takes its CPU from this one's figures:
+    wait for it first (bounded)."""
+    from temporalio.api.enums.v1 import BatchOperationState
+    from temporalio.api.workflowservice.v1 import ListBatchOperationsRequest
+    from temporalio.client import Client
+
+    client = await Client.connect(env["LEADFLOW_TEMPORAL_ADDRESS"])
+    deadline = time.monotonic() + timeout_s
+    with console.status("waiting for an earlier bench's workflows to be terminated on the server"):
+        while time.monotonic() < deadline:
+            listed = await client.workflow_service.list_batch_operations(
+                ListBatchOperationsRequest(namespace=client.namespace, page_size=100))
+            if not any(op.state == BatchOperationState.BATCH_OPERATION_STATE_RUNNING for op in listed.operation_info):
+                return
+            await asyncio.sleep(2)
+    console.print("[yellow]an earlier batch termination still runs on the server: it shares the CPU[/]")
+
+
 async def _warn_of_a_busy_server(env: dict[str, str]) -> None:
     """Workflows left running on the server (a run kept with --keep-workflows, another bench) slow every figure
     here: say so before measuring."""

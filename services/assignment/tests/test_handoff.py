@@ -93,6 +93,29 @@ async def test_the_next_mql_hands_a_qualified_lead_to_sales(db: Database, assign
     assert [d["kind"] for d in await views.decisions(db, lead.lead_id)] == ["handoff", "route"]
 
 
+async def test_scorings_answer_heard_before_the_verdict_still_hands_the_lead_over(
+        db: Database, assigner: Assigner, run: Any) -> None:
+    """leads.scored and leads.dispositioned are two topics: scoring's MQL answering the verdict may come first.
+    The verdict then finds that answer (the score says which verdict it reflects) and hands over at once;
+    an MQL from before the verdict does not count as its answer."""
+    team = unique("r")
+    await configure(db, *sdr_org(team))
+    sdr, sales = f"{team}-li", f"{team}-a"
+    early, raced = scored(stage="mql"), scored(stage="mql")
+    for lead in (early, raced):
+        await run(lambda uow, lead=lead: assigner.on_scored([lead], uow))
+    given = verdict(raced.lead_id, sdr, "qualified")
+    answer = scored(raced.lead_id, stage="mql").model_copy(update={"verdict_at": given.dispositioned_at})
+    await run(lambda uow: assigner.on_scored([answer], uow))  # the answer first: nothing to hand over yet
+    assert (await views.lead(db, raced.lead_id))["owner_id"] == sdr
+    await run(lambda uow: assigner.on_dispositioned([given, verdict(early.lead_id, sdr, "qualified")], uow))
+    assert (await views.lead(db, raced.lead_id))["owner_id"] == sales
+    assert [e.kind for e in await assigned_events(db, raced.lead_id)] == ["route", "handoff"]
+    assert (await views.lead(db, early.lead_id))["owner_id"] == sdr  # its answer is still to come
+    loads = await views.loads(db)
+    assert (loads[sdr]["open_leads"], loads[sales]["open_leads"]) == (1, 1)
+
+
 async def test_a_nurtured_lead_leaves_its_sdr_until_it_qualifies_again(db: Database, assigner: Assigner,
                                                                        run: Any) -> None:
     team = unique("n")

@@ -102,6 +102,9 @@ class LeadScored(Contract):
     company_id: uuid.UUID | None = None
     customer_id: uuid.UUID | None = None
     lead: LeadSnapshot | None = None
+    verdict_at: AwareDatetime | None = Field(
+        None, description="When the SDR verdict this score reflects was given (none: no verdict). A consumer that "
+                          "hears the verdict after this score knows the score already answers it.")
 
 
 class LeadAssigned(Contract):

@@ -142,6 +142,7 @@ class Service(Generic[S, C]):
     controllers: Sequence[type] = ()
     commands: Sequence[Callable[..., Any]] = field(default_factory=tuple)
     exception_handlers: dict[type[Exception], Callable[..., Any]] = field(default_factory=dict)
+    custom_plans: bool = False  # every statement carries a batch: plan each with its parameters (make_engine)
 
     @property
     def package(self) -> str:
@@ -237,7 +238,7 @@ class Runtime(Generic[S, C]):
         self.service = service
         self.settings = settings
         self.db = Database(settings.pg_dsn, service.metadata, f"/leadflow/{service.name}",
-                           pool_size=settings.pg_pool_size)
+                           pool_size=settings.pg_pool_size, custom_plans=service.custom_plans)
         self.broker = make_broker(settings.kafka_bootstrap, f"leadflow-{service.name}",
                                   graceful_timeout=settings.shutdown_grace_s)
         self.processor = EventProcessor(

@@ -32,7 +32,12 @@ class StackError(RuntimeError):
 # room for advisory locks: a batch transaction locks each person and company it touches (thousands), and
 # the lock table all transactions share holds max_locks_per_transaction × max_connections.
 POSTGRES_SETTINGS = ("shared_buffers=1GB", "jit=off", "max_wal_size=4GB", "checkpoint_timeout=15min",
-                     "max_connections=300", "max_locks_per_transaction=256")
+                     "max_connections=300", "max_locks_per_transaction=256",
+                     "random_page_cost=1.1",  # the data sits in memory or on SSD: an index probe is cheap
+                     # A new database's tables grow by thousands of rows a second: analyze them soon, or
+                     # plans made for empty tables read whole tables per batch. Services share two cores:
+                     # no parallel workers.
+                     "autovacuum_naptime=10s", "max_parallel_workers_per_gather=0")
 
 
 @dataclass

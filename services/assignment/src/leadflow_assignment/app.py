@@ -16,6 +16,7 @@ service = Service(
     subscriptions=consumers.subscriptions,
     controllers=http.CONTROLLERS,
     exception_handlers=dict(http.EXCEPTION_HANDLERS),
+    custom_plans=True,  # its statements carry batches
 )
 main = service.serve
 cli = service.cli()

@@ -152,18 +152,25 @@ class Assigner:
         latest = {d.lead_id: d for d in sorted(dispositions, key=lambda d: d.dispositioned_at)}
         repo = AssignmentRepository(uow.session)
         rows = await repo.leads_for_update(latest)
-        batch, released = _Batch(), defaultdict(int)
+        batch, to_route, released = _Batch(), [], defaultdict(int)
         for lead_id, verdict in latest.items():
             row = _from_db(rows[lead_id]) if lead_id in rows else _new_row(lead_id)
             if row["status"] == "converted":
                 continue
-            if verdict.disposition == "qualified":
-                row.update(qualified_by=verdict.by, handoff_due=True)
-            else:
+            batch.leads[lead_id] = row
+            if verdict.disposition != "qualified":
                 _leave_sdr(row, released)
                 row.update(status="waiting", owner_id=None, pool_id=None, queue=None, handoff_due=False)
-            batch.leads[lead_id] = row
-        await repo.add_open(released)
+                continue
+            row.update(qualified_by=verdict.by, handoff_due=True)
+            if row["stage"] in self._route_stages and _scored_since(row, verdict.dispositioned_at):
+                # the two topics race: scoring's answer to this verdict came first, and no other will come
+                to_route.append((row, HANDOFF))
+                _leave_sdr(row, released)
+        if to_route:
+            await self._route(uow, batch, to_route, released)
+        else:
+            await repo.add_open(released)
         await self._write(uow, batch)
 
     async def on_received(self, received: Sequence[Any], uow: UnitOfWork) -> None:
@@ -518,12 +525,20 @@ def _scored_row(row: Any, scored: LeadScored) -> dict[str, Any]:
         facts.update(industry=lead.industry, province=lead.province, city=lead.city,
                      product_interest=lead.product_interest, referrer=lead.referrer,
                      cohort=_text(custom.get("cohort")), company_size=_int(custom.get("company_size")))
+    if scored.verdict_at is not None:
+        facts["verdict_at"] = scored.verdict_at.isoformat()
     record["facts"] = {**(record["facts"] or {}), **{k: v for k, v in facts.items() if v is not None}}
     record.update(stage=scored.stage, grade=scored.grade,
                   channel=str(lead.source) if lead else record["channel"],
                   company_id=scored.company_id or record["company_id"],
                   customer_id=scored.customer_id or record["customer_id"])
     return record
+
+
+def _scored_since(row: dict[str, Any], verdict_at: datetime) -> bool:
+    """Has scoring already published its answer to a verdict given at `verdict_at`?"""
+    seen = (row.get("facts") or {}).get("verdict_at")
+    return seen is not None and datetime.fromisoformat(seen) >= verdict_at
 
 
 def lead_facts(row: dict[str, Any], *, recycled: bool = False) -> LeadFacts:

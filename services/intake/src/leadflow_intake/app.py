@@ -18,6 +18,7 @@ service = Service(
     subscriptions=consumers.subscriptions,
     controllers=[http.LeadController, http.ImportController],
     exception_handlers={ValidationException: http.validation_problem},
+    custom_plans=True,  # its statements carry batches
 )
 main = service.serve
 cli = service.cli()

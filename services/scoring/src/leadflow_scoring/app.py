@@ -21,6 +21,7 @@ service = Service(
     subscriptions=consumers.subscriptions,
     controllers=[http.ScoreController, http.ActivityController, http.RulesController, http.ModelController],
     exception_handlers={RulesError: http.rules_problem},
+    custom_plans=True,  # its statements carry batches
 )
 main = service.serve
 cli = service.cli()

@@ -294,7 +294,8 @@ def scored_data(row: dict[str, Any], score: Score) -> dict[str, Any]:
     return {"lead_id": row["lead_id"], "score": score.points, "grade": score.grade, "stage": row["stage"],
             "probability": row["probability"], "explanation": row["explanation"],
             "rules_version": score.rules_version, "model_version": row["model_version"],
-            "company_id": row["company_id"], "customer_id": row["customer_id"], "lead": row["lead"]}
+            "company_id": row["company_id"], "customer_id": row["customer_id"], "lead": row["lead"],
+            "verdict_at": (row.get("disposition") or {}).get("at")}
 
 
 def _new_row(lead_id: uuid.UUID, rules: RuleSet) -> dict[str, Any]:
