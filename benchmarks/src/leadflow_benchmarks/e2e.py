@@ -35,7 +35,6 @@ from leadflow_benchmarks import common
 from leadflow_benchmarks.assignment import CHANNELS, INDUSTRIES, PLACES, organisation, rule_set
 from leadflow_benchmarks.pool import await_earlier_terminations, terminate_workflows
 from leadflow_benchmarks.common import Figures, bench_database, cpu_seconds, pct, peak_rss, recreate_bench_database
-from leadflow_localstack import procs
 from leadflow_localstack.fleet import Fleet
 from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LEADS_QUEUED, LEADS_SCORED
 from leadflow_shared.kafka import physical_topic
@@ -55,13 +54,8 @@ def bench(
     batch: Annotated[int, typer.Option(help="leads per POST /v1/leads/batch in the throughput run (the latency "
                                             "run posts ten batches a second)")] = 500,
     instances: Annotated[int, typer.Option(help="processes of every service (2: scale-out)")] = 1,
-    intake_instances: Annotated[int, typer.Option(
-        help="processes of intake, the partners' HTTP tier (as behind a load balancer); 0: --instances")] = 0,
     partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 6,
     drain_timeout: Annotated[float, typer.Option(help="seconds to wait for the last lead to be routed")] = 900,
-    followers_nice: Annotated[int, typer.Option(
-        help="niceness of what follows the measured path (pool, its worker, opportunity, the Temporal server) "
-             "while the runs last, as their own nodes would spare the path's CPU; 0: all equal")] = 10,
 ) -> None:
     """Accepted → scored → assigned per lead through every service, beside Kafka's, Postgres' and Temporal's
     raw ceilings; each process's CPU and peak memory."""
@@ -69,9 +63,7 @@ def bench(
     from leadflow_shared.service import discover_services
 
     processes = {name: instances for name in discover_services()}
-    processes["intake"] = intake_instances or instances
-    common.run(_bench(env, leads, rate, seconds, batch, processes, partitions, drain_timeout, followers_nice),
-               console)
+    common.run(_bench(env, leads, rate, seconds, batch, processes, partitions, drain_timeout), console)
 
 
 @dataclass
@@ -90,7 +82,7 @@ class Arrivals:
 
 
 async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, batch: int, instances: dict[str, int],
-                 partitions: int, drain_timeout: float, followers_nice: int) -> None:
+                 partitions: int, drain_timeout: float) -> None:
     from leadflow_intake.cli import add_partner
     from leadflow_shared.service import discover_services
 
@@ -113,14 +105,9 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
                  "LEADFLOW_INTAKE_RATE_LIMIT_PER_S": "1000000", "LEADFLOW_COLLUSION_SCAN_S": "3600",
                  "LEADFLOW_REACTIVATION_ENABLED": "false"}
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"leadflow-bench-e2e-{run}"
-    followers = {"pool": followers_nice, "pool-worker": followers_nice, "opportunity": followers_nice}
-    fleet = Fleet(fleet_env, log_dir, instances=instances,
-                  niceness=followers)
-    temporal_pid = _infrastructure_pids().get("temporal")
-    temporal_niceness = procs.renice(temporal_pid, followers_nice) if temporal_pid and followers_nice else {}
+    fleet = Fleet(fleet_env, log_dir, instances=instances)
     with console.status(f"starting {len(fleet.members)} service processes"):
         await asyncio.to_thread(fleet.start_all)
-    backends = asyncio.create_task(_renice_backends(plain, [f"leadflow-{f}" for f in followers], followers_nice))
     try:
         watcher = Watcher(env["LEADFLOW_KAFKA_BOOTSTRAP"], prefix)
         await watcher.start()
@@ -150,9 +137,7 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
         await watcher.stop()
         opportunity_seen = await _opportunity_count(plain)
     finally:
-        backends.cancel()
         await asyncio.to_thread(fleet.stop_all)
-        procs.restore_niceness(temporal_niceness)
         await terminate_workflows(env, f"bench-e2e-{run}")  # the ownership workflows end with the run
     a = watcher.arrivals
     kafka_rate = await _kafka_chain(env["LEADFLOW_KAFKA_BOOTSTRAP"], f"bench-e2e-{run}-raw.", len(keys), 3,
@@ -192,9 +177,7 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
                   f"raw ceilings: a chain of 3 Kafka hops (consume, then produce the same message to the next topic) "
                   f"of {len(keys):,} messages of a leads.received.v1 event's size; a Postgres insert of as many rows "
                   f"(batches of 1,000); starts of a workflow type no worker runs on the same Temporal server. "
-                  + (f"Pool, its worker, opportunity and the Temporal server ran at niceness {followers_nice}: off "
-                     f"the accepted → assigned path, they yield the CPU to it and catch up behind. "
-                     if followers_nice else "") + f"Service logs: {log_dir}")
+                  f"Service logs: {log_dir}")
 
 
 # ---- the organisation ------------------------------------------------------------------------------
@@ -481,25 +464,6 @@ async def _temporal_start_rate(env: dict[str, str], queue: str, n: int) -> float
     with console.status("terminating them"):
         await asyncio.gather(*(h.terminate() for h in started), return_exceptions=True)
     return rate
-
-
-async def _renice_backends(dsn: str, applications: list[str], niceness: int) -> None:
-    """The Postgres backends serving the followers get their niceness too, as they connect (a backend is one
-    process per connection, named by the service's application_name)."""
-    if not niceness:
-        return
-    done: set[int] = set()
-    conn = await asyncpg.connect(dsn)
-    try:
-        while True:
-            for row in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1::text[]) "
-                                        "AND datname = current_database()", applications):
-                if row["pid"] not in done:
-                    done.add(row["pid"])
-                    procs.renice(row["pid"], niceness)
-            await asyncio.sleep(1)
-    finally:
-        await conn.close()
 
 
 def _own_cpu_seconds() -> float:

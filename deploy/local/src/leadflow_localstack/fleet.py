@@ -54,9 +54,6 @@ class Fleet:
     log_dir: Path
     instances: dict[str, int] = field(default_factory=dict)
     pool_worker: bool = True  # pool's Temporal worker in a process of its own, as deployed at scale
-    # A niceness per service (pool's worker is "pool-worker"): on one shared host, the services off a
-    # measured path yield the CPU to it, as their own nodes would in a deployment.
-    niceness: dict[str, int] = field(default_factory=dict)
     members: dict[str, Instance] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,9 +82,7 @@ class Fleet:
 
     def start(self, label: str) -> Instance:
         member = self.members[label]
-        niceness = self.niceness.get("pool-worker" if label == "pool-worker" else member.service.name, 0)
-        argv = ["nice", "-n", str(niceness), *member.argv] if niceness else member.argv  # nice execs: same pid
-        member.pid = procs.spawn(argv, member.log_file, env=member.env)
+        member.pid = procs.spawn(member.argv, member.log_file, env=member.env)
         member.started = procs.start_time(member.pid)
         return member
 
