@@ -60,10 +60,7 @@ def bench(
     """Accepted → scored → assigned per lead through every service, beside Kafka's, Postgres' and Temporal's
     raw ceilings; each process's CPU and peak memory."""
     env = common.stack_env()
-    from leadflow_shared.service import discover_services
-
-    processes = {name: instances for name in discover_services()}
-    common.run(_bench(env, leads, rate, seconds, batch, processes, partitions, drain_timeout), console)
+    common.run(_bench(env, leads, rate, seconds, batch, instances, partitions, drain_timeout), console)
 
 
 @dataclass
@@ -81,7 +78,7 @@ class Arrivals:
         return [of[k] - self.accepted[k] for k in keys if k in of]
 
 
-async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, batch: int, instances: dict[str, int],
+async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, batch: int, instances: int,
                  partitions: int, drain_timeout: float) -> None:
     from leadflow_intake.cli import add_partner
     from leadflow_shared.service import discover_services
@@ -105,7 +102,7 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
                  "LEADFLOW_INTAKE_RATE_LIMIT_PER_S": "1000000", "LEADFLOW_COLLUSION_SCAN_S": "3600",
                  "LEADFLOW_REACTIVATION_ENABLED": "false"}
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"leadflow-bench-e2e-{run}"
-    fleet = Fleet(fleet_env, log_dir, instances=instances)
+    fleet = Fleet(fleet_env, log_dir, instances={name: instances for name in discover_services()})
     with console.status(f"starting {len(fleet.members)} service processes"):
         await asyncio.to_thread(fleet.start_all)
     try:
@@ -171,8 +168,7 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
         figures.add(f"{label}: CPU s / peak RSS", f"{cpu[label]:,.0f} s / {peaks[label] / 2**20:,.0f} MiB")
     for name, seconds_used in sorted(infra_cpu.items()):
         figures.add(f"{name}: CPU s", f"{seconds_used:,.0f} s")
-    figures.print(console, f"end-to-end benchmark ({os.cpu_count()} cores; processes: "
-                           f"{', '.join(f'{name} {n}' for name, n in instances.items())}; "
+    figures.print(console, f"end-to-end benchmark ({os.cpu_count()} cores, {instances} instance(s) of each service, "
                            f"{len(keys):,} leads, {partitions} partitions)",
                   f"raw ceilings: a chain of 3 Kafka hops (consume, then produce the same message to the next topic) "
                   f"of {len(keys):,} messages of a leads.received.v1 event's size; a Postgres insert of as many rows "
