@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -175,3 +176,19 @@ def test_a_shell_that_sourced_an_older_env_still_calls_the_stack_ours(
     assert stack.StackState.load().components["kafka"]["address"] == f"127.0.0.1:{kafka.port}"
     monkeypatch.setenv("LEADFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:59092")
     assert stack.external(stack.StackState.load(), "kafka") is None
+
+
+def test_a_spawned_process_is_reniced_through_its_scheduling_group(tmp_path: Path) -> None:
+    """spawn starts a session of its own; where Linux groups sessions (autogroup), the CPU is shared between
+    groups first, so a follower yields only if its group's niceness is raised."""
+    pid = procs.spawn(["sleep", "30"], tmp_path / "sleep.log")
+    try:
+        ours = procs.group_niceness(os.getpid())
+        procs.set_group_niceness(pid, 7)
+        if Path("/proc/self/autogroup").exists():
+            assert procs.group_niceness(pid) == 7
+            assert procs.group_niceness(os.getpid()) == ours  # ours is another group: untouched
+        else:  # a kernel without autogroup: nothing to set, nothing read
+            assert procs.group_niceness(pid) is None
+    finally:
+        procs.stop_all([(pid, procs.start_time(pid))], timeout_s=5)

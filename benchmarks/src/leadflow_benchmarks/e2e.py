@@ -29,12 +29,14 @@ import asyncpg
 import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
 from leadflow_benchmarks import common
 from leadflow_benchmarks.assignment import CHANNELS, INDUSTRIES, PLACES, organisation, rule_set
 from leadflow_benchmarks.pool import await_earlier_terminations, terminate_workflows
 from leadflow_benchmarks.common import Figures, bench_database, cpu_seconds, pct, peak_rss, recreate_bench_database
+from leadflow_localstack import procs
 from leadflow_localstack.fleet import Fleet
 from leadflow_shared.contracts import LEADS_ASSIGNED, LEADS_POOLED, LEADS_QUEUED, LEADS_SCORED
 from leadflow_shared.kafka import physical_topic
@@ -56,11 +58,18 @@ def bench(
     instances: Annotated[int, typer.Option(help="processes of every service (2: scale-out)")] = 1,
     partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 6,
     drain_timeout: Annotated[float, typer.Option(help="seconds to wait for the last lead to be routed")] = 900,
+    catch_up: Annotated[float, typer.Option(
+        help="seconds the fleet keeps running after the last lead is routed, to measure how fast pool and "
+             "opportunity catch up")] = 60,
+    followers_nice: Annotated[int, typer.Option(
+        help="niceness of what follows the measured path (pool, its worker, opportunity, the Temporal server) "
+             "while the runs last, as their own nodes would spare the path's CPU; 0: all equal")] = 10,
 ) -> None:
     """Accepted → scored → assigned per lead through every service, beside Kafka's, Postgres' and Temporal's
     raw ceilings; each process's CPU and peak memory."""
     env = common.stack_env()
-    common.run(_bench(env, leads, rate, seconds, batch, instances, partitions, drain_timeout), console)
+    common.run(_bench(env, leads, rate, seconds, batch, instances, partitions, drain_timeout, catch_up, followers_nice),
+               console)
 
 
 @dataclass
@@ -79,7 +88,7 @@ class Arrivals:
 
 
 async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, batch: int, instances: int,
-                 partitions: int, drain_timeout: float) -> None:
+                 partitions: int, drain_timeout: float, catch_up: float, followers_nice: int) -> None:
     from leadflow_intake.cli import add_partner
     from leadflow_shared.service import discover_services
 
@@ -102,9 +111,17 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
                  "LEADFLOW_INTAKE_RATE_LIMIT_PER_S": "1000000", "LEADFLOW_COLLUSION_SCAN_S": "3600",
                  "LEADFLOW_REACTIVATION_ENABLED": "false"}
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"leadflow-bench-e2e-{run}"
-    fleet = Fleet(fleet_env, log_dir, instances={name: instances for name in discover_services()})
+    followers = {"pool": followers_nice, "pool-worker": followers_nice, "opportunity": followers_nice}
+    fleet = Fleet(fleet_env, log_dir, instances={name: instances for name in discover_services()},
+                  niceness=followers)
+    temporal_pid = _infrastructure_pids().get("temporal")
+    temporal_niceness = procs.renice(temporal_pid, followers_nice) if temporal_pid and followers_nice else {}
+    temporal_group = procs.group_niceness(temporal_pid) if temporal_pid else None
+    if temporal_pid and followers_nice:
+        procs.set_group_niceness(temporal_pid, followers_nice)
     with console.status(f"starting {len(fleet.members)} service processes"):
         await asyncio.to_thread(fleet.start_all)
+    backends = asyncio.create_task(_renice_backends(plain, [f"leadflow-{f}" for f in followers], followers_nice))
     try:
         watcher = Watcher(env["LEADFLOW_KAFKA_BOOTSTRAP"], prefix)
         await watcher.start()
@@ -119,22 +136,33 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
         await watcher.until_routed(latency_keys, 120)
         # the throughput run: flat out
         pool_at_start = await pool_counter.count()
+        work_before = await _stage_work(fleet)
         began = time.perf_counter()
         keys = await _post(intakes, key, _leads(n_leads, rate * seconds), batch, 0, watcher.arrivals)
         posted_s = time.perf_counter() - began
         await watcher.until_routed(keys, drain_timeout)
         routed_s = max(watcher.arrivals.routed.get(k, 0.0) for k in keys) - began
+        work = _subtract(await _stage_work(fleet), work_before)
         pool_done = await pool_counter.count() - pool_at_start
         for_pool = sum(1 for k in keys if watcher.arrivals.via.get(k) in (LEADS_ASSIGNED.name, LEADS_POOLED.name))
         pool_lag = await pool_counter.until(pool_at_start + for_pool, 0)  # what pool still has to take in
         cpu = {label: cpu_seconds(pid) - cpu_before.get(label, 0.0) for label, pid in fleet.pids().items()}
         infra_cpu = {name: cpu_seconds(pid) - infra_before.get(name, 0.0) for name, pid in _infrastructure_pids().items()}
         infra_cpu["bench client (posting, watching)"] = _own_cpu_seconds() - client_before
+        opportunity_seen = await _opportunity_count(plain)
+        # the followers, left alone: how fast they catch up once the path is quiet
+        with console.status(f"letting pool and opportunity catch up for {catch_up:,.0f} s"):
+            await asyncio.sleep(catch_up)
+        pool_caught_up = pool_lag - await pool_counter.until(pool_at_start + for_pool, 0)
+        opportunity_later = await _opportunity_count(plain)
         peaks = {label: peak_rss(pid) or 0 for label, pid in fleet.pids().items()}
         await watcher.stop()
-        opportunity_seen = await _opportunity_count(plain)
     finally:
+        backends.cancel()
         await asyncio.to_thread(fleet.stop_all)
+        procs.restore_niceness(temporal_niceness)
+        if temporal_pid and temporal_group is not None:
+            procs.set_group_niceness(temporal_pid, temporal_group)
         await terminate_workflows(env, f"bench-e2e-{run}")  # the ownership workflows end with the run
     a = watcher.arrivals
     kafka_rate = await _kafka_chain(env["LEADFLOW_KAFKA_BOOTSTRAP"], f"bench-e2e-{run}-raw.", len(keys), 3,
@@ -160,10 +188,19 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
     figures.add("… routed: " + ", ".join(f"{via.count(t):,} {t.split('.')[1]}" for t in ROUTED if t in via),
                 f"{len([k for k in keys if k in a.routed]):,} of {len(keys):,}", "", "every lead, once",
                 all(k in a.routed for k in keys) and a.routed_twice == 0)
-    figures.add("pool: ownership workflows started while routing / after (starts/s)",
+    figures.add("pool: ownership workflows started while routing (starts/s)",
                 f"{pool_done:,} of {len(keys):,} in {routed_s:,.0f} s ({pool_done / routed_s:,.0f}/s); "
                 f"{pool_lag:,} left", f"Temporal dev server {temporal_ceiling:,.0f}/s")
-    figures.add("opportunity: leads it knows of (all runs)", f"{opportunity_seen:,}")
+    figures.add(f"… in the {catch_up:,.0f} s after the last was routed (starts/s)",
+                f"{pool_caught_up:,} ({pool_caught_up / catch_up:,.0f}/s); {pool_lag - pool_caught_up:,} left")
+    total = len(keys) + len(latency_keys)
+    figures.add(f"opportunity: leads it knows of, when the last was routed / {catch_up:,.0f} s later",
+                f"{opportunity_seen:,} / {opportunity_later:,} of {total:,}")
+    for stage, (batches, events, busy_s) in sorted(work.items()):
+        if batches:  # a POST is a batch of --batch leads; a consumer's, a transaction (a lane's share of a poll)
+            size = batch if "POST" in stage else events / batches
+            figures.add(f"{stage}: batches, mean size, mean ms, busy share of the run",
+                        f"{batches:,.0f}, {size:,.0f}, {busy_s / batches * 1000:,.0f} ms, {busy_s / routed_s:.0%}")
     for label in sorted(cpu):
         figures.add(f"{label}: CPU s / peak RSS", f"{cpu[label]:,.0f} s / {peaks[label] / 2**20:,.0f} MiB")
     for name, seconds_used in sorted(infra_cpu.items()):
@@ -173,7 +210,9 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
                   f"raw ceilings: a chain of 3 Kafka hops (consume, then produce the same message to the next topic) "
                   f"of {len(keys):,} messages of a leads.received.v1 event's size; a Postgres insert of as many rows "
                   f"(batches of 1,000); starts of a workflow type no worker runs on the same Temporal server. "
-                  f"Service logs: {log_dir}")
+                  + (f"Pool, its worker, opportunity and the Temporal server ran at niceness {followers_nice} (their "
+                     f"scheduling groups too): off the accepted → assigned path, they yield the CPU to it and catch "
+                     f"up behind, as on nodes of their own. " if followers_nice else "") + f"Service logs: {log_dir}")
 
 
 # ---- the organisation ------------------------------------------------------------------------------
@@ -460,6 +499,57 @@ async def _temporal_start_rate(env: dict[str, str], queue: str, n: int) -> float
     with console.status("terminating them"):
         await asyncio.gather(*(h.terminate() for h in started), return_exceptions=True)
     return rate
+
+
+async def _renice_backends(dsn: str, applications: list[str], niceness: int) -> None:
+    """The Postgres backends serving the followers get their niceness too, as they connect (a backend is one
+    process per connection, named by the service's application_name)."""
+    if not niceness:
+        return
+    done: set[int] = set()
+    conn = await asyncpg.connect(dsn)
+    try:
+        while True:
+            for row in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1::text[]) "
+                                        "AND datname = current_database()", applications):
+                if row["pid"] not in done:
+                    done.add(row["pid"])
+                    procs.renice(row["pid"], niceness)
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+
+
+async def _stage_work(fleet: Fleet) -> dict[str, tuple[float, float, float]]:
+    """What each stage did so far, from its /metrics: per consumed topic, the batches applied, their events and
+    the seconds spent applying them; for intake, its batch posts (requests, leads, seconds)."""
+    work: dict[str, tuple[float, float, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for member in fleet.members.values():
+            if not member.port:
+                continue
+            samples: dict[tuple[str, str], float] = {}
+            text = (await client.get(f"{member.url}/metrics")).text
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if family.name == "leadflow_consumer_batch_seconds" and sample.name.endswith(("_count", "_sum")):
+                        samples[(sample.labels["topic"], sample.name.rsplit("_", 1)[1])] = sample.value
+                    elif family.name == "leadflow_consumer_batch_size" and sample.name.endswith("_sum"):
+                        samples[(sample.labels["topic"], "events")] = sample.value
+                    elif (family.name.endswith("request_duration_seconds") and sample.name.endswith(("_count", "_sum"))
+                          and sample.labels.get("path") == "/v1/leads/batch"):
+                        samples[("POST /v1/leads/batch", sample.name.rsplit("_", 1)[1])] = sample.value
+            for topic in {t for t, _ in samples}:
+                count, seconds = samples.get((topic, "count"), 0.0), samples.get((topic, "sum"), 0.0)
+                events = samples.get((topic, "events"), count)
+                work[f"{member.label} ← {topic}"] = (count, events, seconds)
+    return work
+
+
+def _subtract(after: dict[str, tuple[float, float, float]], before: dict[str, tuple[float, float, float]]
+              ) -> dict[str, tuple[float, float, float]]:
+    zero = (0.0, 0.0, 0.0)
+    return {k: tuple(a - b for a, b in zip(v, before.get(k, zero))) for k, v in after.items()}  # type: ignore[misc]
 
 
 def _own_cpu_seconds() -> float:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import TracebackType
@@ -33,6 +34,8 @@ from sqlalchemy import (
     Uuid,
     event,
     func,
+    literal_column,
+    select,
     text,
 )
 from sqlalchemy import exc as sa_exc
@@ -124,6 +127,9 @@ async def _begin_with(adapter: Any, statement: str) -> None:
             adapter._transaction = transaction
 
 
+LOCK_NAMESPACE = "leadflow.lock_namespace"  # session.info: the schema whose advisory locks a session takes
+
+
 def _lock_id(key: str) -> int:
     """A key's advisory lock: 64 bits of its BLAKE2b digest, as Postgres's signed bigint."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
@@ -132,8 +138,12 @@ def _lock_id(key: str) -> int:
 async def lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
     """Transaction-scoped advisory locks on these keys (a person, a lead...), taken in id order so two
     transactions never deadlock on them: work on the same thing waits for the other to commit. The ids
-    are integers spelled into the statement, so that it can travel with the transaction's BEGIN."""
-    ids = sorted({_lock_id(k) for k in keys})
+    are integers spelled into the statement, so that it can travel with the transaction's BEGIN.
+
+    Advisory locks belong to the whole database, and services may share one (the local stack does): a
+    key is locked within its service's schema, else scoring's "lead:…" would wait for opportunity's."""
+    namespace = session.info.get(LOCK_NAMESPACE, "")
+    ids = sorted({_lock_id(f"{namespace}/{k}") for k in keys})
     if ids:
         await _driver_connection(session, "SELECT pg_advisory_xact_lock(k) FROM unnest('{"
                                  + ",".join(map(str, ids)) + "}'::bigint[]) AS k")  # unnest keeps the array's order
@@ -162,6 +172,51 @@ def json_rows(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> str:
     `jsonb_array_elements($n::text::jsonb) AS r` and reads `r->>i`, or `r->i` for nested JSON (see
     insert_rows). The `::text` keeps asyncpg's jsonb codec from serializing the document a second time."""
     return json_text([[row[name] for name in names] for row in rows])
+
+
+@dataclass(frozen=True)
+class RowsStatement:
+    """An INSERT of a JSON document's rows (see `rows_statement`), as SQL text for the driver."""
+
+    table: Table
+    names: tuple[str, ...]
+    key: tuple[str, ...]  # the conflict target: what one statement may touch once only
+    sql: str
+
+
+def rows_statement(table: Table, names: Sequence[str], key: Sequence[str],
+                   finish: Callable[[Any], Any] = lambda statement: statement) -> RowsStatement:
+    """An INSERT of a batch's rows into `table` as one JSON document (`names` in order), finished by `finish`
+    (its ON CONFLICT clause, built on the statement's `excluded`), compiled once. Run by `execute_rows`: one
+    execution per batch, where a statement run once per row (executemany) cost Postgres an executor start,
+    a bind and a round of its protocol each, and the driver an encoding per parameter."""
+    columns = [literal_column(_from_json(table.c[name], f"r->{i}", f"r->>{i}")) for i, name in enumerate(names)]
+    source = select(*columns).select_from(text("jsonb_array_elements($1::text::jsonb) AS r"))
+    statement = finish(pg_insert(table).from_select(list(names), source))
+    sql = str(statement.compile(dialect=postgresql.asyncpg.dialect(), compile_kwargs={"literal_binds": True}))
+    return RowsStatement(table, tuple(names), tuple(key), sql)
+
+
+async def execute_rows(session: AsyncSession, statement: RowsStatement, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Apply the rows in order, as running the statement once per row would: ON CONFLICT may touch a row once
+    per statement, so a key's second row goes in a second statement after the first (rarely needed)."""
+    json_columns = _json_columns(statement.table, statement.names)
+    connection = await driver_connection(session)
+    for part in _once_per_key(rows, statement.key):
+        await connection.execute(statement.sql, _rows_json(part, statement.names, json_columns))
+
+
+def _once_per_key(rows: Sequence[Mapping[str, Any]], key: tuple[str, ...]) -> list[list[Mapping[str, Any]]]:
+    """The rows in rounds where each key appears once, each round in the rows' order."""
+    rounds: list[list[Mapping[str, Any]]] = []
+    seen: dict[tuple[Any, ...], int] = {}
+    for row in rows:
+        k = tuple(row[name] for name in key)
+        n = seen[k] = seen.get(k, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(row)
+    return rounds
 
 
 def _rows_json(rows: Sequence[dict[str, Any]], names: tuple[str, ...], json_columns: frozenset[str]) -> str:
@@ -379,7 +434,8 @@ class Database:
                                   name="leadflow-" + source.rsplit("/", 1)[-1])
         self.metadata = metadata
         self.source = source
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False,
+                                           info={LOCK_NAMESPACE: metadata.schema or ""})
         self.outbox_written = asyncio.Event()
 
     def uow(self) -> UnitOfWork:

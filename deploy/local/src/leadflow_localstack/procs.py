@@ -65,6 +65,43 @@ def spawn(argv: Sequence[str], log_file: Path, *, env: dict[str, str] | None = N
     return proc.pid
 
 
+def renice(pid: int, niceness: int) -> dict[int, int]:
+    """Set every thread of `pid` (and of its children) to `niceness`; returns each thread's niceness before,
+    for `restore_niceness`. Linux keeps a niceness per thread, and a running Go or JVM process has many."""
+    before: dict[int, int] = {}
+    with contextlib.suppress(psutil.NoSuchProcess):
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess, FileNotFoundError):
+                for thread in proc.threads():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):  # another user's: left as is
+                        before[thread.id] = os.getpriority(os.PRIO_PROCESS, thread.id)
+                        os.setpriority(os.PRIO_PROCESS, thread.id, niceness)
+    return before
+
+
+def group_niceness(pid: int) -> int | None:
+    """The niceness of the scheduling group (autogroup) `pid` is in; None where the kernel has none."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().rsplit("nice", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def set_group_niceness(pid: int, niceness: int) -> None:
+    """Set the niceness of `pid`'s scheduling group. Where the kernel groups each session (autogroup, on by
+    default), the CPU is shared between groups first, each session equally, and a process's own niceness
+    ranks it only within its group: a process started in its own session (spawn) is reniced through this."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/autogroup").write_text(str(niceness))
+
+
+def restore_niceness(before: dict[int, int]) -> None:
+    for tid, niceness in before.items():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+
+
 def is_running(pid: int | None, started: float | None = None) -> bool:
     """Is `pid` alive, and (given its start time) still the process we started, not a reused pid?"""
     if not pid:

@@ -13,14 +13,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow_opportunity.domain.conversion import CustomerIdentity
-from leadflow_opportunity.domain.funnel import MEASURES, CohortKey, Vector
+from leadflow_opportunity.domain.funnel import MEASURES, STEPS, CohortKey, Vector
 from leadflow_opportunity.domain.model import ConversionStatus
 from leadflow_opportunity.domain.pipeline import DEFAULT_PIPELINE, Pipeline, parse_pipeline
 from leadflow_opportunity.tables import (
     channel_spend, contacts, conversions, customers, funnel_cohorts, funnel_leads, funnel_months, leads, metadata, opportunities,
     payments, pipeline_documents, stage_changes, targets,
 )
-from leadflow_shared.db import driver_connection, insert_rows
+from leadflow_shared.db import RowsStatement, driver_connection, execute_rows, insert_rows, rows_statement
 
 __all__ = ["metadata", "LeadRepository", "CustomerRepository", "OpportunityRepository", "ProjectionRepository",
            "PlanRepository", "current_pipeline", "store_pipeline"]
@@ -37,20 +37,20 @@ class LeadRepository:
         qualified_by), in order: an older ownership told late (topics are consumed apart) changes nothing; a
         converted lead stays its converter's."""
         if rows:
-            await self.session.execute(_SET_OWNER, [{**row, "team_id": row["team_id"] if row["owner_id"] else None}
-                                                    for row in rows])
+            await execute_rows(self.session, _SET_OWNER, [{**row, "team_id": row["team_id"] if row["owner_id"] else None}
+                                                           for row in rows])
 
     async def received(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """intake's facts of each lead (lead_id, snapshot, source, partner_id, customer_id, received_at): the
         first receipt's time stays, the newest snapshot wins."""
         if rows:
-            await self.session.execute(_RECEIVED, [{**row, "status": ConversionStatus.unowned} for row in rows])
+            await execute_rows(self.session, _RECEIVED, [{**row, "status": ConversionStatus.unowned} for row in rows])
 
     async def qualified(self, rows: Sequence[tuple[uuid.UUID, Any]]) -> None:
         """scoring found these leads marketing-qualified (MQL) at these times: the first time stays."""
         if rows:
-            await self.session.execute(_QUALIFIED, [{"lead_id": lead_id, "status": ConversionStatus.unowned,
-                                                     "mql_at": at} for lead_id, at in rows])
+            await execute_rows(self.session, _QUALIFIED, [{"lead_id": lead_id, "status": ConversionStatus.unowned,
+                                                            "mql_at": at} for lead_id, at in rows])
 
     async def for_update(self, lead_id: uuid.UUID) -> dict[str, Any] | None:
         """The lead, locked, with whether it converted and the pipeline's stored version: one round trip
@@ -69,8 +69,7 @@ _LEAD_FOR_UPDATE = """
     WHERE l.lead_id = $1 FOR UPDATE OF l"""
 
 
-def _set_owner() -> Any:
-    stmt = insert(leads)
+def _set_owner(stmt: Any) -> Any:
     new = stmt.excluded
     newer = or_(leads.c.owner_at.is_(None), leads.c.owner_at <= new.owner_at)
     return stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
@@ -84,8 +83,7 @@ def _set_owner() -> Any:
     }, where=leads.c.status != ConversionStatus.converted)
 
 
-def _received() -> Any:
-    stmt = insert(leads)
+def _received(stmt: Any) -> Any:
     new = stmt.excluded
     return stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
         "snapshot": new.snapshot, "source": new.source,
@@ -95,15 +93,17 @@ def _received() -> Any:
         "updated_at": func.now()})
 
 
-def _qualified() -> Any:
-    stmt = insert(leads)
+def _qualified(stmt: Any) -> Any:
     return stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
         "mql_at": func.least(leads.c.mql_at, stmt.excluded.mql_at), "updated_at": func.now()})
 
 
-# One statement each, run with a batch's parameter sets: compiled once per process (a VALUES list as long
-# as the batch is a new statement every time, and compiling those cost more than the rest of the work).
-_SET_OWNER, _RECEIVED, _QUALIFIED = _set_owner(), _received(), _qualified()
+# One statement each, a batch's rows in one JSON document (shared.db.rows_statement): compiled once.
+_SET_OWNER = rows_statement(leads, ("lead_id", "owner_id", "status", "owner_at", "team_id", "qualified_by"),
+                            ["lead_id"], _set_owner)
+_RECEIVED = rows_statement(leads, ("lead_id", "status", "snapshot", "source", "partner_id", "customer_id",
+                                   "received_at"), ["lead_id"], _received)
+_QUALIFIED = rows_statement(leads, ("lead_id", "status", "mql_at"), ["lead_id"], _qualified)
 
 
 class CustomerRepository:
@@ -246,8 +246,8 @@ class ProjectionRepository:
     async def put(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        await self.session.execute(_PUT_FUNNEL_LEAD, [{c.name: r.get(c.name) for c in funnel_leads.columns}
-                                                      for r in rows])
+        await execute_rows(self.session, _PUT_FUNNEL_LEAD, [{c.name: r.get(c.name) for c in funnel_leads.columns}
+                                                             for r in rows])
 
     async def add_to_cohorts(self, deltas: Mapping[CohortKey, Vector]) -> None:
         """Add the deltas to the day's cohorts and to the month's."""
@@ -260,23 +260,32 @@ class ProjectionRepository:
                 into[i] += value
         for period, sums in (("day", deltas), ("month", monthly)):
             rows = [{period: k.day, "source": k.source, "partner_id": k.partner_id, "owner_id": k.owner_id,
-                     "team_id": k.team_id, **dict(zip(MEASURES, v))} for k, v in sorted(sums.items(), key=_key_order)]
-            await self.session.execute(_ADD_TO_COHORT[period], rows)
+                     "team_id": k.team_id, **_measures(v)} for k, v in sorted(sums.items(), key=_key_order)]
+            await execute_rows(self.session, _ADD_TO_COHORT[period], rows)
 
 
-def _put_funnel_lead() -> Any:
-    stmt = insert(funnel_leads)
+def _put_funnel_lead(stmt: Any) -> Any:
     return stmt.on_conflict_do_update(index_elements=["lead_id"], set_={
         c.name: getattr(stmt.excluded, c.name) for c in funnel_leads.columns if c.name != "lead_id"})
 
 
-def _add_to_cohort(table: Table, period: str) -> Any:
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(index_elements=[period, "source", "partner_id", "owner_id", "team_id"],
-                                      set_={m: getattr(table.c, m) + getattr(stmt.excluded, m) for m in MEASURES})
+def _add_to_cohort(table: Table, period: str) -> RowsStatement:
+    key = [period, "source", "partner_id", "owner_id", "team_id"]
+
+    def on_conflict(stmt: Any) -> Any:
+        return stmt.on_conflict_do_update(index_elements=key,
+                                          set_={m: getattr(table.c, m) + getattr(stmt.excluded, m) for m in MEASURES})
+
+    return rows_statement(table, (*key, *MEASURES), key, on_conflict)
 
 
-_PUT_FUNNEL_LEAD = _put_funnel_lead()
+def _measures(vector: Vector) -> dict[str, Any]:
+    """The counts as integers (their columns are; JSON would carry 1.0), the amounts as they are."""
+    return {m: (int(v) if m in STEPS else v) for m, v in zip(MEASURES, vector)}
+
+
+_PUT_FUNNEL_LEAD = rows_statement(funnel_leads, tuple(c.name for c in funnel_leads.columns), ["lead_id"],
+                                  _put_funnel_lead)
 _ADD_TO_COHORT = {"day": _add_to_cohort(funnel_cohorts, "day"), "month": _add_to_cohort(funnel_months, "month")}
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow_pool.domain.calendar import CalendarYear
 from leadflow_pool.domain.pools import DEFAULT_POOLS, PoolDocument, parse_pools
 from leadflow_pool.tables import calendar_days, calendar_years, metadata, pool_documents, pool_leads, timeline
-from leadflow_shared.db import driver_connection
+from leadflow_shared.db import driver_connection, execute_rows, rows_statement
 
 __all__ = ["metadata", "pool_leads", "PoolRepository", "record", "current_pools", "store_pools"]
 
@@ -163,13 +163,10 @@ async def upsert_read_model(session: AsyncSession, rows: Sequence[dict[str, Any]
     values = [{"status": "new", **{f: None for f in READ_MODEL_FIELDS}, **row} for row in merged.values()]
     for value in values:
         value["do_not_contact"] = bool(value["do_not_contact"])
-    # Many parameter sets of one statement: compiled once per process, not once per batch (a VALUES list of
-    # the batch's length is a new statement each time, and compiling it cost more than everything else).
-    await session.execute(_UPSERT_READ_MODEL, values)
+    await execute_rows(session, _UPSERT_READ_MODEL, values)
 
 
-def _upsert_read_model() -> Any:
-    statement = insert(pool_leads)
+def _on_conflict(statement: Any) -> Any:
     excluded = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=["lead_id"],
@@ -178,4 +175,5 @@ def _upsert_read_model() -> Any:
     )
 
 
-_UPSERT_READ_MODEL = _upsert_read_model()
+_UPSERT_READ_MODEL = rows_statement(pool_leads, ("lead_id", "pool_id", "status", *READ_MODEL_FIELDS), ["lead_id"],
+                                    _on_conflict)
