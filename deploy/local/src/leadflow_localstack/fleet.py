@@ -88,8 +88,8 @@ class Fleet:
         niceness = self.niceness.get("pool-worker" if label == "pool-worker" else member.service.name, 0)
         argv = ["nice", "-n", str(niceness), *member.argv] if niceness else member.argv  # nice execs: same pid
         member.pid = procs.spawn(argv, member.log_file, env=member.env)
-        if niceness:
-            procs.set_group_niceness(member.pid, niceness)  # its own session: its own scheduling group
+        if niceness:  # the process's niceness counts where the kernel has no autogroup; its group's, where it has
+            procs.set_group_niceness(member.pid, niceness)
         member.started = procs.start_time(member.pid)
         return member
 

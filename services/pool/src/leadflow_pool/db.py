@@ -155,15 +155,10 @@ READ_MODEL_FIELDS = ("name", "mobile", "wechat", "email", "company_name", "provi
 async def upsert_read_model(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """What intake and scoring said of leads (one dict per lead: lead_id, pool_id for a new row, and the fields
     known); a field not given keeps its value. A lead first seen here is `new`: not routed yet."""
-    merged: dict[uuid.UUID, dict[str, Any]] = {}
-    for row in rows:  # one statement may not touch a row twice: merge a batch's rows per lead, later wins
-        merged.setdefault(row["lead_id"], {}).update({k: v for k, v in row.items() if v is not None})
-    if not merged:
-        return
-    values = [{"status": "new", **{f: None for f in READ_MODEL_FIELDS}, **row} for row in merged.values()]
+    values = [{"status": "new", **{f: None for f in READ_MODEL_FIELDS}, **row} for row in rows]
     for value in values:
         value["do_not_contact"] = bool(value["do_not_contact"])
-    await execute_rows(session, _UPSERT_READ_MODEL, values)
+    await execute_rows(session, _UPSERT_READ_MODEL, values)  # a lead twice in the batch: applied in order
 
 
 def _on_conflict(statement: Any) -> Any:
