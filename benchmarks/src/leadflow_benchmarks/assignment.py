@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import random
-import sys
 import time
 import uuid
 
@@ -30,15 +29,12 @@ from rich.console import Console
 from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
     bench_database,
-    free_port,
     log_path,
     pct,
     peak_rss,
     recreate_bench_database,
     report_table,
-    service_env,
     stack_env,
-    wait_ready,
 )
 from leadflow_shared.contracts import LEADS_SCORED, Channel, LeadScored, LeadSnapshot
 from leadflow_shared.events import CloudEvent
@@ -68,10 +64,11 @@ def bench(
     partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 6,
     decide_runs: Annotated[int, typer.Option(help="decisions timed one by one in the bench process")] = 20_000,
     keep_topics: Annotated[bool, typer.Option(help="leave the bench topics on the cluster")] = False,
+    instances: Annotated[int, typer.Option(min=1, help="assignment processes in the consumer group (replicas)")] = 1,
 ) -> None:
-    """Decisions/s of one assignment process (caps enforced) beside the raw Kafka consume rate; decision latency."""
+    """Decisions/s of assignment (caps enforced) beside the raw Kafka consume rate; decision latency."""
     env = stack_env(["postgres", "kafka"])
-    common.run(_bench(env, reps, rules, leads, partitions, decide_runs, keep_topics), console)
+    common.run(_bench(env, reps, rules, leads, partitions, decide_runs, keep_topics, instances), console)
 
 
 # ---- the organisation, rules and leads -------------------------------------------------------------
@@ -158,7 +155,7 @@ def scored_events(n: int, n_reps: int, rng: random.Random) -> list[tuple[str, by
 # ---- the run -------------------------------------------------------------------------------------
 
 async def _bench(env: dict[str, str], n_reps: int, n_rules: int, n_leads: int, partitions: int, decide_runs: int,
-                 keep_topics: bool) -> None:
+                 keep_topics: bool, instances: int) -> None:
     from leadflow_assignment.app import service
     from leadflow_assignment.cli import load_org, load_rules
 
@@ -184,27 +181,19 @@ async def _bench(env: dict[str, str], n_reps: int, n_rules: int, n_leads: int, p
     try:
         produced = await common.produce(bootstrap, console, [(topic, [(key, value, []) for key, value in events])])
         ceiling, ceiling_count = await common.raw_ceiling(bootstrap, [topic], len(events))
-        port = free_port()
-        proc_env = service_env(env, dsn, topic_prefix=prefix, group_prefix=f"bench-{run}", port=port,
-                               LEADFLOW_KAFKA_TOPIC_PARTITIONS=str(partitions))
-        with open(log_file, "wb") as log:
-            spawned = time.perf_counter()
-            proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "leadflow_assignment", env=proc_env,
-                                                        stdout=log, stderr=log)
-            try:
-                await wait_ready(f"http://127.0.0.1:{port}", "assignment", proc, log_file)
-                ready = time.perf_counter() - spawned
-                done = await _follow(plain, len(events), proc, log_file)
-                metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-                peak = peak_rss(proc.pid)
-            finally:
-                if proc.returncode is None:
-                    proc.terminate()
-                    try:
-                        await asyncio.wait_for(proc.wait(), 30)
-                    except TimeoutError:
-                        proc.kill()
-                        await proc.wait()
+        spawned = time.perf_counter()
+        procs, ports, logs = await common.start_instances(
+            "leadflow_assignment", "assignment", instances, env, dsn, topic_prefix=prefix, group_prefix=f"bench-{run}",
+            partitions=partitions)
+        try:
+            ready = time.perf_counter() - spawned
+            done = await _follow(plain, len(events), procs, logs, all_ready=await _clock(plain))
+            metrics = "\n".join(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text for port in ports)
+            peaks = [peak_rss(proc.pid) for proc in procs]
+            peak = max((p for p in peaks if p is not None), default=None)
+        finally:
+            await common.stop_instances(procs)
+        log_file = logs[0]
         checks = await _checks(plain, org)
     finally:
         if not keep_topics:
@@ -212,10 +201,19 @@ async def _bench(env: dict[str, str], n_reps: int, n_rules: int, n_leads: int, p
     latency = await asyncio.to_thread(_decide_latency, org, rules, events[:decide_runs])
     _report(n_reps=n_reps, n_rules=len(rules["rules"]), n_leads=len(events), partitions=partitions, produced=produced,
             ceiling=ceiling, ceiling_count=ceiling_count, ready=ready, done=done, checks=checks, metrics=metrics,
-            latency=latency, peak=peak, log_file=log_file)
+            latency=latency, peak=peak, log_file=log_file, instances=instances)
 
 
-async def _follow(dsn: str, total: int, proc: asyncio.subprocess.Process, log_file: Path) -> dict[str, float]:
+async def _clock(dsn: str) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval("SELECT clock_timestamp()")
+    finally:
+        await conn.close()
+
+
+async def _follow(dsn: str, total: int, procs: list[asyncio.subprocess.Process], logs: list[Path], *,
+                  all_ready: Any) -> dict[str, float]:
     """Until every lead is decided and every event the service wrote is sent; the first and last decision's
     times (Postgres clock), and when the outbox was empty."""
     conn = await asyncpg.connect(dsn)
@@ -223,8 +221,9 @@ async def _follow(dsn: str, total: int, proc: asyncio.subprocess.Process, log_fi
         with common.progress(console) as progress:
             task = progress.add_task("deciding", total=total)
             while True:
-                if proc.returncode is not None:
-                    raise RuntimeError(f"assignment exited with {proc.returncode} (see {log_file})")
+                for proc, log_file in zip(procs, logs):
+                    if proc.returncode is not None:
+                        raise RuntimeError(f"assignment exited with {proc.returncode} (see {log_file})")
                 decided = await conn.fetchval("SELECT count(*) FROM assignment.decisions")
                 progress.update(task, completed=decided)
                 if decided >= total:
@@ -236,7 +235,12 @@ async def _follow(dsn: str, total: int, proc: asyncio.subprocess.Process, log_fi
             "SELECT extract(epoch FROM max(decided_at) - min(decided_at)) AS busy, "
             "extract(epoch FROM (SELECT max(sent_at) FROM assignment.outbox) - min(decided_at)) AS drained "
             "FROM assignment.decisions")
-        return {"busy": float(row["busy"]), "drained": float(row["drained"])}
+        # Every process consuming: a replica that is ready later starts on a backlog already being worked.
+        together = await conn.fetchrow(
+            "SELECT count(*) AS n, extract(epoch FROM max(decided_at) - greatest($1, min(decided_at))) AS busy "
+            "FROM assignment.decisions WHERE decided_at >= $1", all_ready)
+        return {"busy": float(row["busy"]), "drained": float(row["drained"]),
+                "together": float(together["busy"] or 0), "together_n": together["n"]}
     finally:
         await conn.close()
 
@@ -311,13 +315,18 @@ def _bucket_quantile(buckets: list[tuple[float, float]], q: float) -> float:
 
 def _report(*, n_reps: int, n_rules: int, n_leads: int, partitions: int, produced: float, ceiling: float,
             ceiling_count: int, ready: float, done: dict[str, float], checks: dict[str, Any], metrics: str,
-            latency: list[float], peak: int | None, log_file: Path) -> None:
-    table = report_table(f"assignment benchmark ({os.cpu_count()} cores, {n_reps} reps, {n_rules} rules, "
+            latency: list[float], peak: int | None, log_file: Path, instances: int) -> None:
+    processes = f"{instances} assignment processes" if instances > 1 else "one assignment process"
+    table = report_table(f"assignment benchmark ({os.cpu_count()} cores, {processes}, {n_reps} reps, {n_rules} rules, "
                          f"{n_leads:,} MQL leads, {partitions} partitions)")
     busy, drained = done["busy"], done["drained"]
     for title, rate in ((f"decisions/s, first decision → last ({busy:.1f} s)", n_leads / busy),
                         (f"decisions/s, first decision → every event sent to Kafka ({drained:.1f} s)", n_leads / drained)):
         table.add_row(title, f"{rate:,.0f}", f"{ceiling:,.0f}", f"{rate / ceiling:.1%}")
+    if done["together"] > 0:
+        rate = done["together_n"] / done["together"]
+        table.add_row(f"decisions/s, every process consuming ({done['together_n']:,} decisions in "
+                      f"{done['together']:.1f} s)", f"{rate:,.0f}", f"{ceiling:,.0f}", f"{rate / ceiling:.1%}")
     decide_buckets, decide_sum, decide_count = _histogram(metrics, "leadflow_assignment_decision_seconds")
     batch_buckets, batch_sum, batch_count = _histogram(metrics, "leadflow_consumer_batch_seconds")
     table.add_row("one decision in the bench process (facts, rules, strategy, explanation): p50 / p99 ms",
@@ -328,6 +337,10 @@ def _report(*, n_reps: int, n_rules: int, n_leads: int, partitions: int, produce
                   "p99 ≤ ms",
                   f"{batch_count:,.0f}, {n_leads / max(1, batch_count):,.0f}, {1000 * batch_sum / max(1, batch_count):,.0f}; "
                   f"{_bucket_quantile(batch_buckets, .99):,.0f}", "", "")
+    again = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                if line.startswith("leadflow_assignment_routed_again_total"))
+    table.add_row("routing transactions decided again on locked loads (a rep filled up by another process meanwhile)",
+                  f"{again:,.0f}", "", "")
     table.add_section()
     outcomes = checks["outcomes"]
     table.add_row("leads decided (distinct) / assigned / pooled / queued",
@@ -341,7 +354,7 @@ def _report(*, n_reps: int, n_rules: int, n_leads: int, partitions: int, produce
     table.add_row("events sent (assigned + pooled + queued)", f"{checks['sent']:,}", "", "")
     table.add_row("producer events/s; service start-up until /health/ready", f"{produced:,.0f}; {ready:.1f} s", "", "")
     if peak is not None:
-        table.add_row("assignment process peak RSS (VmHWM)", f"{peak / 2**20:,.0f} MiB", "", "")
+        table.add_row("assignment process peak RSS (VmHWM; the largest)", f"{peak / 2**20:,.0f} MiB", "", "")
     console.print(table)
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     console.print(f"load average at the end (1 / 5 / 15 min): {load} — other work on the machine moves these figures.")

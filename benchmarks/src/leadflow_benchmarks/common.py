@@ -8,6 +8,8 @@ import asyncio
 import json
 import logging
 import os
+import signal
+import sys
 import socket
 import time
 from dataclasses import dataclass, field
@@ -298,3 +300,43 @@ def company(i: int, cities: Sequence[str], trades: Sequence[str]) -> str:
 
 def mobile(i: int) -> str:
     return f"+86139{i:08d}"
+
+
+async def start_instances(module: str, name: str, count: int, env: dict[str, str], dsn: str, *, topic_prefix: str,
+                          group_prefix: str, partitions: int, profile: Path | None = None
+                          ) -> tuple[list[asyncio.subprocess.Process], list[int], list[Path]]:
+    """`count` processes of a service (`python -m module`) in the same consumer groups, each on its own port and
+    log; ready when this returns. With `profile`, the first runs under cProfile."""
+    procs: list[asyncio.subprocess.Process] = []
+    ports, logs = [], []
+    try:
+        for i in range(count):
+            port, log_file = free_port(), log_path(f"{name}-{i + 1}" if count > 1 else name)
+            proc_env = service_env(env, dsn, topic_prefix=topic_prefix, group_prefix=group_prefix, port=port,
+                                   LEADFLOW_KAFKA_TOPIC_PARTITIONS=str(partitions))
+            profiler = ["-m", "cProfile", "-o", str(profile.resolve())] if profile and i == 0 else []
+            with open(log_file, "wb") as log:
+                procs.append(await asyncio.create_subprocess_exec(
+                    sys.executable, *profiler, "-m", module, env=proc_env, stdout=log, stderr=log))
+            ports.append(port)
+            logs.append(log_file)
+        for proc, port, log_file in zip(procs, ports, logs):
+            await wait_ready(f"http://127.0.0.1:{port}", name, proc, log_file)
+    except BaseException:
+        await stop_instances(procs)
+        raise
+    return procs, ports, logs
+
+
+async def stop_instances(procs: list[asyncio.subprocess.Process], *, interrupt_first: bool = False) -> None:
+    """Stop them all at once. `interrupt_first`: the first gets SIGINT, which uvicorn turns into
+    KeyboardInterrupt once shut down, so cProfile writes its stats (SIGTERM's default action would kill it)."""
+    for i, proc in enumerate(procs):
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT) if interrupt_first and i == 0 else proc.terminate()
+    for proc in procs:
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()

@@ -15,8 +15,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import sys
 import tempfile
 import time
 import uuid
@@ -32,16 +30,13 @@ from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
     SURNAMES,
     bench_database,
-    free_port,
     log_path,
     mobile as _mobile,
     pct,
     peak_rss,
     recreate_bench_database,
     report_table,
-    service_env,
     stack_env,
-    wait_ready,
 )
 from leadflow_shared.contracts import (
     LEADS_ACTIVITY,
@@ -116,6 +111,7 @@ def bench(
     model: Annotated[Path | None, typer.Option(help="an already trained model directory (skips training)")] = None,
     predict_runs: Annotated[int, typer.Option(help="single-lead predictions and rule evaluations timed")] = 2_000,
     keep_topics: Annotated[bool, typer.Option(help="leave the bench topics on the cluster")] = False,
+    instances: Annotated[int, typer.Option(min=1, help="scoring processes in the consumer groups (replicas)")] = 1,
     profile: Annotated[Path | None, typer.Option(help="run the service under cProfile, write its stats to this "
                                                       "file and print the top functions (slows it down)")] = None,
 ) -> None:
@@ -127,7 +123,7 @@ def bench(
         if history_path is None or not history_path.is_file():
             raise typer.BadParameter(f"no history CSV to train on: pass --history (looked for shared/datasets/{HISTORY_NAME})")
     common.run(_bench(env, leads, activities, partitions, with_model, history_path, model, predict_runs, keep_topics,
-                      profile), console)
+                      profile, instances), console)
 
 
 def _default_history() -> Path | None:
@@ -138,7 +134,7 @@ def _default_history() -> Path | None:
 
 async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partitions: int, with_model: bool,
                  history: Path | None, model_dir: Path | None, predict_runs: int, keep_topics: bool,
-                 profile: Path | None) -> None:
+                 profile: Path | None, instances: int) -> None:
     from leadflow_scoring.app import service
 
     bootstrap = env["LEADFLOW_KAFKA_BOOTSTRAP"]
@@ -179,29 +175,18 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
         topics = [physical_topic(t.name, prefix) for t in (LEADS_RECEIVED, LEADS_ACTIVITY)]
         ceiling, ceiling_count = await common.raw_ceiling(bootstrap, topics, total)
 
-        port = free_port()
-        proc_env = service_env(env, dsn, topic_prefix=prefix, group_prefix=f"bench-{run}", port=port,
-                               LEADFLOW_KAFKA_TOPIC_PARTITIONS=str(partitions))
-        with open(log_file, "wb") as log:
-            spawned = time.perf_counter()
-            profiler = ["-m", "cProfile", "-o", str(profile.resolve())] if profile else []
-            proc = await asyncio.create_subprocess_exec(sys.executable, *profiler, "-m", "leadflow_scoring",
-                                                        env=proc_env, stdout=log, stderr=log)
-            try:
-                await wait_ready(f"http://127.0.0.1:{port}", "scoring", proc, log_file)
-                timing = await _follow(plain, bootstrap, physical_topic(LEADS_SCORED.name, prefix), total, proc,
-                                       log_file, spawned, time.perf_counter())
-                peak = peak_rss(proc.pid)
-            finally:
-                if proc.returncode is None:
-                    # uvicorn re-raises the signal once shut down: SIGINT ends as KeyboardInterrupt, which lets
-                    # cProfile write its stats; SIGTERM's default action would kill it first.
-                    proc.send_signal(signal.SIGINT) if profile else proc.terminate()
-                    try:
-                        await asyncio.wait_for(proc.wait(), 30)
-                    except TimeoutError:
-                        proc.kill()
-                        await proc.wait()
+        spawned = time.perf_counter()
+        procs, _, logs = await common.start_instances(
+            "leadflow_scoring", "scoring", instances, env, dsn, topic_prefix=prefix, group_prefix=f"bench-{run}",
+            partitions=partitions, profile=profile)
+        try:
+            timing = await _follow(plain, bootstrap, physical_topic(LEADS_SCORED.name, prefix), total, procs,
+                                   logs, spawned, time.perf_counter())
+            peaks = [peak_rss(proc.pid) for proc in procs]
+            peak = max((p for p in peaks if p is not None), default=None)
+        finally:
+            await common.stop_instances(procs, interrupt_first=profile is not None)
+        log_file = logs[0]
         checks = await _checks(plain)
     finally:
         if not keep_topics:
@@ -213,7 +198,7 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
     tmp.cleanup()
     _report(n_leads=len(lead_events), n_activities=len(activity_events), produced=produced, partitions=partitions,
             companies=companies, model_version=model_version, ceiling=ceiling, ceiling_count=ceiling_count,
-            timing=timing, peak_rss=peak, checks=checks, latency=latency, log_path=log_file)
+            timing=timing, peak_rss=peak, checks=checks, latency=latency, log_path=log_file, instances=instances)
 
 
 def _train(history: Path | None, out: Path) -> str:
@@ -339,8 +324,8 @@ async def _scored_in_kafka(consumer: AIOKafkaConsumer, partitions: list[TopicPar
 
 # ---- the service ---------------------------------------------------------------------------------
 
-async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, proc: asyncio.subprocess.Process,
-                  log_path: Path, spawned: float, ready: float, stall_s: float = 120.0) -> dict[str, float]:
+async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, procs: list[asyncio.subprocess.Process],
+                  logs: list[Path], spawned: float, ready: float, stall_s: float = 120.0) -> dict[str, float]:
     """Seconds from the process's start to: ready, the first event processed (the start of its transaction,
     from processed_events — consumers may start before /health/ready answers), every event processed, and
     every leads.scored.v1 the service wrote in Kafka (outbox drained, the topic's end offsets summing to it)."""
@@ -360,8 +345,9 @@ async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, proc:
             task = progress.add_task("scoring applies the events", total=total)
             while True:
                 now = time.perf_counter()
-                if proc.returncode is not None:
-                    raise RuntimeError(f"scoring exited with {proc.returncode} (see {log_path})")
+                for proc, log_path in zip(procs, logs):
+                    if proc.returncode is not None:
+                        raise RuntimeError(f"scoring exited with {proc.returncode} (see {log_path})")
                 count = int(await conn.fetchval("SELECT count(*) FROM scoring.processed_events"))
                 if count != last_count:
                     progress.update(task, completed=count)
@@ -378,13 +364,14 @@ async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, proc:
                             break
                 if now - last_change > stall_s:
                     raise RuntimeError(f"no progress for {stall_s:.0f} s at {count:,}/{total:,} processed "
-                                       f"(see {log_path})")
+                                       f"(see {logs[0]})")
                 await asyncio.sleep(0.2)
         first = from_db(await conn.fetchval("SELECT min(processed_at) FROM scoring.processed_events"))
         # The subscriptions join the consumer group one after another (each join a rebalance): from the moment
         # both topics are being applied, the steady rate.
         both_db = await conn.fetchval("SELECT max(started) FROM (SELECT min(processed_at) AS started "
                                       "FROM scoring.processed_events GROUP BY topic) AS t")
+        both_db = max(both_db, db_now)  # and every process ready (db_now was read once they all were)
         after = await conn.fetchval("SELECT count(*) FROM scoring.processed_events WHERE processed_at >= $1", both_db)
         return {"ready": ready - spawned, "first": first - spawned, "both": from_db(both_db) - spawned,
                 "after_both": float(after), "done": done - spawned, "drained": drained - spawned}
@@ -496,10 +483,12 @@ def _print_profile(path: Path, top: int = 30) -> None:
 
 def _report(*, n_leads: int, n_activities: int, produced: float, partitions: int, companies: int,
             model_version: str | None, ceiling: float, ceiling_count: int, timing: dict[str, float],
-            peak_rss: int | None, checks: dict[str, Any], latency: dict[str, list[float]], log_path: Path) -> None:
+            peak_rss: int | None, checks: dict[str, Any], latency: dict[str, list[float]], log_path: Path,
+            instances: int) -> None:
     total = n_leads + n_activities
     model = f"model {model_version}" if model_version else "no model"
-    table = report_table(f"scoring benchmark ({os.cpu_count()} cores, {n_leads:,} leads + {n_activities:,} "
+    processes = f"{instances} scoring processes, " if instances > 1 else ""
+    table = report_table(f"scoring benchmark ({os.cpu_count()} cores, {processes}{n_leads:,} leads + {n_activities:,} "
                          f"activities, {partitions} partitions, {model})")
     t = timing
     busy = t["done"] - t["first"]
@@ -507,7 +496,7 @@ def _report(*, n_leads: int, n_activities: int, produced: float, partitions: int
         (f"events/s, first event processed → all {total:,} processed ({busy:.1f} s)", total / busy),
         (f"events/s, first event processed → every leads.scored.v1 in Kafka ({t['drained'] - t['first']:.1f} s)",
          total / (t["drained"] - t["first"])),
-        (f"events/s, both topics being applied → all processed ({t['done'] - t['both']:.1f} s, "
+        (f"events/s, both topics being applied by every process → all processed ({t['done'] - t['both']:.1f} s, "
          f"{int(t['after_both']):,} events; {t['both'] - t['first']:.1f} s of group joins before)",
          t["after_both"] / max(1e-9, t["done"] - t["both"])),
         (f"events/s, /health/ready → all processed ({t['done'] - t['ready']:.1f} s; the first event was processed "
@@ -539,7 +528,7 @@ def _report(*, n_leads: int, n_activities: int, produced: float, partitions: int
         table.add_row(f"{topic}: transactions, mean events each, first → last transaction",
                       f"{batches:,}, {size:,.0f}, {span:.1f} s", "", "")
     if peak_rss is not None:
-        table.add_row("scoring process peak RSS (VmHWM)", f"{peak_rss / 2**20:,.0f} MiB", "", "")
+        table.add_row("scoring process peak RSS (VmHWM; the largest)", f"{peak_rss / 2**20:,.0f} MiB", "", "")
     console.print(table)
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     console.print(f"load average at the end (1 / 5 / 15 min): {load} — other work on the machine moves these figures.")

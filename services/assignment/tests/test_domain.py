@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from leadflow_assignment.domain.org import DocumentError, load_organisation_yaml, parse_organisation, place
-from leadflow_assignment.domain.routing import ConversionRates, LeadFacts, Load, Loads, Router
+from leadflow_assignment.domain.routing import ConversionRates, LeadFacts, Load, Loads, Router, settle_loads
 from leadflow_assignment.domain.rules import DEFAULT_RULES, load_rules_yaml, parse_rules
 from leadflow_assignment.domain.simulation import Replayed, compare
 
@@ -135,6 +135,31 @@ def test_caps_on_new_leads_a_day() -> None:
     outcomes = [r.decide(lead(), loads).outcome for _ in range(3)]
     assert outcomes == ["assigned", "assigned", "pooled"]
     assert loads["x"].new_today == 2
+
+
+def test_loads_decided_unlocked_settle_on_what_other_replicas_committed_meanwhile() -> None:
+    """A replica decides on loads read without a lock and adds its changes to the fresh ones; a rep it gave a
+    lead to who filled up meanwhile sends the batch back to be decided on locked loads."""
+    org = parse_organisation({"teams": [{"id": "t", "default_pool": "p"}],
+                              "reps": [{"id": "x", "team": "t", "max_open_leads": 3, "max_new_per_day": 10},
+                                       {"id": "y", "team": "t", "max_open_leads": 1}, {"id": "z", "team": "t"}]})
+    read = {"x": Load(1, 1), "y": Load(0, 0), "z": Load(5, 0)}
+    decided = Loads({rep: Load(load.open, load.new_today) for rep, load in read.items()})
+    decided.take("x")
+    decided.add_open("z", -2)
+    assert settle_loads(org, read, decided, {"x": Load(1, 1), "z": Load(5, 0)}) == {"x": Load(2, 2), "z": Load(3, 0)}
+    # another replica gave x a lead and z gave one back: both changes kept, x still within his cap
+    assert settle_loads(org, read, decided, {"x": Load(2, 2), "z": Load(4, 0)}) == {"x": Load(3, 3), "z": Load(2, 0)}
+    # x filled up meanwhile: decide again
+    assert settle_loads(org, read, decided, {"x": Load(3, 3), "z": Load(5, 0)}) is None
+    # a rep only given leads back is never over a cap, whatever happened meanwhile
+    back = Loads({"y": Load(2, 0)})
+    back.add_open("y", -1)
+    assert settle_loads(org, {"y": Load(2, 0)}, back, {"y": Load(5, 0)}) == {"y": Load(4, 0)}
+    # the daily cap counts too
+    daily = Loads({"x": Load(0, 9)})
+    daily.take("x")
+    assert settle_loads(org, {"x": Load(0, 9)}, daily, {"x": Load(0, 10)}) is None
 
 
 def test_least_loaded_and_skills() -> None:

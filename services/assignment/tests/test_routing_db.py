@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
 
 from leadflow_assignment import views
-from leadflow_assignment.assigner import Assigner, AssignmentRefused
+from leadflow_assignment.assigner import ROUTED_AGAIN, Assigner, AssignmentRefused
 from sqlalchemy import text
 
 from leadflow_assignment.db import AssignmentRepository
+from leadflow_assignment.settings import AssignmentSettings
 from leadflow_shared.contracts import LeadAssigned, LeadRecycled
 from leadflow_shared.events import parse_event
 from leadflow_shared.db import Database
@@ -188,3 +190,63 @@ async def test_a_territory_is_handed_over_in_one_operation(db: Database, assigne
     loads = await views.loads(db)
     assert (loads[old]["open_leads"], loads[new]["open_leads"]) == (0, 3)
     assert {(await routed(db, x.lead_id))["owner_id"] for x in hangzhou} == {new}
+
+
+def two_teams(first: str, second: str, **caps: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Grade A leads to `first`'s one rep, the rest to `second`'s."""
+    org = {"teams": [{"id": t, "default_pool": f"{t}-pool", "managers": ["boss"]} for t in (first, second)],
+           "reps": [{"id": f"{first}-a", "team": first, **caps}, {"id": f"{second}-a", "team": second}]}
+    rules = {"rules": [{"id": "a-leads", "when": {"grades": ["A"]}, "strategy": "round_robin", "team": first},
+                       {"id": "the-rest", "strategy": "round_robin", "team": second}]}
+    return org, rules
+
+
+async def test_replicas_route_side_by_side_locking_only_the_reps_they_give_leads_to(
+        db: Database, service_env: dict[str, str]) -> None:
+    """Two assignment replicas (two catalogues, two transactions): one holding its transaction open does not
+    hold up the other, which gives its lead to another rep."""
+    first, second = unique("t"), unique("t")
+    await configure(db, *two_teams(first, second))
+    replica_1, replica_2 = (Assigner(AssignmentSettings(pg_dsn=service_env["LEADFLOW_PG_DSN"])) for _ in range(2))
+    a_lead, b_lead = scored(grade="A"), scored(grade="B")
+    async with db.uow() as held:
+        await replica_1.on_scored([a_lead], held)
+        async with db.uow() as uow:
+            await asyncio.wait_for(replica_2.on_scored([b_lead], uow), timeout=10)
+            await uow.commit()
+        assert (await routed(db, b_lead.lead_id))["owner_id"] == f"{second}-a"
+        await held.commit()
+    assert (await routed(db, a_lead.lead_id))["owner_id"] == f"{first}-a"
+    loads = await views.loads(db)
+    assert (loads[f"{first}-a"]["open_leads"], loads[f"{second}-a"]["open_leads"]) == (1, 1)
+
+
+async def test_a_rep_another_replica_filled_meanwhile_is_given_nothing_more(
+        db: Database, service_env: dict[str, str]) -> None:
+    """Both replicas decide on the same free place; the second to settle finds the rep full and decides its
+    batch again on locked loads: one decision, one event, the cap kept."""
+    first, second = unique("t"), unique("t")
+    await configure(db, *two_teams(first, second, max_open_leads=1))
+    replica_1, replica_2 = (Assigner(AssignmentSettings(pg_dsn=service_env["LEADFLOW_PG_DSN"])) for _ in range(2))
+    taken, late = scored(grade="A"), scored(grade="A")
+    again = ROUTED_AGAIN._value.get()
+    async with db.uow() as held:
+        await replica_1.on_scored([taken], held)
+        async with db.uow() as uow:
+            settling = asyncio.create_task(replica_2.on_scored([late], uow))
+            await asyncio.sleep(0.5)
+            assert not settling.done()  # waiting on the rep's load, locked by the first replica
+            await held.commit()
+            await asyncio.wait_for(settling, timeout=10)
+            await uow.commit()
+    assert ROUTED_AGAIN._value.get() == again + 1
+    assert (await routed(db, taken.lead_id))["owner_id"] == f"{first}-a"
+    lead = await routed(db, late.lead_id)
+    assert (lead["status"], lead["pool_id"]) == ("pooled", f"{first}-pool")
+    [decision] = await views.decisions(db, late.lead_id)
+    assert decision["reason"] == "every eligible rep is full (1 full)"
+    async with db.uow() as uow:
+        topics = (await uow.session.execute(text(
+            "SELECT topic FROM assignment.outbox WHERE key = :k"), {"k": str(late.lead_id)})).scalars().all()
+    assert topics == ["leads.pooled.v1"]
+    assert (await views.loads(db))[f"{first}-a"]["open_leads"] == 1

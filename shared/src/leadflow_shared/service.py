@@ -26,6 +26,7 @@ import typer
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
+from faststream.kafka import KafkaBroker
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -257,13 +258,14 @@ class Runtime(Generic[S, C]):
                                  linger_s=settings.outbox_linger_s,
                                  processed_retention_days=settings.processed_retention_days)
         self.kafka_connected = asyncio.Event()
+        self.relay_connected = asyncio.Event()
         self.relay_producer: AIOKafkaProducer | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._relay_task: asyncio.Task[None] | None = None
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
         """Queue one outbox event on the relay's producer; returns the future of its delivery."""
-        if not self.kafka_connected.is_set() or self.relay_producer is None:
+        if self.relay_producer is None or not self.relay_connected.is_set():
             raise ConnectionError("Kafka is not connected yet")
         return await self.relay_producer.send(
             physical_topic(topic, self.settings.kafka_topic_prefix), value, key=key,
@@ -324,9 +326,12 @@ class Runtime(Generic[S, C]):
                 await ensure_topics(settings.kafka_bootstrap, prefix=settings.kafka_topic_prefix,
                                     partitions=settings.kafka_topic_partitions,
                                     replication=settings.kafka_topic_replication)
-                await self.broker.start()
+                # The relay's producer first: starting the subscribers can take a while (each group waits for
+                # its other members to rejoin when a replica comes), and the outbox must not wait for them.
                 self.relay_producer = make_relay_producer(settings.kafka_bootstrap, f"leadflow-{self.service.name}")
                 await self.relay_producer.start()
+                self.relay_connected.set()
+                await _start_broker(self.broker)
                 self.kafka_connected.set()
                 log.info("kafka connected", bootstrap=self.settings.kafka_bootstrap)
                 return
@@ -365,7 +370,7 @@ class Runtime(Generic[S, C]):
             except TimeoutError:
                 self._relay_task.cancel()
                 await asyncio.gather(self._relay_task, return_exceptions=True)
-        if self.kafka_connected.is_set():
+        if self.relay_connected.is_set():
             await self.relay.drain(timeout_s=left())
         await _within(self.broker.stop(), left(), "kafka producer")  # flushes the producer
         await self._close_relay_producer(left())
@@ -375,6 +380,7 @@ class Runtime(Generic[S, C]):
         log.info("service stopped")
 
     async def _close_relay_producer(self, timeout_s: float = 5.0) -> None:
+        self.relay_connected.clear()
         producer, self.relay_producer = self.relay_producer, None
         if producer is not None:
             try:
@@ -400,6 +406,16 @@ class Runtime(Generic[S, C]):
             raise ConnectionError("not connected")
         if not await self.broker.ping(timeout=2):
             raise ConnectionError("no answer")
+
+
+async def _start_broker(broker: KafkaBroker) -> None:
+    """faststream's `start()`, with the subscribers started side by side: each waits for its group's
+    assignment, and when a replica joins every group rebalances; one after another, that took seconds each."""
+    await broker.connect()
+    await asyncio.gather(*(subscriber.start() for subscriber in broker.subscribers))
+    for publisher in broker.publishers:
+        await publisher.start()
+    broker.running = True
 
 
 # Postgres text cannot hold a NUL character, nor a byte sequence that is not UTF-8: the caller's input.

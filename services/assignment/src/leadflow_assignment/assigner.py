@@ -13,18 +13,18 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from leadflow_assignment.db import AssignmentRepository, CatalogueRepository, org_versions, rule_sets
 from leadflow_assignment.domain.org import DocumentError, Organisation, Problem, parse_organisation, place
-from leadflow_assignment.domain.routing import ConversionRates, Decision, LeadFacts, Router
+from leadflow_assignment.domain.routing import ConversionRates, Decision, LeadFacts, Load, Router, settle_loads
 from leadflow_assignment.domain.rules import DEFAULT_RULES, RuleSet, parse_rules
 from leadflow_assignment.domain.simulation import Replayed, compare
 from leadflow_assignment.settings import AssignmentSettings
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 from leadflow_shared.contracts import (
     LEADS_ASSIGNED,
@@ -40,6 +40,9 @@ from leadflow_shared.db import UnitOfWork, driver_connection, insert_rows, json_
 DECISION_SECONDS = Histogram("leadflow_assignment_decision_seconds", "Time to decide one lead (rules, strategy, "
                              "explanation), its transaction aside.",
                              buckets=(0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05))
+
+ROUTED_AGAIN = Counter("leadflow_assignment_routed_again_total", "Routing batches decided again on locked loads: "
+                       "a rep given a lead had filled up meanwhile (another replica's commit).")
 
 HANDOFF = "handoff"  # a qualified lead's route from its SDR to sales
 
@@ -139,9 +142,7 @@ class Assigner:
                 _leave_sdr(row, released)
             elif row["status"] == "waiting":
                 to_route.append((row, "route"))
-        if to_route:
-            await self._route(uow, batch, to_route, released)
-        await self._write(uow, batch)
+        await self._route_and_write(uow, batch, to_route, released)
 
     # ---- an SDR's verdict (线索清洗) ---------------------------------------------------------------------
 
@@ -167,11 +168,7 @@ class Assigner:
                 # the two topics race: scoring's answer to this verdict came first, and no other will come
                 to_route.append((row, HANDOFF))
                 _leave_sdr(row, released)
-        if to_route:
-            await self._route(uow, batch, to_route, released)
-        else:
-            await repo.add_open(released)
-        await self._write(uow, batch)
+        await self._route_and_write(uow, batch, to_route, released)
 
     async def on_received(self, received: Sequence[Any], uow: UnitOfWork) -> None:
         """Keep what intake knows of a lead and scoring does not pass on: its partner and account owner."""
@@ -200,35 +197,69 @@ class Assigner:
             rows[event.lead_id] = row
             if self.settings.reassign_recycled and row["stage"] != "disqualified":
                 again.append((row, "reassign"))
-        if again:
-            await self._route(uow, batch, again, released)
-        else:
-            await repo.add_open(released)
-        await self._write(uow, batch)
+        await self._route_and_write(uow, batch, again, released)
 
     # ---- deciding -----------------------------------------------------------------------------------
 
+    async def _route_and_write(self, uow: UnitOfWork, batch: _Batch, items: list[tuple[dict[str, Any], str]],
+                               released: dict[str, int]) -> None:
+        """Decide `items` and write the batch. Decisions are made on loads read without a lock; only the reps
+        given leads are locked, last, so replicas route side by side. Should a rep given a lead have filled up
+        meanwhile (another replica committed), the batch is decided again on locked loads."""
+        if not items:
+            await AssignmentRepository(uow.session).add_open(released)
+            await self._write(uow, batch)
+            return
+        before = {id(row): dict(row) for row, _ in items}
+        conn = await driver_connection(uow.session)
+        await conn.execute("SAVEPOINT route")
+        if await self._route(uow, batch, items, released, lock=False):
+            return
+        ROUTED_AGAIN.inc()
+        await conn.execute("ROLLBACK TO SAVEPOINT route")
+        for row, _ in items:
+            row.clear()
+            row.update(before[id(row)])
+        batch.decisions.clear()
+        batch.events.clear()
+        batch.counts.clear()
+        await self._route(uow, batch, items, released, lock=True)
+
     async def _route(self, uow: UnitOfWork, batch: _Batch, items: list[tuple[dict[str, Any], str]],
-                     released: dict[str, int] | None = None) -> None:
+                     released: dict[str, int], *, lock: bool) -> bool:
+        """Decide and write; with `lock`, every rep's load is locked first. False (nothing settled) when a
+        decision made without the lock would put a rep over a cap now."""
         session = uow.session
         repo = AssignmentRepository(session)
         ids = await self.catalogue.refresh(session, decision_ids=len(items))
         org, today = self.catalogue.org, self.today()
         await self._resolve_owners(repo, [row for row, _ in items])
-        rep_ids = sorted({r.id for r in org.reps} | set(released or {}))
-        loads = await repo.loads_for_update(rep_ids, today)  # locked until commit: caps hold across processes
-        for rep_id, delta in (released or {}).items():
+        rep_ids = sorted({r.id for r in org.reps} | set(released))
+        loads = await repo.loads(rep_ids, today, lock=lock)
+        read = {rep_id: replace(load) for rep_id, load in loads.items()}
+        for rep_id, delta in released.items():
             loads.add_open(rep_id, delta)
         router = Router(org, self.catalogue.rules, default_pool=self.settings.default_pool,
-                        rates=await self.rates.get(session, org), pointers=await repo.pointers_for_update())
+                        rates=await self.rates.get(session, org), pointers=await repo.pointers(lock=lock))
         observe = DECISION_SECONDS.observe
         for (row, kind), decision_id in zip(items, ids):
             started = time.perf_counter()
             decision = router.decide(lead_facts(row, recycled=kind == "reassign"), loads)
             self._record(batch, row, decision, decision_id, kind)
             observe(time.perf_counter() - started)
-        await repo.save_loads(loads, loads.changed, today)
+        await self._write(uow, batch, counts=False)
+        # The rows other replicas write too come last, each set in key order: held for the least time, no deadlock.
+        if lock:
+            settled: dict[str, Load] | None = {rep_id: loads.of(rep_id) for rep_id in loads.changed}
+        else:
+            fresh = await repo.loads_for_update(sorted(loads.changed), today)
+            settled = settle_loads(org, read, loads, fresh)
+            if settled is None:
+                return False
+        await repo.save_loads(settled, sorted(settled), today)
+        await repo.add_counts({k: (v[0], v[1]) for k, v in batch.counts.items()})
         await repo.save_pointers(router.pointers, router.moved_pointers)
+        return True
 
     async def _resolve_owners(self, repo: AssignmentRepository, rows: list[dict[str, Any]]) -> None:
         """A lead's account owner: the customer's owner, else intake's, else the rep working another of its
@@ -264,11 +295,12 @@ class Assigner:
         batch.events.append(_event(row["lead_id"], decision, decision_id, kind, list(row["previous_owners"]), now,
                                    qualified_by=row["qualified_by"] if kind == HANDOFF else None))
 
-    async def _write(self, uow: UnitOfWork, batch: _Batch) -> None:
+    async def _write(self, uow: UnitOfWork, batch: _Batch, *, counts: bool = True) -> None:
         repo = AssignmentRepository(uow.session)
         await repo.save_leads([_lead_record(row) for row in batch.leads.values()])
         await repo.add_decisions(batch.decisions)
-        await repo.add_counts({k: (v[0], v[1]) for k, v in batch.counts.items()})
+        if counts:
+            await repo.add_counts({k: (v[0], v[1]) for k, v in batch.counts.items()})
         if batch.events:
             await insert_rows(uow.session, [uow.document_rows(batch.events)])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -155,11 +155,12 @@ LEADS_FOR_UPDATE_SQL = (
     "SELECT l.* FROM unnest($1::uuid[]) AS k(id) JOIN assignment.leads l ON l.lead_id = k.id "
     "ORDER BY l.lead_id FOR UPDATE OF l"
 )
-LOADS_FOR_UPDATE_SQL = (
-    "SELECT r.rep_id, r.open_leads, r.day, r.new_today FROM unnest($1::text[]) AS k(id) "
-    "JOIN assignment.rep_loads r ON r.rep_id = k.id ORDER BY r.rep_id FOR UPDATE OF r"
-)
-ENSURE_LOADS_SQL = ("INSERT INTO assignment.rep_loads (rep_id) SELECT unnest($1::text[]) "
+LOADS_SQL = ("SELECT r.rep_id, r.open_leads, r.day, r.new_today FROM unnest($1::text[]) AS k(id) "
+             "JOIN assignment.rep_loads r ON r.rep_id = k.id ORDER BY r.rep_id")
+LOADS_FOR_UPDATE_SQL = f"{LOADS_SQL} FOR UPDATE OF r"
+# Only the reps without a row: a row another replica is updating would make the insert wait for its commit.
+ENSURE_LOADS_SQL = ("INSERT INTO assignment.rep_loads (rep_id) SELECT k.id FROM unnest($1::text[]) AS k(id) "
+                    "WHERE NOT EXISTS (SELECT 1 FROM assignment.rep_loads r WHERE r.rep_id = k.id) "
                     "ON CONFLICT (rep_id) DO NOTHING")
 SAVE_LOADS_SQL = (
     "UPDATE assignment.rep_loads AS l SET open_leads = (r->>1)::int, new_today = (r->>2)::int, day = (r->>3)::date "
@@ -174,7 +175,8 @@ ADD_OPEN_SQL = (
     "UPDATE assignment.rep_loads AS l SET open_leads = greatest(0, l.open_leads + d.delta) "
     "FROM d JOIN locked ON locked.rep_id = d.rep_id WHERE l.rep_id = d.rep_id"
 )
-POINTERS_FOR_UPDATE_SQL = "SELECT key, last_rep_id FROM assignment.rr_pointers ORDER BY key FOR UPDATE"
+POINTERS_SQL = "SELECT key, last_rep_id FROM assignment.rr_pointers ORDER BY key"
+POINTERS_FOR_UPDATE_SQL = f"{POINTERS_SQL} FOR UPDATE"
 SAVE_POINTERS_SQL = (
     "INSERT INTO assignment.rr_pointers (key, last_rep_id) "
     "SELECT r->>0, r->>1 FROM jsonb_array_elements($1::text::jsonb) AS r "
@@ -286,15 +288,22 @@ class AssignmentRepository:
 
     async def loads_for_update(self, rep_ids: Sequence[str], today: date) -> Loads:
         """The reps' loads, locked until the transaction ends (new leads today are 0 on a new day)."""
+        return await self.loads(rep_ids, today, lock=True)
+
+    async def loads(self, rep_ids: Sequence[str], today: date, *, lock: bool) -> Loads:
+        """The reps' loads as last committed; with `lock`, locked until the transaction ends, in rep order."""
         loads = Loads()
         if not rep_ids:
             return loads
-        for row in await (await self._conn()).fetch(LOADS_FOR_UPDATE_SQL, list(rep_ids)):
+        for row in await (await self._conn()).fetch(LOADS_FOR_UPDATE_SQL if lock else LOADS_SQL, list(rep_ids)):
             loads[row["rep_id"]] = Load(row["open_leads"], row["new_today"] if row["day"] == today else 0)
         return loads
 
-    async def save_loads(self, loads: Loads, rep_ids: Iterable[str], today: date) -> None:
-        rows = [{"rep_id": r, "open": loads.of(r).open, "new": loads.of(r).new_today, "day": today} for r in rep_ids]
+    async def save_loads(self, loads: Mapping[str, Load], rep_ids: Iterable[str], today: date) -> None:
+        rows = []
+        for rep_id in rep_ids:
+            load = loads.get(rep_id) or Load()
+            rows.append({"rep_id": rep_id, "open": load.open, "new": load.new_today, "day": today})
         if rows:
             await (await self._conn()).execute(SAVE_LOADS_SQL, json_rows(rows, ["rep_id", "open", "new", "day"]))
 
@@ -304,8 +313,10 @@ class AssignmentRepository:
             await self.ensure_loads([row["rep_id"] for row in rows])  # a rep the organisation does not list yet
             await (await self._conn()).execute(ADD_OPEN_SQL, json_rows(rows, ["rep_id", "delta"]))
 
-    async def pointers_for_update(self) -> dict[str, str]:
-        return {row["key"]: row["last_rep_id"] for row in await (await self._conn()).fetch(POINTERS_FOR_UPDATE_SQL)}
+    async def pointers(self, *, lock: bool) -> dict[str, str]:
+        """Where each round robin stopped; with `lock`, locked until the transaction ends."""
+        sql = POINTERS_FOR_UPDATE_SQL if lock else POINTERS_SQL
+        return {row["key"]: row["last_rep_id"] for row in await (await self._conn()).fetch(sql)}
 
     async def save_pointers(self, pointers: dict[str, str], keys: Iterable[str]) -> None:
         rows = [{"key": k, "rep": pointers[k]} for k in sorted(keys)]

@@ -52,7 +52,7 @@ class LeadFacts:
 
 @dataclass
 class Load:
-    """A rep's open leads and new leads today, as the transaction holds them (locked)."""
+    """A rep's open leads and new leads today."""
 
     open: int = 0
     new_today: int = 0
@@ -86,6 +86,29 @@ class Loads(dict[str, Load]):
         load = self.of(rep_id)
         load.open = max(0, load.open + delta)
         self.changed.add(rep_id)
+
+
+def settle_loads(org: Organisation, read: dict[str, Load], decided: Loads, fresh: dict[str, Load]
+                 ) -> dict[str, Load] | None:
+    """The loads a transaction writes when it decided on loads read without a lock and has now locked the reps
+    it changed (`fresh`): its own changes added to what other processes committed meanwhile. None when a rep it
+    gave leads to would now be over a cap: the decisions must be made again, on locked loads."""
+    settled: dict[str, Load] = {}
+    for rep_id in sorted(decided.changed):
+        before, mine, now = read.get(rep_id, Load()), decided.of(rep_id), fresh.get(rep_id, Load())
+        opened, given = mine.open - before.open, mine.new_today - before.new_today
+        load = Load(max(0, now.open + opened), max(0, now.new_today + given))
+        if now != before and (opened > 0 or given > 0) and _over_cap(org.rep(rep_id), load):
+            return None
+        settled[rep_id] = load
+    return settled
+
+
+def _over_cap(rep: Rep | None, load: Load) -> bool:
+    if rep is None:
+        return False
+    return ((rep.max_open_leads is not None and load.open > rep.max_open_leads)
+            or (rep.max_new_per_day is not None and load.new_today > rep.max_new_per_day))
 
 
 @dataclass(frozen=True)
