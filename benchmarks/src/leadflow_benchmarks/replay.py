@@ -7,16 +7,17 @@ The run:
 2. Recording: intake, scoring and assignment (one process each) on a copy and on topics of their own;
    `--leads` leads posted through the partner API until every one is routed. Their topics now hold what a
    downstream consumer sees: leads.received, leads.scored, leads.assigned / pooled / queued.
-3. Replays, back to back, for each count of `--instances` (`--rounds` times over): a fresh copy of the
-   template and fresh topics; that many processes of SERVICE in one set of consumer groups, every one ready
-   (its partitions assigned) before the recorded events are produced to the topics, flat out; timed from the
-   first event applied to the last of those in the topics it subscribes to (its `processed_events`).
+3. Replays, back to back, for each count of `--instances` (`--rounds` times over): the recorded events
+   produced to fresh topics, a fresh copy of the template, then that many processes of SERVICE in one set of
+   consumer groups. The headline: the events applied from the moment every process was ready (its groups
+   joined) to the last of those in the topics it subscribes to (its `processed_events`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import time
 import uuid
 from pathlib import Path
@@ -78,8 +79,11 @@ async def _bench(env: dict[str, str], service: str, n_leads: int, counts: list[i
     await e2e._configure(template)
     _, key = await asyncio.to_thread(add_partner, "bench partner", 1_000_000.0, dsn=template)
     results: list[dict[str, Any]] = []
+    ceiling = None
     try:
         recorded = await _record(env, run, key, n_leads, partitions)
+        if service == "pool":  # what pool's starts are bounded by: the server's own rate, in the same run
+            ceiling = await e2e._temporal_start_rate(env, f"bench-replay-{run}-raw", 2_000)
         for r in range(rounds):
             for n in counts:
                 console.print(f"replaying into {n} {service} process(es), round {r + 1} of {rounds}")
@@ -88,18 +92,34 @@ async def _bench(env: dict[str, str], service: str, n_leads: int, counts: list[i
         await common.delete_topics(bootstrap, f"bench-replay-{run}", console)
         if service == "pool":
             await terminate_workflows(env, f"bench-replay-{run}")
-    _report(service, n_leads, recorded, results)
+    _report(service, n_leads, recorded, results, ceiling)
 
 
 async def _clone(admin_dsn: str, name: str) -> tuple[str, str]:
     """A fresh copy of the template database."""
+    await _drop(admin_dsn, name)
     conn = await asyncpg.connect(common.plain_dsn(admin_dsn))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{DATABASE}"')
     finally:
         await conn.close()
     return bench_database(admin_dsn, name)
+
+
+async def _drop(admin_dsn: str, name: str, tries: int = 20) -> None:
+    """Drop a copy once its last session has gone (a stopped service's, or autovacuum's, a moment later)."""
+    conn = await asyncpg.connect(common.plain_dsn(admin_dsn))
+    try:
+        for attempt in range(tries):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except asyncpg.ObjectInUseError:
+                if attempt == tries - 1:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
 
 
 # ---- recording ---------------------------------------------------------------------------------------
@@ -125,6 +145,7 @@ async def _record(env: dict[str, str], run: str, key: str, n_leads: int, partiti
         await watcher.stop()
     finally:
         await asyncio.to_thread(fleet.stop_all)
+        await _drop(env["LEADFLOW_PG_DSN"], f"{DATABASE}_recording")
     return await _read_all(env["LEADFLOW_KAFKA_BOOTSTRAP"], prefix)
 
 
@@ -160,6 +181,8 @@ async def _replay(env: dict[str, str], service: str, n: int, recorded: Recorded,
     bootstrap = env["LEADFLOW_KAFKA_BOOTSTRAP"]
     prefix, groups = f"bench-replay-{tag}.", f"bench-replay-{tag}"
     await ensure_topics(bootstrap, prefix=prefix, partitions=partitions)
+    produced = await common.produce(bootstrap, console, [(physical_topic(t, prefix), events)
+                                                         for t, events in recorded.items()])
     dsn, plain = await _clone(env["LEADFLOW_PG_DSN"], f"{DATABASE}_{service}")
     extra = {"LEADFLOW_POOL_TASK_QUEUE": f"bench-replay-{tag.split('-')[0]}"} if service == "pool" else {}
     spawned = time.perf_counter()
@@ -170,23 +193,36 @@ async def _replay(env: dict[str, str], service: str, n: int, recorded: Recorded,
     try:
         conn = await asyncpg.connect(plain)
         try:
+            all_ready = await conn.fetchval("SELECT clock_timestamp()")
+            infra = e2e._infrastructure_pids()
             cpu_before = sum(cpu_seconds(p.pid) for p in procs)
+            infra_before = {name: cpu_seconds(pid) for name, pid in infra.items()}
+            began = time.perf_counter()
             subscribed = await _subscribed(bootstrap, f"{groups}-{service}.")
             expected = sum(len(recorded.get(t, ())) for t in subscribed)
-            # Only now the events: had they waited in the topics, the first process ready would have taken them
-            # before the others joined.
-            produced = await common.produce(bootstrap, console, [(physical_topic(t, prefix), events)
-                                                                 for t, events in recorded.items()])
             await _until_applied(conn, service, expected, procs, logs)
+            wall = time.perf_counter() - began
             cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
+            infra_cpu = {name: cpu_seconds(pid) - infra_before[name] for name, pid in infra.items()}
+            # The headline counts what was applied once every process was ready: the first ready starts on the
+            # backlog alone (the rebalance each later one brings is counted: it is the price of scaling out).
             row = await conn.fetchrow(
-                f"SELECT count(*) AS n, extract(epoch FROM max(processed_at) - min(processed_at)) AS busy "
-                f"FROM {service}.processed_events")
+                f"SELECT count(*) AS n, extract(epoch FROM max(processed_at) - min(processed_at)) AS busy, "
+                f"  count(*) FILTER (WHERE processed_at >= $1) AS together_n, "
+                f"  extract(epoch FROM max(processed_at) - greatest($1, min(processed_at))) AS together "
+                f"FROM {service}.processed_events", all_ready)
+            starts = await conn.fetchval(
+                "SELECT extract(epoch FROM max(processed_at) - min(processed_at)) FROM pool.processed_events "
+                "WHERE topic = 'leads.assigned.v1'") if service == "pool" else None
         finally:
             await conn.close()
     finally:
         await common.stop_instances(procs)
+        await _drop(env["LEADFLOW_PG_DSN"], f"{DATABASE}_{service}")
     return {"instances": n, "events": int(row["n"]), "busy": float(row["busy"] or 0), "ready": ready_s,
+            "together_n": int(row["together_n"]), "together": float(row["together"] or 0),
+            "starts_s": float(starts or 0), "infra_cpu": infra_cpu,
+            "busy_share": (cpu + sum(infra_cpu.values())) / ((os.cpu_count() or 1) * wall),
             "cpu": cpu, "produced": produced, "topics": sorted(t for t in subscribed if t in recorded)}
 
 
@@ -226,20 +262,36 @@ async def _until_applied(conn: Any, service: str, expected: int, procs: list[asy
             await asyncio.sleep(0.25)
 
 
-def _report(service: str, n_leads: int, recorded: Recorded, results: list[dict[str, Any]]) -> None:
+def _report(service: str, n_leads: int, recorded: Recorded, results: list[dict[str, Any]],
+            ceiling: float | None) -> None:
     figures = Figures()
     events = sum(len(e) for e in recorded.values())
-    figures.add("recorded: events on the path's topics", f"{events:,} ({', '.join(f'{t} {len(e):,}' for t, e in sorted(recorded.items()))})")
-    base = {r["instances"]: r for r in results if r["instances"] == min(x["instances"] for x in results)}
-    single = next(iter(base.values()))
+    figures.add("recorded: events on the path's topics",
+                f"{events:,} ({', '.join(f'{t} {len(e):,}' for t, e in sorted(recorded.items()))})")
     for r in results:
-        rate = r["events"] / r["busy"] if r["busy"] else 0.0
-        ratio = f" ({rate / (single['events'] / single['busy']):.2f}×)" if single["busy"] and r is not single else ""
-        figures.add(f"{r['instances']} process(es): events applied, first → last (events/s)",
-                    f"{r['events']:,} in {r['busy']:.1f} s: {rate:,.0f}/s{ratio}")
-        figures.add("… CPU s of the service's processes; their start-up; the bench's producer (events/s)",
-                    f"{r['cpu']:,.1f} s; {r['ready']:.1f} s; {r['produced']:,.0f}/s")
+        figures.add(f"{r['instances']} process(es), every one ready → last event applied (events/s)",
+                    f"{r['together_n']:,} in {r['together']:.1f} s: {_rate(r):,.0f}/s")
+        figures.add("… first → last event applied; the processes' start-up",
+                    f"{r['events']:,} in {r['busy']:.1f} s; {r['ready']:.1f} s")
+        infra = ", ".join(f"{name} {seconds:,.1f}" for name, seconds in sorted(r["infra_cpu"].items()))
+        figures.add(f"… CPU s from every one ready to the end: {service}, then the stack; the cores' busy share",
+                    f"{service} {r['cpu']:,.1f}, {infra}; {r['busy_share']:.0%}")
+        if r["starts_s"]:
+            assigned = len(recorded.get("leads.assigned.v1", ()))
+            figures.add("… ownership workflows started (leads.assigned.v1 applied), first → last (starts/s)",
+                        f"{assigned:,} in {r['starts_s']:.1f} s: {assigned / r['starts_s']:,.0f}/s",
+                        f"Temporal dev server {ceiling:,.0f}/s" if ceiling else "")
+    medians = {n: statistics.median(_rate(r) for r in results if r["instances"] == n)
+               for n in sorted({r["instances"] for r in results})}
+    first = medians[min(medians)]
+    figures.add("median events/s by processes (× the fewest)",
+                ", ".join(f"{n}: {m:,.0f} ({m / first:.2f}×)" for n, m in medians.items()) if first else "–")
     topics = ", ".join(results[0]["topics"]) if results else ""
     figures.print(console, f"replay benchmark: {service} ({os.cpu_count()} cores, {n_leads:,} leads recorded)",
-                  f"The events the path wrote for {n_leads:,} leads, copied to fresh topics for each replay; {service} "
-                  f"reads {topics}. Replays run one after another on the same machine: compare them with each other.")
+                  f"The events the path wrote for {n_leads:,} leads, produced to fresh topics before each replay; "
+                  f"{service} reads {topics}. Replays run one after another on the same machine: compare them with "
+                  "each other.")
+
+
+def _rate(result: dict[str, Any]) -> float:
+    return result["together_n"] / result["together"] if result["together"] else 0.0
