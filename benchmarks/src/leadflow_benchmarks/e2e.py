@@ -190,7 +190,7 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
                 all(k in a.routed for k in keys) and a.routed_twice == 0)
     figures.add("pool: ownership workflows started while routing (starts/s)",
                 f"{pool_done:,} of {len(keys):,} in {routed_s:,.0f} s ({pool_done / routed_s:,.0f}/s); "
-                f"{pool_lag:,} left", f"Temporal dev server {temporal_ceiling:,.0f}/s")
+                f"{pool_lag:,} left", f"Temporal dev server, 64 starts in flight: {temporal_ceiling:,.0f}/s")
     figures.add(f"… in the {catch_up:,.0f} s after the last was routed (starts/s)",
                 f"{pool_caught_up:,} ({pool_caught_up / catch_up:,.0f}/s); {pool_lag - pool_caught_up:,} left")
     total = len(keys) + len(latency_keys)
@@ -209,7 +209,8 @@ async def _bench(env: dict[str, str], n_leads: int, rate: int, seconds: int, bat
                            f"{len(keys):,} leads, {partitions} partitions)",
                   f"raw ceilings: a chain of 3 Kafka hops (consume, then produce the same message to the next topic) "
                   f"of {len(keys):,} messages of a leads.received.v1 event's size; a Postgres insert of as many rows "
-                  f"(batches of 1,000); starts of a workflow type no worker runs on the same Temporal server. "
+                  f"(batches of 1,000); starts of a workflow type no worker runs on the same Temporal server, 64 in "
+                  f"flight (a floor of what the server takes: pool, starting more at once, has gone past it). "
                   + (f"Pool, its worker, opportunity and the Temporal server ran at niceness {followers_nice} (their "
                      f"scheduling groups too): off the accepted → assigned path, they yield the CPU to it and catch "
                      f"up behind, as on nodes of their own. " if followers_nice else "") + f"Service logs: {log_dir}")
