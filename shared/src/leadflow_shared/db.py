@@ -207,7 +207,9 @@ async def execute_rows(session: AsyncSession, statement: RowsStatement, rows: Se
 
 
 def _once_per_key(rows: Sequence[Mapping[str, Any]], key: tuple[str, ...]) -> list[list[Mapping[str, Any]]]:
-    """The rows in rounds where each key appears once, each round in the rows' order."""
+    """The rows in rounds where each key appears once (a key's rows in their order, one a round), each round in
+    key order: two replicas writing the same keys (one from a lead's received event, the other from its scored
+    one: each topic's partitions are shared out on their own) then lock them in one order, and never deadlock."""
     rounds: list[list[Mapping[str, Any]]] = []
     seen: dict[tuple[Any, ...], int] = {}
     for row in rows:
@@ -216,6 +218,8 @@ def _once_per_key(rows: Sequence[Mapping[str, Any]], key: tuple[str, ...]) -> li
         if n == len(rounds):
             rounds.append([])
         rounds[n].append(row)
+    for part in rounds:
+        part.sort(key=lambda row: tuple(str(row[name]) for name in key))
     return rounds
 
 
