@@ -29,7 +29,6 @@ from rich.console import Console
 from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
     bench_database,
-    log_path,
     pct,
     peak_rss,
     recreate_bench_database,
@@ -177,7 +176,6 @@ async def _bench(env: dict[str, str], n_reps: int, n_rules: int, n_leads: int, p
     await ensure_topics(bootstrap, prefix=prefix, partitions=partitions)
     topic = physical_topic(LEADS_SCORED.name, prefix)
     await common.topic_partitions(bootstrap, [topic])
-    log_file = log_path("assignment")
     try:
         produced = await common.produce(bootstrap, console, [(topic, [(key, value, []) for key, value in events])])
         ceiling, ceiling_count = await common.raw_ceiling(bootstrap, [topic], len(events))
@@ -193,7 +191,6 @@ async def _bench(env: dict[str, str], n_reps: int, n_rules: int, n_leads: int, p
             peak = max((p for p in peaks if p is not None), default=None)
         finally:
             await common.stop_instances(procs)
-        log_file = logs[0]
         checks = await _checks(plain, org)
     finally:
         if not keep_topics:
@@ -201,7 +198,7 @@ async def _bench(env: dict[str, str], n_reps: int, n_rules: int, n_leads: int, p
     latency = await asyncio.to_thread(_decide_latency, org, rules, events[:decide_runs])
     _report(n_reps=n_reps, n_rules=len(rules["rules"]), n_leads=len(events), partitions=partitions, produced=produced,
             ceiling=ceiling, ceiling_count=ceiling_count, ready=ready, done=done, checks=checks, metrics=metrics,
-            latency=latency, peak=peak, log_file=log_file, instances=instances)
+            latency=latency, peak=peak, log_file=logs[0], instances=instances)
 
 
 async def _clock(dsn: str) -> Any:

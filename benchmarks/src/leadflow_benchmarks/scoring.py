@@ -30,7 +30,6 @@ from leadflow_benchmarks import common
 from leadflow_benchmarks.common import (
     SURNAMES,
     bench_database,
-    log_path,
     mobile as _mobile,
     pct,
     peak_rss,
@@ -168,7 +167,6 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
 
     await ensure_topics(bootstrap, prefix=prefix, partitions=partitions)
     await common.topic_partitions(bootstrap, [physical_topic(t.name, prefix) for t in (LEADS_RECEIVED, LEADS_ACTIVITY, LEADS_SCORED)])
-    log_file = log_path("scoring")
     try:
         produced = await common.produce(bootstrap, console, [(physical_topic(LEADS_RECEIVED.name, prefix), lead_events),
                                               (physical_topic(LEADS_ACTIVITY.name, prefix), activity_events)])
@@ -186,7 +184,6 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
             peak = max((p for p in peaks if p is not None), default=None)
         finally:
             await common.stop_instances(procs, interrupt_first=profile is not None)
-        log_file = logs[0]
         checks = await _checks(plain)
     finally:
         if not keep_topics:
@@ -198,7 +195,7 @@ async def _bench(env: dict[str, str], n_leads: int, n_activities: int, partition
     tmp.cleanup()
     _report(n_leads=len(lead_events), n_activities=len(activity_events), produced=produced, partitions=partitions,
             companies=companies, model_version=model_version, ceiling=ceiling, ceiling_count=ceiling_count,
-            timing=timing, peak_rss=peak, checks=checks, latency=latency, log_path=log_file, instances=instances)
+            timing=timing, peak_rss=peak, checks=checks, latency=latency, log_path=logs[0], instances=instances)
 
 
 def _train(history: Path | None, out: Path) -> str:
@@ -345,9 +342,9 @@ async def _follow(dsn: str, bootstrap: str, scored_topic: str, total: int, procs
             task = progress.add_task("scoring applies the events", total=total)
             while True:
                 now = time.perf_counter()
-                for proc, log_path in zip(procs, logs):
+                for proc, log in zip(procs, logs):
                     if proc.returncode is not None:
-                        raise RuntimeError(f"scoring exited with {proc.returncode} (see {log_path})")
+                        raise RuntimeError(f"scoring exited with {proc.returncode} (see {log})")
                 count = int(await conn.fetchval("SELECT count(*) FROM scoring.processed_events"))
                 if count != last_count:
                     progress.update(task, completed=count)
