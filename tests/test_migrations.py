@@ -39,7 +39,7 @@ async def _execute(dsn: str, sql: str) -> list[asyncpg.Record]:
         await conn.close()
 
 
-@pytest.mark.parametrize("name", ["intake", "scoring", "assignment", "pool", "opportunity"])
+@pytest.mark.parametrize("name", ["intake", "scoring", "assignment", "pool", "opportunity", "console", "notify"])
 def test_migrations_match_the_models_and_round_trip(name: str, empty_database: str) -> None:
     service = discover_services()[name]
     service.migrate(empty_database)

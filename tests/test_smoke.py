@@ -45,8 +45,9 @@ def test_a_lead_passes_through_all_five_services(
              dsn=service_env["LEADFLOW_PG_DSN"])
     load_rules("rules: [{id: referral, when: {referral: true}, strategy: referral_to_original_rep}]",
                dsn=service_env["LEADFLOW_PG_DSN"])
-    running = {name: service_processes.start(service) for name, service in migrated.items()}
-    assert list(running) == ["intake", "scoring", "assignment", "pool", "opportunity"]
+    pipeline = ["intake", "scoring", "assignment", "pool", "opportunity"]  # a lead's path; not the console nor notify
+    assert set(pipeline) < set(migrated)
+    running = {name: service_processes.start(migrated[name]) for name in pipeline}
     service_processes.wait_ready()
 
     for r in running.values():

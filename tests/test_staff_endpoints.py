@@ -1,7 +1,9 @@
 """Every endpoint of every service says who may call it, and staff endpoints refuse whoever may not.
 
 Each route handler of each installed service (endpoints added later included) is public (health, metrics,
-the OpenAPI schema), partner-keyed (`opt={"auth": "partner"}`) or guarded by `staff_roles(...)`. Each staff
+the OpenAPI schema; the console's sign-in pages and static files), partner-keyed (`opt={"auth": "partner"}`),
+guarded by `staff_roles(...)`, or a console page behind a signed-in session (`opt={"auth": "session"}`, which
+sends whoever has none to the sign-in page). Each staff
 endpoint, in the service's real app on this session's Postgres and Kafka, answers 401 with a reason to no
 token, an expired, a badly signed or another issuer's token, and 403 with a reason to a role it does not
 admit; the roles it admits pass its guard.
@@ -30,6 +32,7 @@ from leadflow_shared.staff import ROLE_ORDER, STATE_KEY, Staff, admitted_roles, 
 
 SERVICES = discover_services()
 PUBLIC_PREFIXES = ("/health", "/metrics", "/schema")
+PAGE_PREFIXES = ("/sign-in", "/language", "/static")  # the console's, before anyone signs in
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,12 @@ def test_every_handler_is_public_partner_keyed_or_for_staff(
             if endpoint.auth != "staff" or endpoint.handler.opt.get("staff_roles") is None:
                 misplaced.append(f"{endpoint}: staff guard not recorded in opt")
         elif endpoint.auth == "public":
-            if not endpoint.path.startswith(PUBLIC_PREFIXES) and endpoint.method != "OPTIONS":
+            prefixes = PUBLIC_PREFIXES + (PAGE_PREFIXES if service.name == "console" else ())
+            if not endpoint.path.startswith(prefixes) and endpoint.method != "OPTIONS":
                 misplaced.append(f"{endpoint}: public, but not health, metrics or the schema")
+        elif endpoint.auth == "session":
+            if service.name != "console" or "viewer" not in endpoint.handler.resolve_dependencies():
+                misplaced.append(f"{endpoint}: a page without the signed-in viewer")
         elif endpoint.auth != "partner":
             unmarked.append(str(endpoint))
     assert not unmarked, (f"{service.name}: handlers that are neither public, partner-keyed (opt auth=partner) "
@@ -182,3 +189,20 @@ def test_staff_endpoints_are_closed_without_a_key(name: str, leadflow_env: dict[
     for endpoint in (e for e in endpoints(app) if e.auth == "staff"):
         reply = client.request(endpoint.method, endpoint.url, headers={"Authorization": staff_token("root", "admin")})
         assert (reply.status_code, reply.json()["detail"]) == (401, "staff identity not configured"), endpoint
+
+
+def test_every_console_page_sends_whoever_is_not_signed_in_to_the_sign_in_page(
+        running: tuple[Service[Any, Any], Litestar, TestClient[Litestar]]) -> None:
+    service, app, client = running
+    pages = [e for e in endpoints(app) if e.auth == "session" and e.method in ("GET", "POST")]
+    if service.name != "console":
+        assert not pages, f"{service.name}: session pages outside the console: {pages}"
+        return
+    assert len(pages) > 15
+    for page in pages:
+        if page.method == "GET":
+            answer = client.get(page.url, follow_redirects=False)
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in?next="), page
+        else:  # a form without its CSRF token is refused before anything else
+            answer = client.post(page.url, data={"x": "1"}, follow_redirects=False)
+            assert answer.status_code == 403, (page, answer.status_code)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the Python workspace need, only where it is missing:
-# uv (PyPI), PostgreSQL server, a Java runtime, Maven and a CJK font (Debian packages), then `uv sync`.
+# uv (PyPI), PostgreSQL server, a Java runtime, Maven, a CJK font, Chromium and ChromeDriver (Debian
+# packages), then `uv sync`.
 # Kafka's jars are resolved by `leadflow stack up` with Maven; nothing downloads a binary at run time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,6 +31,12 @@ if [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] \
    && [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then
   say "installing a CJK font (Noto Sans CJK) for the charts' Chinese labels"
   apt_install fonts-noto-cjk
+fi
+
+# The console's browser tests drive Debian's Chromium through its ChromeDriver (no browser download at run time).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  say "installing Chromium and ChromeDriver for the console's browser tests"
+  apt_install chromium chromium-driver
 fi
 
 # uv from PyPI: into the user's pip where allowed, else into a venv of our own (PEP 668 systems).

@@ -144,6 +144,10 @@ class Service(Generic[S, C]):
     commands: Sequence[Callable[..., Any]] = field(default_factory=tuple)
     exception_handlers: dict[type[Exception], Callable[..., Any]] = field(default_factory=dict)
     custom_plans: bool = False  # every statement carries a batch: plan each with its parameters (make_engine)
+    # A service without events (the console) neither connects to Kafka nor relays an outbox.
+    uses_kafka: bool = True
+    # settings → more Litestar arguments (templates, CSRF, static files) for a service with pages.
+    app_options: Callable[[S], dict[str, Any]] | None = None
 
     @property
     def package(self) -> str:
@@ -160,6 +164,8 @@ class Service(Generic[S, C]):
 
     def create_app(self, settings: S | None = None) -> Litestar:
         runtime = Runtime(self, settings or self.settings())
+        options = dict(self.app_options(runtime.settings)) if self.app_options else {}
+        extra_handlers = list(options.pop("route_handlers", ()))
         openapi = OpenAPIConfig(
             title=f"leadflow {self.name}", version="1.0.0", description=self.description, path="/schema",
             create_examples=True,  # an example on every operation, generated from its schema
@@ -169,7 +175,7 @@ class Service(Generic[S, C]):
                             "each operation lists the roles it admits.")}),
         )
         app = Litestar(
-            route_handlers=[HealthController, MetricsController, *self.controllers],
+            route_handlers=[HealthController, MetricsController, *self.controllers, *extra_handlers],
             dependencies={
                 # Handlers ask for one dependency (the container) or build on it: litestar resolves a level
                 # of several dependencies in an anyio task group, a task per dependency per request.
@@ -187,6 +193,7 @@ class Service(Generic[S, C]):
             exception_handlers={**STAFF_EXCEPTION_HANDLERS, **DATABASE_EXCEPTION_HANDLERS, **self.exception_handlers},
             after_exception=[_log_exception],
             logging_config=None,
+            **options,
         )
         mark_handlers(app, public_paths=[openapi.path])
         return app
@@ -304,9 +311,13 @@ class Runtime(Generic[S, C]):
     async def start(self) -> None:
         if self.settings.migrate_on_start:
             await asyncio.to_thread(self.service.migrate, self.settings.pg_dsn)
-        self._relay_task = asyncio.create_task(_supervised("outbox relay", self.relay.run), name="outbox-relay")
+        if self.service.uses_kafka:
+            self._relay_task = asyncio.create_task(_supervised("outbox relay", self.relay.run), name="outbox-relay")
         for component in self.components:
             await component.start()
+        if not self.service.uses_kafka:
+            log.info("service started", port=self.settings.http_port)
+            return
         # Consumers only once the components are up (scoring's rules and model loaded): events polled before
         # would fail as transient and back off, holding their partitions for seconds after the start.
         self._connect_task = asyncio.create_task(self._connect_kafka(), name="kafka-connect")
@@ -391,8 +402,9 @@ class Runtime(Generic[S, C]):
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         checks["postgres"] = await _check(self.db.ping())
-        checks["kafka"] = await _check(self._check_kafka())
-        checks["outbox"] = "ok" if self._relay_task and not self._relay_task.done() else "failed: relay not running"
+        if self.service.uses_kafka:
+            checks["kafka"] = await _check(self._check_kafka())
+            checks["outbox"] = "ok" if self._relay_task and not self._relay_task.done() else "failed: relay not running"
         for component in self.components:
             checks[component.name] = await _check(component.check())
         return checks
@@ -444,6 +456,8 @@ async def _log_exception(exc: Exception, scope: Any) -> None:
 
     if isinstance(exc, HTTPException) and exc.status_code < 500 or _unstorable_text(exc):
         return
+    if getattr(exc, "quiet", False):  # an expected failure its handler reports (the console: a service away)
+        return
     log.error("request failed", path=scope.get("path"), method=scope.get("method"), exc_info=exc)
 
 
@@ -494,6 +508,6 @@ def app_factory() -> Litestar:
 
 def discover_services() -> dict[str, Service[Any, Any]]:
     """Every installed leadflow service, in platform order (entry point group `leadflow.services`)."""
-    order = ["intake", "scoring", "assignment", "pool", "opportunity"]
+    order = ["intake", "scoring", "assignment", "pool", "opportunity", "console", "notify"]
     found = {ep.name: ep.load() for ep in entry_points(group="leadflow.services")}
     return dict(sorted(found.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))

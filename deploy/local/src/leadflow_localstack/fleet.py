@@ -20,6 +20,8 @@ from leadflow_shared.service import Service, discover_services
 
 # Consumer services: their instances share consumer groups and split the partitions between them.
 CONSUMERS = ("scoring", "assignment", "pool", "opportunity")
+# A lead's path: what a fleet runs (the console and notify stand beside it and are measured on their own).
+PIPELINE = ("intake", "scoring", "assignment", "pool", "opportunity")
 
 
 @dataclass
@@ -63,6 +65,8 @@ class Fleet:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         taken: list[int] = []
         for name, service in discover_services().items():
+            if name not in PIPELINE:
+                continue
             for n in range(self.instances.get(name, 1)):
                 label = name if n == 0 else f"{name}-{n + 1}"
                 port = procs.free_port(service.http_port + 10_000 + 100 * n, taken)

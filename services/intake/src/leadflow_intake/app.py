@@ -16,7 +16,7 @@ service = Service(
     settings_class=IntakeSettings,
     bootstrap=bootstrap,
     subscriptions=consumers.subscriptions,
-    controllers=[http.LeadController, http.ImportController],
+    controllers=[http.LeadController, http.ImportController, http.SubmissionReportController],
     exception_handlers={ValidationException: http.validation_problem},
     custom_plans=True,  # its statements carry batches
 )

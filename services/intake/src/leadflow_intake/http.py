@@ -6,8 +6,9 @@ import asyncio
 import hashlib
 import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
@@ -28,6 +29,7 @@ from leadflow_intake.domain.lead import CleanLead, clean
 from leadflow_intake.schemas import BatchIn, LeadIn, ProblemOut, validate_lead
 from leadflow_intake.partners import KeyCache, Partner, hash_key
 from leadflow_shared.db import Database, UnitOfWork
+from leadflow_shared.staff import Role, staff_roles
 
 PROBLEM = ResponseSpec(data_container=ProblemOut, description="Invalid input: every problem as {field, code, message}")
 UNAUTHORIZED = ResponseSpec(data_container=None, description="No API key, or a revoked one")
@@ -269,3 +271,29 @@ class ImportController(Controller):
             raise NotFoundException(f"you have no import {import_id}")
         return Response(report, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="import-{import_id}-rejected.csv"'})
+
+
+REPORT_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+class SubmissionReportController(Controller):
+    """Managers' view of what each channel partner submitted (渠道报备统计), for settlement and quality."""
+
+    path = "/v1/reports"
+    tags = ["reports"]
+
+    @get("/submissions", guards=[staff_roles(Role.manager, Role.admin, Role.finance)],
+         summary="Submissions per partner between two days (inclusive, China time): created, merged, flagged")
+    async def submissions(
+        self, intake: NamedDependency[Intake],
+        from_: Annotated[date | None, Parameter(query="from", description="First day (default: 30 days ago)")] = None,
+        to: Annotated[date | None, Parameter(description="Last day, inclusive (default: today)")] = None,
+    ) -> dict[str, Any]:
+        end = to or datetime.now(REPORT_ZONE).date()
+        start = from_ or end - timedelta(days=29)
+        if start > end:
+            raise HTTPException(status_code=400, detail="`from` is after `to` / 开始日期晚于结束日期")
+        rows = await views.partner_submission_counts(
+            intake.db, datetime.combine(start, time.min, REPORT_ZONE),
+            datetime.combine(end + timedelta(days=1), time.min, REPORT_ZONE))
+        return {"from": start.isoformat(), "to": end.isoformat(), "partners": rows}

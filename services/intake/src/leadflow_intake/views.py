@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
-from leadflow_intake.db import imports, leads, submissions
+from leadflow_intake.db import imports, leads, partners, submissions
 from leadflow_shared.db import Database
 
 
@@ -53,3 +53,23 @@ async def rejected_rows(db: Database, import_id: uuid.UUID, partner_id: str) -> 
     async with db.uow() as uow:
         return await uow.session.scalar(  # type: ignore[no-any-return]
             select(imports.c.rejected_rows).where(imports.c.id == import_id, imports.c.partner_id == partner_id))
+
+
+async def partner_submission_counts(db: Database, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Submissions per partner between `start` and `end` (excluded) by outcome, for managers' settlement view:
+    created, merged into a lead already known (duplicate) and flagged, with the leads they brought."""
+    s = submissions.c
+    outcome = s.outcome
+    query = (
+        select(s.partner_id, partners.c.name, func.count().label("submissions"),
+               func.count().filter(outcome == "created").label("created"),
+               func.count().filter(outcome == "merged").label("merged"),
+               func.count().filter(outcome == "flagged").label("flagged"),
+               func.count(func.distinct(s.lead_id)).label("leads"))
+        .select_from(submissions.outerjoin(partners, partners.c.id == s.partner_id))
+        .where(s.received_at >= start, s.received_at < end)
+        .group_by(s.partner_id, partners.c.name)
+        .order_by(func.count().desc(), s.partner_id)
+    )
+    async with db.uow() as uow:
+        return [dict(row._mapping) for row in (await uow.session.execute(query)).all()]

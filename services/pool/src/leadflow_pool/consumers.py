@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from leadflow_pool.bootstrap import Pool
-from leadflow_pool.db import PoolRepository, upsert_read_model
+from leadflow_pool.db import PoolRepository, record_many, upsert_read_model
 from leadflow_pool.domain.model import PoolStatus, ownership_workflow_id
 from leadflow_pool.ownership import Change, Ownership, terms_of
 from leadflow_shared.consumers import AnySubscription, BatchSubscription, split_lanes
@@ -16,6 +16,7 @@ from leadflow_shared.contracts import (
     LEADS_ASSIGNED,
     LEADS_CLAIMED,
     LEADS_CONVERTED,
+    LEADS_DUPLICATE_DETECTED,
     LEADS_POOLED,
     LEADS_RECEIVED,
     LEADS_RELEASED,
@@ -23,6 +24,7 @@ from leadflow_shared.contracts import (
     LEADS_TRANSFERRED,
     LeadAssigned,
     LeadClaimed,
+    DuplicateDetected,
     LeadConverted,
     LeadPooled,
     LeadReceived,
@@ -51,6 +53,13 @@ def received_row(event: LeadReceived, home_pool: str, at: Any) -> dict[str, Any]
 # A claimed lead's clock may start a quarter second late (its deadlines are days away); the Temporal server
 # takes a dozen starts at once for little more than one.
 OWN_CHANGES_LINGER_MS = 250
+
+
+def duplicate_entry(event: CloudEvent[DuplicateDetected]) -> dict[str, Any]:
+    """A duplicate warning's timeline entry (the submission's time; the owner it collided with)."""
+    d = event.data
+    return {"lead_id": d.lead_id, "kind": "duplicate", "at": event.time, "owner_id": d.current_owner_id,
+            "detail": {"matched_on": d.matched_on, "partner_id": d.partner_id, "submission_id": str(d.submission_id)}}
 
 
 def subscriptions(pool: Pool) -> list[AnySubscription]:
@@ -141,8 +150,13 @@ def subscriptions(pool: Pool) -> list[AnySubscription]:
         await end_all([ownership_workflow_id(str(e.data.lead_id), e.data.ownership_seq) for e in events
                        if e.data.ownership_seq is not None], "released")
 
+    async def on_duplicate(events: list[CloudEvent[DuplicateDetected]], uow: UnitOfWork) -> None:
+        """撞单提醒 on the lead's timeline: who submitted it again, matched on what, while whose it was."""
+        await record_many(uow.session, [duplicate_entry(e) for e in events])
+
     return [
         BatchSubscription(LEADS_RECEIVED, on_received, max_records=1000),
+        BatchSubscription(LEADS_DUPLICATE_DETECTED, on_duplicate, max_records=500),
         BatchSubscription(LEADS_SCORED, on_scored, max_records=1000),
         # a workflow start each: a batch per transaction in lanes by lead, the starts in parallel
         BatchSubscription(LEADS_ASSIGNED, on_assigned, max_records=500, lanes=by_lead),

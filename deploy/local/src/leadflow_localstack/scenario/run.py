@@ -180,6 +180,24 @@ def run(console: Console, leads: int, seed: int, day_minutes: float, wait_minute
     plan = generate(leads, seed, cast.referrers())
     console.print(f"{len(plan.submissions):,} submissions of {len(plan.persons):,} people (seed {seed}; "
                   f"`leadflow demo --seed {seed}` makes the same), a business day lasts {day_minutes:g} min")
+    accounts = asyncio.run(console_accounts(cast))
     scenario = Scenario(console, services, cast, keys, staff_tokens(cast), plan, timedelta(minutes=day_minutes))
     asyncio.run(scenario.play(timedelta(minutes=wait_minutes)))
+    if "console" in services:
+        console.print(f"[bold]the console[/] {services_mod.service_url(services['console'])}: sign in as a manager "
+                      f"({accounts[0]}) or a rep ({accounts[1]}), password {DEMO_PASSWORD}")
     console.print(f"the demo took {time.monotonic() - started:.0f} s")
+
+
+DEMO_PASSWORD = "leadflow-demo"
+
+
+async def console_accounts(cast: Cast) -> tuple[str, str]:
+    """Console sign-ins for the demo's managers and reps (`leadflow console account-set` makes them so)."""
+    from leadflow_console.cli import set_account
+
+    for team, manager in cast.managers.items():
+        await set_account(manager, ["manager"], [team], DEMO_PASSWORD, name=manager)
+    for rep in cast.reps:
+        await set_account(rep.id, ["rep"], [rep.team], DEMO_PASSWORD, name=rep.name)
+    return next(iter(cast.managers.values())), cast.reps[0].id

@@ -1,0 +1,3 @@
+from leadflow_console.app import main
+
+main()

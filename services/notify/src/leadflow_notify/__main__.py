@@ -1,0 +1,3 @@
+from leadflow_notify.app import main
+
+main()

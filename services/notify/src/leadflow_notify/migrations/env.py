@@ -1,0 +1,4 @@
+from leadflow_notify.db import metadata
+from leadflow_shared.migrations import run_migrations
+
+run_migrations(metadata)
