@@ -394,3 +394,24 @@ def test_schemathesis_finds_no_server_error(intake: str, leadflow_env: dict[str,
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout[-6000:]
+
+
+def test_managers_see_each_partners_submissions_by_outcome(intake: str, leadflow_env: dict[str, str],
+                                                           staff_token: object) -> None:
+    partner_id, auth = _partner(leadflow_env)
+    mobile = _mobile()
+    with httpx.Client(base_url=intake, headers=auth, timeout=30) as client:
+        client.post("/v1/leads", json={"name": "周末", "mobile": mobile, "company_name": "常州示例电子有限公司"})
+        client.post("/v1/leads", json={"name": "周末", "mobile": f"+86{mobile}"})  # the same person: merged
+        client.post("/v1/leads", json={"name": "吴越", "mobile": _mobile(), "company_name": "嘉兴示例纺织有限公司"})
+    manager = {"Authorization": staff_token("mgr-li", "manager", teams=["east"])}  # type: ignore[operator]
+    report = httpx.get(f"{intake}/v1/reports/submissions", headers=manager).json()
+    mine = next(p for p in report["partners"] if p["partner_id"] == partner_id)
+    assert (mine["submissions"], mine["created"], mine["merged"], mine["flagged"], mine["leads"]) == (3, 2, 1, 0, 2)
+    assert mine["name"].startswith("p ")
+    rep = {"Authorization": staff_token("rep-wang", "rep", teams=["east"])}  # type: ignore[operator]
+    assert httpx.get(f"{intake}/v1/reports/submissions", headers=rep).status_code == 403
+    assert httpx.get(f"{intake}/v1/reports/submissions", headers=auth).status_code == 401  # a partner's key
+    backwards = httpx.get(f"{intake}/v1/reports/submissions", headers=manager,
+                          params={"from": "2026-12-31", "to": "2026-12-01"})
+    assert backwards.status_code == 400

@@ -141,9 +141,9 @@ async def _queue(db: Database, person: str, *, kind: Kind = Kind.assigned, chann
     planned = [Planned(uuid.uuid4(), "leads.assigned.v1", kind, person, channel, lead_id or uuid.uuid4(), "新线索分配",
                        "一条线索已分配给您", now + timedelta(days=1)) for _ in range(count)]
     async with db.uow() as uow:
-        ids = await NotificationRepository(uow.session).queue(planned)
+        queued = await NotificationRepository(uow.session).queue(planned)
         await uow.commit()
-    return ids
+    return [message_id for message_id, _ in queued]
 
 
 async def test_the_record_of_messages_is_a_reps_own_newest_first_a_page_at_a_time(

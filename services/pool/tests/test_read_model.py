@@ -11,13 +11,15 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from leadflow_localstack.testing import eventually, in_process
-from leadflow_pool import views
+from leadflow_pool import views, views_work
 from leadflow_pool.app import service
 from leadflow_pool.db import metadata
 from leadflow_shared.contracts import (
+    LEADS_DUPLICATE_DETECTED,
     LEADS_POOLED,
     LEADS_RECEIVED,
     LEADS_SCORED,
+    DuplicateDetected,
     LeadPooled,
     LeadReceived,
     LeadScored,
@@ -72,3 +74,24 @@ async def test_a_pooled_lead_is_listed_with_what_intake_and_scoring_said_of_it(s
     assert rows[0]["city"] == "杭州市" and rows[0]["score"] == 72.5
     assert row is not None and row["partner_id"] == "partner-1" and row["do_not_contact"] is True
     assert row["status"] == "in_pool" and row["pooled_at"] is not None
+
+
+async def test_a_duplicate_warning_lands_on_the_leads_timeline(settings_env: dict[str, str]) -> None:
+    """撞单提醒: another partner submitted the lead again; its page shows who, matched on what, whose it was."""
+    lead_id, submission = uuid.uuid4(), uuid.uuid4()
+    warning = DuplicateDetected(lead_id=lead_id, submission_id=submission, matched_on="mobile",
+                                current_owner_id="rep-wang", partner_id="partner-2")
+    await publish(settings_env, [(LEADS_DUPLICATE_DETECTED, warning), (LEADS_DUPLICATE_DETECTED, warning)])
+    db = Database(settings_env["LEADFLOW_PG_DSN"], metadata, "/tests/pool-duplicates", pool_size=2)
+    try:
+        async with in_process(service):
+            async def warned() -> list[dict[str, Any]]:
+                entries, _ = await views_work.timeline_page(db, lead_id, None, 10)
+                return [e for e in entries if e["kind"] == "duplicate"]
+
+            entries = await eventually(warned, timeout_s=30)
+    finally:
+        await db.dispose()
+    assert len(entries) == 2  # two submissions, two warnings (each its own event)
+    assert entries[0]["owner_id"] == "rep-wang"
+    assert entries[0]["detail"] == {"matched_on": "mobile", "partner_id": "partner-2", "submission_id": str(submission)}

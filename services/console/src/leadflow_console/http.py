@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.di import NamedDependency
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -43,7 +44,7 @@ def form_lists(data: dict[str, Any]) -> dict[str, list[str]]:
     return {k: (v if isinstance(v, list) else [v]) for k, v in data.items()}
 
 
-async def start_session(console: Console, request: Request[Any, Any, Any], person_id: str, name: str | None,
+async def start_session(console: NamedDependency[Console], request: Request[Any, Any, Any], person_id: str, name: str | None,
                         roles: list[str], teams: list[str], token: str, via: str, expires_at: datetime,
                         target: str) -> Redirect:
     """A session for the person (the cookie holds only a random id), and on to the page they wanted."""
@@ -67,14 +68,14 @@ class SignInController(Controller):
     include_in_schema = False
 
     @get("/sign-in")
-    async def form(self, request: Request[Any, Any, Any], console: Console, next: str | None = None,
+    async def form(self, request: Request[Any, Any, Any], console: NamedDependency[Console], next: str | None = None,
                    expired: str | None = None, bye: str | None = None) -> Template:
         notice = "sign_in.expired" if expired else "signed_out" if bye else None
         return render(request, "sign_in.html", next=local_path(next, "/my/leads"), notice=notice,
                       sso=bool(console.settings.console_oidc_issuer), error=None, person="")
 
     @post("/sign-in")
-    async def sign_in(self, request: Request[Any, Any, Any], console: Console, data: FormData) -> Any:
+    async def sign_in(self, request: Request[Any, Any, Any], console: NamedDependency[Console], data: FormData) -> Any:
         form = form_lists(data)
         person, password, target = one(form, "person"), (form.get("password") or [""])[0], one(form, "next")
         settings = console.settings
@@ -125,7 +126,7 @@ class SignInController(Controller):
         return response
 
 
-def _verified(console: Console, password_hash: str, password: str) -> bool:
+def _verified(console: NamedDependency[Console], password_hash: str, password: str) -> bool:
     try:
         return bool(console.passwords.verify(password_hash, password))
     except (VerificationError, InvalidHashError):
@@ -139,11 +140,11 @@ class SessionController(Controller):
     dependencies = VIEWER
 
     @get("/")
-    async def home(self, viewer: Viewer) -> Redirect:
+    async def home(self, viewer: NamedDependency[Viewer]) -> Redirect:
         return Redirect(path="/my/leads", status_code=303)
 
     @post("/sign-out")
-    async def sign_out(self, console: Console, viewer: Viewer) -> Redirect:
+    async def sign_out(self, console: NamedDependency[Console], viewer: NamedDependency[Viewer]) -> Redirect:
         async with console.db.uow() as uow:
             await db.close_session(uow.session, viewer.session_hash)
             await uow.commit()

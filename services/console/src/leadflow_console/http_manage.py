@@ -9,6 +9,7 @@ import base64
 import uuid
 from typing import Any
 
+from litestar.di import NamedDependency
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -18,14 +19,14 @@ from leadflow_console.http_rep import attempt
 from leadflow_console.pages import VIEWER, Viewer, api_failure, redirect, render
 
 
-async def my_teams(viewer: Viewer) -> list[dict[str, Any]]:
+async def my_teams(viewer: NamedDependency[Viewer]) -> list[dict[str, Any]]:
     """The teams a manager manages (an admin: every team), each with its queue's name."""
     teams = await viewer.caller.get("assignment", "/v1/teams/")
     mine = [t for t in teams if "admin" in viewer.roles or t["id"] in viewer.teams]
     return [{**t, "queue_name": t.get("queue") or f"{t['id']}-queue"} for t in mine]
 
 
-async def team_reps(viewer: Viewer, teams: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def team_reps(viewer: NamedDependency[Viewer], teams: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = await asyncio.gather(*(viewer.caller.get("assignment", "/v1/reps/", {"team": t["id"]}) for t in teams))
     return [rep for reps in found for rep in reps]
 
@@ -41,7 +42,7 @@ class ManagerController(Controller):
     dependencies = VIEWER
 
     @get("/queue")
-    async def queue(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def queue(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         viewer.require_manager()
         teams = await my_teams(viewer)
         waiting = await asyncio.gather(*(viewer.caller.get("assignment", f"/v1/queues/{t['queue_name']}/leads")
@@ -51,7 +52,7 @@ class ManagerController(Controller):
         return render(request, "manage_queue.html", viewer, queues=queues, reps=reps)
 
     @post("/queue/{lead_id:uuid}/assign")
-    async def assign(self, viewer: Viewer, lead_id: uuid.UUID, data: FormData) -> Redirect:
+    async def assign(self, viewer: NamedDependency[Viewer], lead_id: uuid.UUID, data: FormData) -> Redirect:
         viewer.require_manager()
         parsed = forms.assign(form_lists(data))
         if not parsed.ok:
@@ -62,14 +63,14 @@ class ManagerController(Controller):
         return redirect("/manage/queue", ok="assigned")
 
     @get("/transfers")
-    async def transfers(self, request: Request[Any, Any, Any], viewer: Viewer, lead: str | None = None) -> Template:
+    async def transfers(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], lead: str | None = None) -> Template:
         viewer.require_manager()
         pools = await viewer.caller.get("pool", "/v1/pools/")
         return render(request, "manage_transfers.html", viewer, pools=pools, values={"lead_id": lead or ""},
                       errors={})
 
     @post("/transfers")
-    async def transfer(self, request: Request[Any, Any, Any], viewer: Viewer, data: FormData) -> Any:
+    async def transfer(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], data: FormData) -> Any:
         viewer.require_manager()
         parsed = forms.transfer(form_lists(data))
         if not parsed.ok:
@@ -84,14 +85,14 @@ class ManagerController(Controller):
         return redirect(f"/leads/{lead_id}", ok="transferred")
 
     @get("/distribute")
-    async def distribute_form(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def distribute_form(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         viewer.require_manager()
         teams = await my_teams(viewer)
         return render(request, "manage_distribute.html", viewer, teams=teams, reps=await team_reps(viewer, teams),
                       errors={}, values={})
 
     @post("/distribute")
-    async def distribute(self, request: Request[Any, Any, Any], viewer: Viewer, data: FormData) -> Any:
+    async def distribute(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], data: FormData) -> Any:
         viewer.require_manager()
         form = form_lists(data)
         parsed = forms.distribute(form)
@@ -109,7 +110,7 @@ class ManagerController(Controller):
         return redirect("/manage/distribution", ok=f"distributed|{count}")
 
     @get("/distribution")
-    async def distribution(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def distribution(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         viewer.require_manager()
         teams = await my_teams(viewer)
         reports = await asyncio.gather(*(viewer.caller.get("assignment", "/v1/reports/distribution", {"team": t["id"]})
@@ -119,7 +120,7 @@ class ManagerController(Controller):
         return render(request, "manage_distribution.html", viewer, rows=rows, reps=list(loads.values()))
 
     @get("/flags")
-    async def flags(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def flags(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         viewer.require_manager()
         (collusion, collusion_failure), (mock, mock_failure) = await asyncio.gather(
             attempt(viewer.caller.get("pool", "/v1/reports/collusion")),
@@ -128,7 +129,7 @@ class ManagerController(Controller):
                       failures=[api_failure(f) for f in (collusion_failure, mock_failure) if f])
 
     @get("/funnel")
-    async def funnel(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def funnel(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         viewer.require_manager()
         query = forms.funnel_query(query_form(request))
         params = query.body if query.ok else {"group": "none"}
@@ -140,13 +141,13 @@ class ManagerController(Controller):
                       errors=query.errors, groups=forms.FUNNEL_GROUPS)
 
     @get("/leaderboard")
-    async def leaderboard(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def leaderboard(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         viewer.require_manager()
         board = await viewer.caller.get("opportunity", "/v1/reports/leaderboard")
         return render(request, "manage_leaderboard.html", viewer, board=board)
 
     @get("/partners")
-    async def partners(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def partners(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         viewer.require_manager()
         form = query_form(request)
         params = {k: forms.one(form, k) for k in ("from", "to") if forms.one(form, k)}
@@ -154,13 +155,13 @@ class ManagerController(Controller):
         return render(request, "manage_partners.html", viewer, report=report)
 
     @get("/rules")
-    async def rules(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def rules(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         viewer.require_manager()
         current = await viewer.caller.text("assignment", "/v1/rules/", {"format": "yaml"})
         return render(request, "manage_rules.html", viewer, rules=current, result=None, errors={}, values={})
 
     @post("/rules")
-    async def simulate(self, request: Request[Any, Any, Any], viewer: Viewer, data: FormData) -> Template:
+    async def simulate(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], data: FormData) -> Template:
         viewer.require_manager()
         parsed = forms.simulate(form_lists(data))
         result, failure = None, None

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from litestar.di import NamedDependency
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -46,17 +47,17 @@ class RepController(Controller):
     dependencies = VIEWER
 
     @get("/my/leads")
-    async def my_leads(self, request: Request[Any, Any, Any], console: Console, viewer: Viewer) -> Template:
+    async def my_leads(self, request: Request[Any, Any, Any], console: NamedDependency[Console], viewer: NamedDependency[Viewer]) -> Template:
         leads = await viewer.caller.get("pool", "/v1/me/leads", {"limit": 500})
         rows = worklist.work_list(leads, datetime.now(UTC), ZoneInfo(console.settings.console_timezone))
         return render(request, "my_leads.html", viewer, leads=rows, counts=worklist.counts(rows))
 
     @get("/pools")
-    async def pools(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def pools(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         return render(request, "pools.html", viewer, pools=await viewer.caller.get("pool", "/v1/pools/"))
 
     @get("/pools/{pool_id:str}")
-    async def pool(self, request: Request[Any, Any, Any], viewer: Viewer, pool_id: str) -> Template:
+    async def pool(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], pool_id: str) -> Template:
         form = {k: request.query_params.getall(k) for k in request.query_params}
         query = forms.pool_query(form)
         cursor = request.query_params.get("cursor")
@@ -71,7 +72,7 @@ class RepController(Controller):
                       grades=forms.GRADES, sorts=forms.POOL_SORTS, following=following)
 
     @post("/leads/{lead_id:uuid}/claim")
-    async def claim(self, viewer: Viewer, lead_id: uuid.UUID, data: FormData) -> Redirect:
+    async def claim(self, viewer: NamedDependency[Viewer], lead_id: uuid.UUID, data: FormData) -> Redirect:
         back = forms.one(form_lists(data), "back") or "/pools"
         try:
             await viewer.caller.post("pool", f"/v1/leads/{lead_id}/claim")
@@ -80,12 +81,12 @@ class RepController(Controller):
         return redirect(f"/leads/{lead_id}", ok="claimed")
 
     @get("/leads/{lead_id:uuid}")
-    async def lead(self, request: Request[Any, Any, Any], console: Console, viewer: Viewer,
+    async def lead(self, request: Request[Any, Any, Any], console: NamedDependency[Console], viewer: NamedDependency[Viewer],
                    lead_id: uuid.UUID) -> Template:
         return await lead_page(request, console, viewer, lead_id)
 
     @post("/leads/{lead_id:uuid}/follow-ups")
-    async def follow_up(self, request: Request[Any, Any, Any], console: Console, viewer: Viewer,
+    async def follow_up(self, request: Request[Any, Any, Any], console: NamedDependency[Console], viewer: NamedDependency[Viewer],
                         lead_id: uuid.UUID, data: FormData) -> Any:
         form = form_lists(data)
         parsed = forms.follow_up(form)
@@ -100,7 +101,7 @@ class RepController(Controller):
         return redirect(f"/leads/{lead_id}", ok="followed_up")
 
     @post("/leads/{lead_id:uuid}/release")
-    async def release(self, request: Request[Any, Any, Any], console: Console, viewer: Viewer,
+    async def release(self, request: Request[Any, Any, Any], console: NamedDependency[Console], viewer: NamedDependency[Viewer],
                       lead_id: uuid.UUID, data: FormData) -> Any:
         lead = await viewer.caller.get("pool", f"/v1/leads/{lead_id}")
         document, _ = await attempt(viewer.caller.get("pool", "/v1/pools/document"))
@@ -116,7 +117,7 @@ class RepController(Controller):
         return redirect("/my/leads", ok="released")
 
     @post("/leads/{lead_id:uuid}/convert")
-    async def convert(self, request: Request[Any, Any, Any], console: Console, viewer: Viewer,
+    async def convert(self, request: Request[Any, Any, Any], console: NamedDependency[Console], viewer: NamedDependency[Viewer],
                       lead_id: uuid.UUID, data: FormData) -> Any:
         parsed = forms.convert(form_lists(data))
         if not parsed.ok:
@@ -133,14 +134,14 @@ class RepController(Controller):
         return redirect("/my/opportunities", ok="converted")
 
     @get("/my/opportunities")
-    async def opportunities(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def opportunities(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         rows, pipeline = await asyncio.gather(
             viewer.caller.get("opportunity", "/v1/opportunities/", {"owner": viewer.id, "limit": 200}),
             viewer.caller.get("opportunity", "/v1/pipeline/"))
         return render(request, "opportunities.html", viewer, opportunities=rows, pipeline=pipeline)
 
     @post("/opportunities/{opportunity_id:uuid}/stage")
-    async def move(self, viewer: Viewer, opportunity_id: uuid.UUID, data: FormData) -> Redirect:
+    async def move(self, viewer: NamedDependency[Viewer], opportunity_id: uuid.UUID, data: FormData) -> Redirect:
         pipeline = await viewer.caller.get("opportunity", "/v1/pipeline/")
         parsed = forms.move(form_lists(data), [s["id"] for s in pipeline.get("stages", [])],
                             [r["id"] for r in pipeline.get("lost_reasons", [])])
@@ -154,7 +155,7 @@ class RepController(Controller):
         return redirect("/my/opportunities", ok="moved")
 
     @get("/my/notifications")
-    async def notifications(self, request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def notifications(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         page, failure = await attempt(viewer.caller.get("notify", "/v1/notifications",
                                                         {"person": viewer.id, "limit": 100}))
         items = page.get("notifications", []) if isinstance(page, dict) else (page or [])
@@ -162,7 +163,7 @@ class RepController(Controller):
                       failure=api_failure(failure) if failure else None)
 
 
-async def lead_page(request: Request[Any, Any, Any], console: Console, viewer: Viewer, lead_id: uuid.UUID, *,
+async def lead_page(request: Request[Any, Any, Any], console: NamedDependency[Console], viewer: NamedDependency[Viewer], lead_id: uuid.UUID, *,
                     errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
                     failure: str | None = None, status_code: int = 200) -> Template:
     """A lead: where it is (pool), its score and why (scoring), why it went where it did (assignment), its

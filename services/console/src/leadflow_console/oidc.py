@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 import jwt
+from litestar.di import NamedDependency
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
@@ -53,7 +54,7 @@ async def discovery(client: httpx.AsyncClient, issuer: str) -> dict[str, Any]:
     return _discovered[issuer]
 
 
-def redirect_uri(console: Console, request: Request[Any, Any, Any]) -> str:
+def redirect_uri(console: NamedDependency[Console], request: Request[Any, Any, Any]) -> str:
     base = console.settings.console_public_url or str(request.base_url)
     return base.rstrip("/") + "/sign-in/callback"
 
@@ -64,7 +65,7 @@ class OidcController(Controller):
     include_in_schema = False
 
     @get("/sso")
-    async def start(self, request: Request[Any, Any, Any], console: Console, next: str | None = None) -> Any:
+    async def start(self, request: Request[Any, Any, Any], console: NamedDependency[Console], next: str | None = None) -> Any:
         settings = console.settings
         if not (settings.console_oidc_issuer and settings.console_oidc_client_id):
             return failed(request, "not configured")
@@ -85,7 +86,7 @@ class OidcController(Controller):
         return response
 
     @get("/callback")
-    async def callback(self, request: Request[Any, Any, Any], console: Console, code: str | None = None,
+    async def callback(self, request: Request[Any, Any, Any], console: NamedDependency[Console], code: str | None = None,
                        answered_state: Annotated[str | None, Parameter(query="state")] = None,
                        error: str | None = None) -> Any:
         try:
@@ -115,7 +116,7 @@ class OidcController(Controller):
         return response
 
 
-async def exchange(console: Console, request: Request[Any, Any, Any], code: str, verifier: str) -> str:
+async def exchange(console: NamedDependency[Console], request: Request[Any, Any, Any], code: str, verifier: str) -> str:
     """The authorization code for the provider's tokens; the one the services verify."""
     settings = console.settings
     endpoints = await discovery(console.platform.client, settings.console_oidc_issuer or "")

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
@@ -85,7 +85,7 @@ class Viewer:
         return translate(key, self.language, **values)
 
 
-async def provide_viewer(request: Request[Any, Any, Any], console: Console) -> Viewer:
+async def provide_viewer(request: Request[Any, Any, Any], console: NamedDependency[Console]) -> Viewer:
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         raise NotSignedIn()

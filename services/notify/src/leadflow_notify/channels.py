@@ -174,7 +174,9 @@ class Sender:
 
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
-        self.asset = AppriseAsset(app_id="leadflow", app_desc="leadflow notify", app_url=settings.console_url)
+        # nothing on disk (the pods' root is read-only): apprise's persistent store kept in memory
+        self.asset = AppriseAsset(app_id="leadflow", app_desc="leadflow notify", app_url=settings.console_url,
+                                  storage_mode="memory")
 
     @property
     def available(self) -> frozenset[Channel]:
@@ -197,8 +199,9 @@ class Sender:
             if not s.notify_smtp_host:
                 raise DeliveryFailed("e-mail is not configured (LEADFLOW_NOTIFY_SMTP_HOST)")
             return NotifyEmail(smtp_host=s.notify_smtp_host, port=s.notify_smtp_port, user=s.notify_smtp_user,
-                               password=s.notify_smtp_password, from_addr=s.notify_smtp_from, targets=[f["address"]],
-                               secure_mode=SECURITY[s.notify_smtp_security], format="text", **common)
+                               password=s.notify_smtp_password, from_addr=s.notify_smtp_from,
+                               targets=[f["address"]], secure_mode=SECURITY[s.notify_smtp_security], format="text",
+                               **common)
         raise DeliveryFailed(f"unknown channel {target.channel}")
 
     def send(self, target: ChannelTarget, title: str, body: str) -> None:

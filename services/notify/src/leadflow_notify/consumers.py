@@ -57,6 +57,5 @@ async def queue(notify: Notify, topic: Topic, kind: Kind, events: Events, uow: U
         return
     planned = [p for e in events for p in plan(e.id, topic.name, kind, e.data, known, team_of,
                                               notify.settings.console_url, now)]
-    await NotificationRepository(session).queue(planned)
-    for p in planned:
-        metrics.QUEUED.labels(str(kind), p.channel).inc()
+    for _, channel in await NotificationRepository(session).queue(planned):
+        metrics.QUEUED.labels(str(kind), channel).inc()

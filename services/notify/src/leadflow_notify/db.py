@@ -98,15 +98,16 @@ class NotificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def queue(self, planned: Sequence[Planned]) -> list[int]:
-        """Queue the messages; one already queued for its (event, person, channel) is left as it is. Their ids."""
+    async def queue(self, planned: Sequence[Planned]) -> list[tuple[int, str]]:
+        """Queue the messages; one already queued for its (event, person, channel) is left as it is. The (id,
+        channel) of each queued now."""
         if not planned:
             return []
         result = await self.session.execute(
             insert(notifications).values([p.row() for p in planned])
             .on_conflict_do_nothing(index_elements=["event_id", "person_id", "channel"])
-            .returning(notifications.c.id))
-        return [row[0] for row in result]
+            .returning(notifications.c.id, notifications.c.channel))
+        return [(row[0], row[1]) for row in result]
 
     async def claim_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Due messages with their recipients (None when removed), locked; replicas skip each other's."""
@@ -121,8 +122,8 @@ class NotificationRepository:
         claimed = []
         for row in rows.mappings():
             person = {c.name: row[f"r_{c.name}"] for c in recipients.c}
-            claimed.append({**{k: row[k] for k in ("id", "person_id", "channel", "title", "body", "attempts", "kind")},
-                            "recipient": recipient_of(person) if person["person_id"] is not None else None})
+            message = {k: row[k] for k in ("id", "person_id", "channel", "title", "body", "attempts", "kind")}
+            claimed.append({**message, "recipient": recipient_of(person) if person["person_id"] is not None else None})
         return claimed
 
     async def lease(self, ids: Sequence[int], until: datetime) -> None:

@@ -137,5 +137,5 @@ class Dispatcher(BackgroundComponent):
             metrics.TRY_FAILURES.labels(channel).inc()
             if outcome.status == Status.failed:
                 metrics.FAILED.labels(channel).inc()
-            log.warning("notification not sent", error=error, status=str(outcome.status),
-                        retry_at=outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None, **context)
+            retry_at = outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None
+            log.warning("notification not sent", error=error, status=str(outcome.status), retry_at=retry_at, **context)

@@ -93,11 +93,11 @@ class RecipientController(Controller):
         return found
 
     @put("/{person_id:str}", guards=[ANY_STAFF], status_code=HTTP_200_OK,
-         summary="Set a person's channels (dingtalk, wecom, lark, feishu, email), language, timezone, quiet hours "
-                 "and kinds of news, replaced whole (JSON or YAML body); a masked secret sent back keeps its value. "
-                 "201 new, 200 replaced; 422 lists every problem")
-    async def replace(self, person_id: FromPath[str], request: Request[Any, Any, Any], notify: NamedDependency[Notify],
-                      staff: NamedDependency[Staff]) -> Response[dict[str, Any]]:
+         summary="Set a person's channels (dingtalk, wecom, lark, feishu, email), language, timezone, quiet "
+                 "hours and kinds of news, replaced whole (JSON or YAML body); a masked secret sent back keeps its "
+                 "value. 201 new, 200 replaced; 422 lists every problem")
+    async def replace(self, person_id: FromPath[str], request: Request[Any, Any, Any],
+                      notify: NamedDependency[Notify], staff: NamedDependency[Staff]) -> Response[dict[str, Any]]:
         person_id = _person(person_id, staff)
         doc = await body_document(request)
         async with notify.db.uow() as uow:
@@ -117,7 +117,8 @@ class RecipientController(Controller):
 
     @delete("/{person_id:str}", guards=[ANY_STAFF], status_code=HTTP_204_NO_CONTENT,
             summary="Stop notifying a person: their settings go; messages still pending are not sent")
-    async def remove(self, person_id: FromPath[str], notify: NamedDependency[Notify], staff: NamedDependency[Staff]) -> None:
+    async def remove(self, person_id: FromPath[str], notify: NamedDependency[Notify],
+                     staff: NamedDependency[Staff]) -> None:
         person_id = _person(person_id, staff)
         async with notify.db.uow() as uow:
             gone = await RecipientRepository(uow.session).delete(person_id)
@@ -137,10 +138,11 @@ class RecipientController(Controller):
                 raise _unknown(person_id)
             if not recipient.channels:
                 raise _refuse(409, "no_channels", f"{person_id} has no channels to test", f"{person_id} 没有可测试的渠道")
-            ids = await NotificationRepository(uow.session).queue(plan_trial(uuid.uuid4(), recipient, notify.clock()))
+            trial = plan_trial(uuid.uuid4(), recipient, notify.clock())
+            queued = await NotificationRepository(uow.session).queue(trial)
             await uow.commit()
         notify.dispatcher.wake()
-        return {"person_id": person_id, "queued": ids}
+        return {"person_id": person_id, "queued": [message_id for message_id, _ in queued]}
 
 
 STATUSES = [str(s) for s in Status]
@@ -151,7 +153,8 @@ CHANNELS = [str(c) for c in Channel]
 def _known(values: list[str] | None, allowed: list[str], name: str) -> tuple[str, ...]:
     unknown = [v for v in values or () if v not in allowed]
     if unknown:
-        raise _refuse(400, f"unknown_{name}", f"{name} must be among {', '.join(allowed)} (not {', '.join(unknown)})",
+        raise _refuse(400, f"unknown_{name}",
+                      f"{name} must be among {', '.join(allowed)} (not {', '.join(unknown)})",
                       f"{name} 须为以下之一：{'、'.join(allowed)}（而非 {'、'.join(unknown)}）")
     return tuple(values or ())
 
@@ -170,7 +173,7 @@ class NotificationController(Controller):
         kind: Annotated[list[str] | None, QueryParameter(description=" | ".join(KINDS))] = None,
         channel: Annotated[list[str] | None, QueryParameter(description=" | ".join(CHANNELS))] = None,
         lead_id: Annotated[uuid.UUID | None, QueryParameter(description="Messages about this lead")] = None,
-        since: Annotated[datetime | None, QueryParameter(description="Queued at or after (with its offset)")] = None,
+        since: Annotated[datetime | None, QueryParameter(description="Queued at or after (with an offset)")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(description="`next_cursor` of the page before")] = None,
     ) -> dict[str, Any]:

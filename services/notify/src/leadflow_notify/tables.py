@@ -24,8 +24,10 @@ recipients = Table(
     Column("quiet_start", Time, comment="Quiet hours, local time (start > end crosses midnight)."),
     Column("quiet_end", Time),
     Column("kinds", ARRAY(String(20)), nullable=False, comment="The kinds of news wanted."),
-    Column("watch_teams", ARRAY(String(100)), nullable=False, comment="Teams whose collusion flags they hear of (* all)."),
-    Column("channels", JSONB, nullable=False, comment="[{channel, target fields}]: robot credentials, e-mail address."),
+    Column("watch_teams", ARRAY(String(100)), nullable=False,
+           comment="Teams whose collusion flags they hear of (* all)."),
+    Column("channels", JSONB, nullable=False,
+           comment="[{channel, target fields}]: robot credentials, e-mail address."),
     Column("updated_by", String(100), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
 )

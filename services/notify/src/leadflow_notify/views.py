@@ -14,8 +14,8 @@ from leadflow_notify.domain.recipients import document
 from leadflow_notify.tables import notifications, recipients
 from leadflow_shared.db import Database
 
-NOTIFICATION_FIELDS = ("id", "event_id", "topic", "kind", "person_id", "channel", "status", "attempts", "last_error",
-                       "lead_id", "title", "body", "created_at", "next_attempt_at", "sent_at")
+NOTIFICATION_FIELDS = ("id", "event_id", "topic", "kind", "person_id", "channel", "status", "attempts",
+                       "last_error", "lead_id", "title", "body", "created_at", "next_attempt_at", "sent_at")
 
 
 class BadCursor(ValueError):

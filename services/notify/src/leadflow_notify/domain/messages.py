@@ -55,7 +55,8 @@ def render(kind: Kind, data: Any, language: str, timezone: str, console_url: str
         why, link = _pick(RECYCLE_REASONS, data.reason, zh), lead_link(console_url, data.lead_id)
         if zh:
             return Message("线索已被回收", f"您的线索因{why}已回收至公海 {data.pool_id}。\n查看线索：{link}")
-        return Message("Lead recycled", f"Your lead went back to pool {data.pool_id}: {why}.\nOpen the lead: {link}")
+        return Message("Lead recycled",
+                       f"Your lead went back to pool {data.pool_id}: {why}.\nOpen the lead: {link}")
     if kind == Kind.duplicate:
         on, link = _pick(MATCHES, data.matched_on, zh), lead_link(console_url, data.lead_id)
         partner = data.partner_id

@@ -248,12 +248,13 @@ def _target(check: _Check, path: str, channel: Channel, item: Mapping[str, Any],
 def document(recipient: Recipient) -> dict[str, Any]:
     """The recipient as answers show it (secrets masked); the same shape parse_recipient takes."""
     quiet = recipient.quiet_hours
+    hours = {"start": quiet.start.strftime("%H:%M"), "end": quiet.end.strftime("%H:%M")} if quiet else None
     return {
         "person_id": recipient.person_id,
         "display_name": recipient.display_name,
         "language": recipient.language,
         "timezone": recipient.timezone,
-        "quiet_hours": {"start": quiet.start.strftime("%H:%M"), "end": quiet.end.strftime("%H:%M")} if quiet else None,
+        "quiet_hours": hours,
         "kinds": sorted(str(k) for k in recipient.kinds),
         "watch_teams": sorted(recipient.watch_teams),
         "channels": [target.masked() for target in recipient.channels],
