@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,10 +168,12 @@ class Poster:
 
 # ---- poison ---------------------------------------------------------------------------------------
 
-def subscriptions() -> dict[str, list[str]]:
-    """Every service's consumed topics, as its own code declares them."""
+def subscriptions(names: Iterable[str]) -> dict[str, list[str]]:
+    """The named services' consumed topics, as their own code declares them."""
     found = {}
     for name, service in discover_services().items():
+        if name not in names:
+            continue
         settings = service.settings()
         container = service.bootstrap(settings, Database(settings.pg_dsn, service.metadata, "/tests/chaos", pool_size=1))
         found[name] = sorted({s.topic.name for s in service.subscriptions(container)})

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from leadflow_localstack import procs
-from leadflow_localstack.fleet import CONSUMERS, Fleet
+from leadflow_localstack.fleet import CONSUMERS, PIPELINE, Fleet
 from leadflow_shared.service import discover_services
 from tests.chaos.harness import (
     Poster,
@@ -74,10 +74,12 @@ async def _run(stack: PrivateStack, root: Path, plan: Plan) -> None:
            "LEADFLOW_BUSINESS_DAY_MINUTES": str(plan.business_day_minutes),
            "LEADFLOW_SHUTDOWN_GRACE_S": str(GRACE_S), "LEADFLOW_COLLUSION_SCAN_S": "3600",
            "LEADFLOW_REACTIVATION_ENABLED": "false", "LEADFLOW_LOCAL_DIR": str(stack.root)}
-    fleet = Fleet(env, root / "logs", instances={name: plan.instances for name in CONSUMERS})
+    # notify too: it consumes the path's events, so its kills and poison count like the others'
+    fleet = Fleet(env, root / "logs", instances={name: plan.instances for name in (*CONSUMERS, "notify")},
+                  services=(*PIPELINE, "notify"))
     await asyncio.to_thread(fleet.start_all)
     try:
-        consumed = await asyncio.to_thread(subscriptions)
+        consumed = await asyncio.to_thread(subscriptions, fleet.services)
         topics = sorted({t for names in consumed.values() for t in names})
         poison = await feed_poison(addresses["LEADFLOW_KAFKA_BOOTSTRAP"], topics, oversized_bytes=1_040_000)
         say(f"poison fed to {len(topics)} topics; posting {plan.leads:,} leads at {plan.rate:g}/s")

@@ -20,7 +20,7 @@ from leadflow_shared.service import Service, discover_services
 
 # Consumer services: their instances share consumer groups and split the partitions between them.
 CONSUMERS = ("scoring", "assignment", "pool", "opportunity")
-# A lead's path: what a fleet runs (the console and notify stand beside it and are measured on their own).
+# A lead's path: what a fleet runs unless told otherwise (the console and notify stand beside it).
 PIPELINE = ("intake", "scoring", "assignment", "pool", "opportunity")
 
 
@@ -59,13 +59,14 @@ class Fleet:
     # A niceness per service (pool's worker is "pool-worker"): on one shared host, the services off a
     # measured path yield the CPU to it, as their own nodes would in a deployment.
     niceness: dict[str, int] = field(default_factory=dict)
+    services: tuple[str, ...] = PIPELINE  # which installed services it runs
     members: dict[str, Instance] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         taken: list[int] = []
         for name, service in discover_services().items():
-            if name not in PIPELINE:
+            if name not in self.services:
                 continue
             for n in range(self.instances.get(name, 1)):
                 label = name if n == 0 else f"{name}-{n + 1}"

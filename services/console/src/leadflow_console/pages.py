@@ -94,8 +94,10 @@ async def provide_viewer(request: Request[Any, Any, Any], console: NamedDependen
     if row is None:
         raise NotSignedIn()
     language = language_of(request)
-    return Viewer(row["person_id"], row["name"], frozenset(row["roles"]), tuple(row["teams"]), language,
-                  console.platform.caller(row["token"], language), hashed)
+    viewer = Viewer(row["person_id"], row["name"], frozenset(row["roles"]), tuple(row["teams"]), language,
+                    console.platform.caller(row["token"], language), hashed)
+    request.state["viewer"] = viewer  # an error page keeps the menu
+    return viewer
 
 
 VIEWER = {"viewer": Provide(provide_viewer)}
@@ -169,7 +171,8 @@ def sign_in_expired(request: Request[Any, Any, Any], _: SignInExpired) -> Respon
 
 
 def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
-    return render(request, "error.html", status_code=status, message=message)  # type: ignore[return-value]
+    viewer = request.state.get("viewer") if hasattr(request, "state") else None
+    return render(request, "error.html", viewer, status_code=status, message=message)  # type: ignore[return-value]
 
 
 def forbidden(request: Request[Any, Any, Any], _: Forbidden) -> Response[Any]:
