@@ -138,6 +138,10 @@ def test_a_rep_and_a_manager_work_in_the_console(
 
     pipeline = ["intake", "scoring", "assignment", "pool", "opportunity"]
     running = {name: service_processes.start(migrated[name]) for name in pipeline}
+    # notify's robots on a port nothing answers: each message stays on record, its tries failing
+    service_processes.env = {**service_processes.env, "LEADFLOW_NOTIFY_WECOM_URL": "http://127.0.0.1:9/send"}
+    running["notify"] = service_processes.start(migrated["notify"])
+    pipeline.append("notify")
     service_processes.env = {**service_processes.env, **{f"LEADFLOW_CONSOLE_{name.upper()}_URL": running[name].url
                                                          for name in pipeline}}
     console = service_processes.start(migrated["console"])
@@ -195,6 +199,24 @@ def test_a_rep_and_a_manager_work_in_the_console(
     assert "转化成功" in flash(me)
     assert "/my/opportunities" in me.current_url and "精密机械 CRM 年度订阅" in me.page_source
     shot(me, "rep-opportunities")
+    deal = me.find_element(By.XPATH, "//td[contains(., '精密机械 CRM 年度订阅')]/ancestor::tr")
+    Select(deal.find_element(By.NAME, "to")).select_by_value("needs_analysis")
+    deal.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "阶段已更新" in flash(me)
+    assert "需求调研" in me.find_element(By.XPATH, "//td[contains(., '精密机械 CRM 年度订阅')]/ancestor::tr").text
+
+    # the rep chooses where notify reaches him
+    me.get(f"{base}/my/notifications/settings")
+    me.find_element(By.ID, "f-wecom_key").send_keys("0a1b2c3d-robot-key")
+    for name, value in (("f-quiet_start", "22:00"), ("f-quiet_end", "08:00")):  # time inputs type by locale
+        me.execute_script("arguments[0].value = arguments[1]", me.find_element(By.ID, name), value)
+    me.find_element(By.CSS_SELECTOR, "#settings button[type=submit]").click()
+    assert "消息设置已保存" in flash(me)
+    assert me.find_element(By.ID, "f-wecom_key").get_attribute("value").endswith("-key")  # masked, kept
+    shot(me, "rep-notification-settings")
+    settings = httpx.get(f"{running['notify'].url}/v1/recipients/{rep}", headers=owner)
+    assert settings.status_code == 200 and settings.json()["channels"][0]["channel"] == "wecom", settings.text
+    assert settings.json()["quiet_hours"] == {"start": "22:00", "end": "08:00"}
 
     # the manager sees the funnel change, then assigns the queued lead to the rep
     after = poll(lambda: (lambda n: n if n > before else None)(funnel_opportunities(boss, base)),
@@ -209,6 +231,13 @@ def test_a_rep_and_a_manager_work_in_the_console(
     assert "分配成功" in flash(boss)
     assignment = httpx.get(f"{running['assignment'].url}/v1/leads/{queued}/assignment", headers=admin).json()
     assert (assignment["status"], assignment["owner_id"]) == ("assigned", rep)
+
+    # the rep's notifications list the new lead's message (its WeCom robot unreachable: tried, kept on record)
+    def told() -> bool:
+        me.get(f"{base}/my/notifications")
+        return f"/leads/{queued}" in me.page_source
+    poll(told, "the rep's notifications show the assigned lead")
+    shot(me, "rep-notifications")
     for page in ("distribution", "flags", "leaderboard", "partners", "rules", "transfers", "distribute"):
         boss.get(f"{base}/manage/{page}")
         assert boss.find_element(By.TAG_NAME, "h1").text and "Traceback" not in boss.page_source, page

@@ -125,3 +125,19 @@ def test_only_this_sites_paths_to_go_back_to() -> None:
     assert local_path("/leads/1?x=2") == "/leads/1?x=2"
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", None, ""):
         assert local_path(evil, "/my/leads") == "/my/leads"
+
+
+def test_my_notification_settings_as_notifys_document_and_back() -> None:
+    parsed = forms.recipient({"language": ["en"], "quiet_start": ["22:00"], "quiet_end": ["08:00"],
+                              "kinds": ["deadline", "assigned", "made-up"], "dingtalk_access_token": ["abc123"],
+                              "dingtalk_secret": ["SEC99"], "email_address": ["wang@example.cn"], "wecom_key": [""]})
+    assert parsed.ok and parsed.body == {
+        "language": "en", "kinds": ["deadline", "assigned"], "quiet_hours": {"start": "22:00", "end": "08:00"},
+        "channels": [{"channel": "dingtalk", "access_token": "abc123", "secret": "SEC99"},
+                     {"channel": "email", "address": "wang@example.cn"}]}
+    assert forms.recipient({"lark_secret": ["s"], "quiet_start": ["22:00"]}).errors == {
+        "lark_token": "error.required", "quiet_end": "error.required"}
+    values = forms.recipient_values({**parsed.body, "channels": [{"channel": "dingtalk", "access_token": "abc123",
+                                                                   "secret": "****EC99"}]})
+    assert values["dingtalk_secret"] == "****EC99" and values["quiet_start"] == "22:00" and values["language"] == "en"
+    assert forms.recipient_values(None) == {"kinds": list(forms.NEWS_KINDS)}

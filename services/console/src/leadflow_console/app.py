@@ -77,7 +77,7 @@ service = Service(
     settings_class=ConsoleSettings,
     bootstrap=bootstrap,
     subscriptions=lambda _: [],
-    controllers=[http.SignInController, http.SessionController, oidc.OidcController, http_rep.RepController,
+    controllers=[http.SignInController, http.SessionController, oidc.OidcController, http_rep.RepController, http_rep.SettingsController,
                  http_manage.ManagerController],
     commands=[console_cli.account_set, console_cli.account_disable, console_cli.accounts],
     exception_handlers=pages.EXCEPTION_HANDLERS,

@@ -23,7 +23,7 @@ from leadflow_console.domain.i18n import LANGUAGES
 from leadflow_console.pages import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
-    VIEWER,
+    PageController,
     Viewer,
     local_path,
     new_session_id,
@@ -36,7 +36,6 @@ from leadflow_shared.staff import StaffKeyMissing, issue_token
 
 log = get_logger(__name__)
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-PAGE = {"auth": "session"}  # pages: a console session (cookie), not a bearer token
 
 
 def form_lists(data: dict[str, Any]) -> dict[str, list[str]]:
@@ -133,11 +132,8 @@ def _verified(console: NamedDependency[Console], password_hash: str, password: s
         return False
 
 
-class SessionController(Controller):
+class SessionController(PageController):
     path = "/"
-    opt = PAGE
-    include_in_schema = False
-    dependencies = VIEWER
 
     @get("/")
     async def home(self, viewer: NamedDependency[Viewer]) -> Redirect:

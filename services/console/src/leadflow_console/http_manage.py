@@ -10,13 +10,13 @@ import uuid
 from typing import Any
 
 from litestar.di import NamedDependency
-from litestar import Controller, Request, get, post
+from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from leadflow_console.domain import forms
-from leadflow_console.http import PAGE, FormData, form_lists
+from leadflow_console.http import FormData, form_lists
 from leadflow_console.http_rep import attempt
-from leadflow_console.pages import VIEWER, Viewer, api_failure, redirect, render
+from leadflow_console.pages import PageController, Viewer, api_failure, redirect, render
 
 
 async def my_teams(viewer: NamedDependency[Viewer]) -> list[dict[str, Any]]:
@@ -35,11 +35,8 @@ def query_form(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
     return {k: request.query_params.getall(k) for k in request.query_params}
 
 
-class ManagerController(Controller):
+class ManagerController(PageController):
     path = "/manage"
-    opt = PAGE
-    include_in_schema = False
-    dependencies = VIEWER
 
     @get("/queue")
     async def queue(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:

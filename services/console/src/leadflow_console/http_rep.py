@@ -12,13 +12,13 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from litestar.di import NamedDependency
-from litestar import Controller, Request, get, post
+from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from leadflow_console.bootstrap import Console
 from leadflow_console.domain import forms, worklist
-from leadflow_console.http import PAGE, FormData, form_lists
-from leadflow_console.pages import VIEWER, Viewer, api_failure, redirect, render
+from leadflow_console.http import FormData, form_lists
+from leadflow_console.pages import PageController, Viewer, api_failure, redirect, render
 from leadflow_console.platform import ApiError
 
 
@@ -40,11 +40,8 @@ def pool_reasons(document: dict[str, Any] | None, pool_id: str | None) -> list[d
     return list(document.get("release_reasons") or [])
 
 
-class RepController(Controller):
+class RepController(PageController):
     path = "/"
-    opt = PAGE
-    include_in_schema = False
-    dependencies = VIEWER
 
     @get("/my/leads")
     async def my_leads(self, request: Request[Any, Any, Any], console: NamedDependency[Console], viewer: NamedDependency[Viewer]) -> Template:
@@ -161,6 +158,44 @@ class RepController(Controller):
         items = page.get("notifications", []) if isinstance(page, dict) else (page or [])
         return render(request, "notifications.html", viewer, notifications=items,
                       failure=api_failure(failure) if failure else None)
+
+
+class SettingsController(PageController):
+    """My notification settings (消息设置): the channels notify reaches me on, quiet hours, the news I want."""
+
+    path = "/my/notifications"
+
+    @get("/settings")
+    async def form(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
+        stored, failure = await attempt(viewer.caller.get("notify", f"/v1/recipients/{viewer.id}"))
+        missing = failure is not None and failure.status == 404
+        return settings_page(request, viewer, forms.recipient_values(stored), {},
+                             None if failure is None or missing else api_failure(failure))
+
+    @post("/settings")
+    async def save(self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], data: FormData) -> Any:
+        form = form_lists(data)
+        parsed = forms.recipient(form)
+        values = {**{k: v[0] for k, v in form.items()}, "kinds": form.get("kinds", [])}
+        if not parsed.ok:
+            return settings_page(request, viewer, values, parsed.errors, None, status_code=422)
+        _, failure = await attempt(viewer.caller.put("notify", f"/v1/recipients/{viewer.id}", parsed.body))
+        if failure:
+            return settings_page(request, viewer, values, {}, api_failure(failure), status_code=failure.status)
+        return redirect("/my/notifications/settings", ok="settings_saved")
+
+    @post("/test")
+    async def test(self, viewer: NamedDependency[Viewer]) -> Redirect:
+        _, failure = await attempt(viewer.caller.post("notify", f"/v1/recipients/{viewer.id}/test"))
+        if failure:
+            return redirect("/my/notifications/settings", error=api_failure(failure))
+        return redirect("/my/notifications", ok="test_queued")
+
+
+def settings_page(request: Request[Any, Any, Any], viewer: Viewer, values: dict[str, Any], errors: dict[str, str],
+                  failure: str | None, status_code: int = 200) -> Template:
+    return render(request, "notification_settings.html", viewer, status_code=status_code, values=values,
+                  errors=errors, failure=failure, kinds=forms.NEWS_KINDS)
 
 
 async def lead_page(request: Request[Any, Any, Any], console: NamedDependency[Console], viewer: NamedDependency[Viewer], lead_id: uuid.UUID, *,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response
+from litestar import Controller, Request, Response
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
@@ -101,6 +101,15 @@ async def provide_viewer(request: Request[Any, Any, Any], console: NamedDependen
 
 
 VIEWER = {"viewer": Provide(provide_viewer)}
+PAGE = {"auth": "session"}  # pages: a console session (cookie), not a bearer token
+
+
+class PageController(Controller):
+    """Pages for a signed-in person: each handler may take the `viewer`; without a session, the sign-in page."""
+
+    opt = PAGE
+    include_in_schema = False
+    dependencies = VIEWER
 
 
 def render(request: Request[Any, Any, Any], name: str, viewer: Viewer | None = None, *, status_code: int = 200,

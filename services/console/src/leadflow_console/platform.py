@@ -138,6 +138,10 @@ class Caller:
         return await self.platform.request("POST", service, path, token=self.token, language=self.language,
                                            json=json if json is not None else {})
 
+    async def put(self, service: str, path: str, json: Any) -> Any:
+        return await self.platform.request("PUT", service, path, token=self.token, language=self.language,
+                                           json=json)
+
     async def text(self, service: str, path: str, params: Any = None) -> str:
         response = await self.platform.request("GET", service, path, token=self.token, language=self.language,
                                                params=params, raw=True)

@@ -253,3 +253,53 @@ def pool_query(form: Form) -> Parsed:
     sort = one(form, "sort") or "-score"
     p.body["sort"] = sort if sort in POOL_SORTS else "-score"
     return p
+
+
+NEWS_KINDS = ("deadline", "recycled", "duplicate", "assigned", "collusion")
+# channel → (its fields as the form names them, as notify's document names them)
+CHANNEL_FIELDS = {
+    "dingtalk": (("dingtalk_access_token", "access_token"), ("dingtalk_secret", "secret")),
+    "wecom": (("wecom_key", "key"),),
+    "lark": (("lark_token", "token"), ("lark_secret", "secret")),
+    "feishu": (("feishu_token", "token"), ("feishu_secret", "secret")),
+    "email": (("email_address", "address"),),
+}
+
+
+def recipient(form: Form) -> Parsed:
+    """My notification settings as notify's recipient document: the channels filled in, quiet hours, the kinds
+    of news; notify checks each robot's token and the address (and keeps a masked secret sent back)."""
+    p = Parsed()
+    channels = []
+    for channel, fields in CHANNEL_FIELDS.items():
+        values = {key: one(form, name) for name, key in fields if one(form, name)}
+        first = fields[0]
+        if values and first[1] not in values:
+            p.errors[first[0]] = "error.required"
+        elif values:
+            channels.append({"channel": channel, **values})
+    start, end = one(form, "quiet_start"), one(form, "quiet_end")
+    if bool(start) != bool(end):
+        p.errors["quiet_end" if start else "quiet_start"] = "error.required"
+    language = one(form, "language") or "zh"
+    p.body = {"language": language if language in ("zh", "en") else "zh", "channels": channels,
+              "kinds": [k for k in many(form, "kinds") if k in NEWS_KINDS]}
+    if start and end:
+        p.body["quiet_hours"] = {"start": start[:5], "end": end[:5]}
+    if one(form, "display_name"):
+        p.body["display_name"] = one(form, "display_name")[:100]
+    return p
+
+
+def recipient_values(document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """notify's stored settings as the form's values (secrets stay masked: sent back, they keep their value)."""
+    if not document:
+        return {"kinds": list(NEWS_KINDS)}
+    values: dict[str, Any] = {"language": document.get("language") or "zh", "kinds": list(document.get("kinds") or []),
+                              "display_name": document.get("display_name") or ""}
+    quiet = document.get("quiet_hours") or {}
+    values.update({"quiet_start": quiet.get("start", ""), "quiet_end": quiet.get("end", "")})
+    for entry in document.get("channels") or []:
+        for name, key in CHANNEL_FIELDS.get(entry.get("channel"), ()):
+            values[name] = entry.get(key) or ""
+    return values
