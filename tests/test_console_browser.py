@@ -111,11 +111,9 @@ def no_sideways_scroll(driver: WebDriver) -> tuple[int, int]:
 def funnel_opportunities(driver: WebDriver, base: str) -> int:
     driver.get(f"{base}/manage/funnel")
     table = driver.find_element(By.CSS_SELECTOR, "[data-testid=funnel-table]")
-    for row in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
-        cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
-        if cells and cells[0] == "opportunities":
-            return int(cells[2])
-    raise AssertionError(f"no opportunities step on the funnel page: {table.text}")
+    step = table.find_elements(By.CSS_SELECTOR, "tr[data-step=opportunities] [data-count]")
+    assert step, f"no opportunities step on the funnel page: {table.text}"
+    return int(step[0].text)
 
 
 def test_a_rep_and_a_manager_work_in_the_console(

@@ -101,7 +101,10 @@ async def save_funnel_chart(api: Platform, admin: str, partners: list[str]) -> P
 
 def where_to_look(services: dict[str, Any], chart: Path, partners: list[str]) -> str:
     lines = ["[bold]leadflow is running[/] (stop it with: .venv/bin/leadflow down). Where to look:"]
-    lines += [f"  {name:<12} API docs  {services_mod.service_url(s, '/schema')}" for name, s in services.items()]
+    lines += [f"  {name:<12} API docs  {services_mod.service_url(s, '/schema')}" for name, s in services.items()
+              if name != "console"]
+    if "console" in services:
+        lines.append(f"  {'console':<12} pages     {services_mod.service_url(services['console'])}")
     ui = stack_mod.StackState.load().components.get("temporal", {}).get("ports", {}).get("temporal_ui")
     if ui:
         lines.append(f"  Temporal UI (the ownership workflows, ownership-<lead>-<n>)  http://127.0.0.1:{ui}")
