@@ -21,6 +21,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -86,8 +87,23 @@ def sign_in(driver: WebDriver, base: str, person: str) -> None:
     driver.get(f"{base}/sign-in")
     driver.find_element(By.ID, "f-person").send_keys(person)
     driver.find_element(By.ID, "f-password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/sign-in'] button[type=submit]").click()
-    WebDriverWait(driver, 20).until(lambda d: "/sign-in" not in d.current_url)
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/sign-in'] button[type=submit]"))
+    assert "/sign-in" not in driver.current_url, driver.find_element(By.TAG_NAME, "main").text
+
+
+def submit(driver: WebDriver, button: WebElement) -> None:
+    """Click a form's button and wait for the page it leads to (never read the page being left)."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+
+    def left(_: WebDriver) -> bool:
+        try:
+            page.is_enabled()  # Chromium answers a page being replaced either as stale or as "not in the document"
+        except WebDriverException:
+            return True
+        return False
+
+    WebDriverWait(driver, 30).until(left)
 
 
 def flash(driver: WebDriver) -> str:
@@ -175,14 +191,14 @@ def test_a_rep_and_a_manager_work_in_the_console(
     row = me.find_element(By.XPATH, f"//a[@href='/leads/{pooled}']/ancestor::tr")
     assert mobile not in row.text and "*" in row.text, row.text  # masked until claimed
     shot(me, "rep-pool")
-    row.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    submit(me, row.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "领取成功" in flash(me)
     assert me.current_url.endswith(f"/leads/{pooled}") and mobile in me.page_source
     shot(me, "rep-lead-claimed")
 
     Select(me.find_element(By.ID, "f-type")).select_by_value("call")
     me.find_element(By.ID, "f-note").send_keys("电话沟通，客户有替换计划")
-    me.find_element(By.CSS_SELECTOR, "#follow-up button[type=submit]").click()
+    submit(me, me.find_element(By.CSS_SELECTOR, "#follow-up button[type=submit]"))
     assert "跟进已记录" in flash(me)
     assert "电话沟通，客户有替换计划" in me.find_element(By.CSS_SELECTOR, ".timeline").text
 
@@ -193,13 +209,13 @@ def test_a_rep_and_a_manager_work_in_the_console(
     me.get(f"{base}/leads/{pooled}")
     me.find_element(By.ID, "f-opportunity_name").send_keys("精密机械 CRM 年度订阅")
     me.find_element(By.ID, "f-amount").send_keys("120000")
-    me.find_element(By.CSS_SELECTOR, "#convert button[type=submit]").click()
+    submit(me, me.find_element(By.CSS_SELECTOR, "#convert button[type=submit]"))
     assert "转化成功" in flash(me)
     assert "/my/opportunities" in me.current_url and "精密机械 CRM 年度订阅" in me.page_source
     shot(me, "rep-opportunities")
     deal = me.find_element(By.XPATH, "//td[contains(., '精密机械 CRM 年度订阅')]/ancestor::tr")
     Select(deal.find_element(By.NAME, "to")).select_by_value("needs_analysis")
-    deal.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    submit(me, deal.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "阶段已更新" in flash(me)
     assert "需求调研" in me.find_element(By.XPATH, "//td[contains(., '精密机械 CRM 年度订阅')]/ancestor::tr").text
 
@@ -208,7 +224,7 @@ def test_a_rep_and_a_manager_work_in_the_console(
     me.find_element(By.ID, "f-wecom_key").send_keys("0a1b2c3d-robot-key")
     for name, value in (("f-quiet_start", "22:00"), ("f-quiet_end", "08:00")):  # time inputs type by locale
         me.execute_script("arguments[0].value = arguments[1]", me.find_element(By.ID, name), value)
-    me.find_element(By.CSS_SELECTOR, "#settings button[type=submit]").click()
+    submit(me, me.find_element(By.CSS_SELECTOR, "#settings button[type=submit]"))
     assert "消息设置已保存" in flash(me)
     assert me.find_element(By.ID, "f-wecom_key").get_attribute("value").endswith("-key")  # masked, kept
     shot(me, "rep-notification-settings")
@@ -225,7 +241,7 @@ def test_a_rep_and_a_manager_work_in_the_console(
     form = boss.find_element(By.CSS_SELECTOR, f"form[action='/manage/queue/{queued}/assign']")
     Select(form.find_element(By.NAME, "rep_id")).select_by_value(rep)
     shot(boss, "manager-queue")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    submit(boss, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "分配成功" in flash(boss)
     assignment = httpx.get(f"{running['assignment'].url}/v1/leads/{queued}/assignment", headers=admin).json()
     assert (assignment["status"], assignment["owner_id"]) == ("assigned", rep)
@@ -243,7 +259,7 @@ def test_a_rep_and_a_manager_work_in_the_console(
 
     # the rules in force replayed against themselves: the comparison shows, with no change
     boss.get(f"{base}/manage/rules")
-    boss.find_element(By.CSS_SELECTOR, "form[action='/manage/rules'] button[type=submit]").click()
+    submit(boss, boss.find_element(By.CSS_SELECTOR, "form[action='/manage/rules'] button[type=submit]"))
     simulation = WebDriverWait(boss, 30).until(
         until.presence_of_element_located((By.CSS_SELECTOR, "[data-testid=simulation]")))
     assert "现行" in simulation.text and "拟议" in simulation.text and "+0.00" in simulation.text, simulation.text
