@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from leadflow_console import cli as console_cli
-from leadflow_console import db, http, http_manage, http_rep, oidc, pages
+from leadflow_console import consumers, db, http, http_manage, http_rep, oidc, pages
 from leadflow_console.bootstrap import bootstrap
 from leadflow_console.domain.worklist import parse_time
 from leadflow_console.settings import ConsoleSettings
@@ -76,7 +76,7 @@ service = Service(
     metadata=db.metadata,
     settings_class=ConsoleSettings,
     bootstrap=bootstrap,
-    subscriptions=lambda _: [],
+    subscriptions=consumers.subscriptions,
     controllers=[http.SignInController, http.SessionController, oidc.OidcController, http_rep.RepController, http_rep.SettingsController,
                  http_manage.ManagerController],
     commands=[console_cli.account_set, console_cli.account_disable, console_cli.accounts],
